@@ -1,0 +1,147 @@
+// Package serve connects the compile-lineage tables to a running osquery core over its extension socket.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/osquery/osquery-go"
+
+	"github.com/compilelineage/compile-lineage/tables"
+)
+
+// ExtensionName is the name the extension registers with osquery.
+const ExtensionName = "compile_lineage"
+
+// Defaults used when a Config field is zero.
+const (
+	DefaultTimeout      = 3 * time.Second
+	DefaultInterval     = 3 * time.Second
+	DefaultQueryTimeout = 10 * time.Second
+)
+
+// Config tells Run where osquery is and how to behave.
+type Config struct {
+	// Socket is the osquery extension socket (osqueryd passes it with --socket).
+	Socket string
+	// Timeout bounds waiting for the socket and each Thrift call of the server (--timeout).
+	Timeout time.Duration
+	// Interval is the ping interval used to notice that osquery went away (--interval).
+	Interval time.Duration
+	// Logger receives structured logs; nil means no logs.
+	Logger hclog.Logger
+	// Tables tunes the tables.
+	Tables tables.Options
+	// Name and Version are reported to osquery; Name defaults to ExtensionName.
+	Name, Version string
+}
+
+// Run registers the tables with osquery and serves them. It returns nil when ctx is cancelled and an error
+// when osquery cannot be reached or goes away.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = withDefaults(cfg)
+	log := cfg.Logger
+
+	client, err := osquery.NewClient(cfg.Socket, cfg.Timeout,
+		osquery.DefaultWaitTime(cfg.Tables.QueryTimeout), osquery.MaxWaitTime(cfg.Tables.QueryTimeout))
+	if err != nil {
+		return fmt.Errorf("connect to osquery at %s: %w", cfg.Socket, err)
+	}
+	defer client.Close()
+
+	q := &Querier{Client: client, Timeout: cfg.Tables.QueryTimeout}
+	server, err := osquery.NewExtensionManagerServer(cfg.Name, cfg.Socket,
+		osquery.ServerTimeout(cfg.Timeout),
+		osquery.ServerPingInterval(cfg.Interval),
+		osquery.ExtensionVersion(cfg.Version))
+	if err != nil {
+		return fmt.Errorf("start extension server on %s: %w", cfg.Socket, err)
+	}
+	plugins := tables.All(log.Named("tables"), q, cfg.Tables)
+	server.RegisterPlugin(plugins...)
+	log.Debug("registering", "socket", cfg.Socket, "plugins", len(plugins))
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.Run() }()
+
+	select {
+	case err := <-errc:
+		if err == nil {
+			return errors.New("osquery stopped the extension")
+		}
+		return fmt.Errorf("extension stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Debug("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	if err := server.Shutdown(sctx); err != nil {
+		log.Debug("shutdown", "error", err)
+	}
+	// Run returns once its Thrift server stopped; the server waits for osquery to close its connection, so
+	// do not wait longer than the timeout.
+	select {
+	case <-errc:
+	case <-sctx.Done():
+		log.Debug("extension server did not stop in time", "timeout", cfg.Timeout)
+	}
+	return nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Tables.QueryTimeout <= 0 {
+		cfg.Tables.QueryTimeout = DefaultQueryTimeout
+	}
+	if cfg.Name == "" {
+		cfg.Name = ExtensionName
+	}
+	return cfg
+}
+
+// Querier runs the tables' queries on osquery with a deadline per query. It satisfies tables.Querier.
+type Querier struct {
+	Client interface {
+		QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error)
+	}
+	// Timeout is the deadline of each query (DefaultQueryTimeout when zero).
+	Timeout time.Duration
+}
+
+// QueryRowsContext runs sql and names the query's first table in errors.
+func (q *Querier) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = DefaultQueryTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rows, err := q.Client.QueryRowsContext(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("osquery query on %s: %w", FirstTable(sql), err)
+	}
+	return rows, nil
+}
+
+var fromRe = regexp.MustCompile(`(?i)\bfrom\s+["\x60\[]?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// FirstTable returns the first table named after FROM in sql, or "?" when there is none.
+func FirstTable(sql string) string {
+	m := fromRe.FindStringSubmatch(sql)
+	if m == nil {
+		return "?"
+	}
+	return m[1]
+}
