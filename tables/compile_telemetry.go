@@ -1,0 +1,156 @@
+package tables
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/osquery/osquery-go/plugin/table"
+
+	"github.com/compilelineage/compile-lineage/tables/compilelineage"
+)
+
+var compileTelemetryColumns = []table.ColumnDefinition{
+	table.TextColumn("platform", table.ColumnDescription("windows, linux or darwin, as detected from the tables osquery has")),
+	table.TextColumn("signal", table.ColumnDescription("process, file or network")),
+	table.TextColumn("source_table", table.ColumnDescription("osquery table (and, for windows_events, channel) that can feed the signal")),
+	table.IntegerColumn("table_exists", table.ColumnDescription("1 when this osquery has the table")),
+	table.IntegerColumn("publisher_active", table.ColumnDescription("osquery_events subscriber state: 1 active, 0 off, -1 unknown")),
+	table.BigIntColumn("events", table.ColumnDescription("Events buffered now in the window")),
+	table.BigIntColumn("oldest_time"),
+	table.BigIntColumn("newest_time"),
+	table.TextColumn("status", table.ColumnDescription("ok, empty, disabled or missing")),
+	table.IntegerColumn("used", table.ColumnDescription("1 when compile_lineage reads this source for the signal")),
+	table.TextColumn("enable_hint", table.ColumnDescription("osquery flags or config that turn the source on")),
+}
+
+// telemetrySource is one source a signal can come from.
+type telemetrySource struct {
+	platform, signal, table, label, where, hint string
+}
+
+var telemetrySources = []telemetrySource{
+	{"linux", "process", "process_events", "process_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_process_events=true"},
+	{"linux", "file", "process_file_events", "process_file_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_fim_events=true and file_paths in the config"},
+	{"linux", "file", "file_events", "file_events", "", "--enable_file_events=true and file_paths in the config"},
+	{"linux", "network", "socket_events", "socket_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_sockets=true"},
+	{"darwin", "process", "es_process_events", "es_process_events", "", "--disable_endpointsecurity=false and Full Disk Access for osqueryd"},
+	{"darwin", "process", "process_events", "process_events", "", "--disable_audit=false (OpenBSM, macOS 10.15 and older)"},
+	{"darwin", "file", "es_process_file_events", "es_process_file_events", "", "--disable_endpointsecurity_fim=false and file_paths in the config"},
+	{"darwin", "file", "file_events", "file_events", "", "--enable_file_events=true and file_paths in the config"},
+	{"darwin", "network", "socket_events", "socket_events", "", "--disable_audit=false --audit_allow_sockets=true"},
+	{"windows", "process", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 1",
+		"Sysmon recording event 1; --enable_windows_events_publisher=true --enable_windows_events_subscriber=true --windows_event_channels=...,Microsoft-Windows-Sysmon/Operational"},
+	{"windows", "process", "process_etw_events", "process_etw_events", "type = 'ProcessStart'", "--enable_process_etw_events=true (osquery 5.8.0+)"},
+	{"windows", "process", "windows_events", "windows_events:Security/4688", "source = 'Security' AND eventid = 4688",
+		"Audit Process Creation (and 'Include command line in process creation events'); --enable_windows_events_publisher=true --enable_windows_events_subscriber=true"},
+	{"windows", "file", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 11",
+		"Sysmon recording event 11 (FileCreate) with the Sysmon channel in --windows_event_channels"},
+	{"windows", "file", "ntfs_journal_events", "ntfs_journal_events", "", "--enable_ntfs_event_publisher=true and file_paths in the config"},
+	{"windows", "network", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 3",
+		"Sysmon recording event 3 (NetworkConnect) with the Sysmon channel in --windows_event_channels"},
+	{"windows", "network", "process_open_sockets", "process_open_sockets", "", "always on; point in time only (connections already closed are missed)"},
+}
+
+type compileTelemetry struct {
+	logger hclog.Logger
+	q      Querier
+	opts   Options
+}
+
+// CompileTelemetryTable returns the compile_telemetry table plugin.
+func CompileTelemetryTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
+	t := &compileTelemetry{logger: logger.Named("compile_telemetry"), q: q, opts: opts.withDefaults()}
+	return table.NewPlugin("compile_telemetry", compileTelemetryColumns, t.generate,
+		table.WithDescription("Blind-spot report for compile_lineage: one row per event source the lineage can use on this "+
+			"platform, whether osquery has the table, whether its subscriber is active, how many events are buffered, and "+
+			"the flag that turns it on. Read it before trusting an empty compile_lineage."),
+		table.WithExample("SELECT signal, source_table, status, used, enable_hint FROM compile_telemetry WHERE status != 'ok';"),
+		table.WithPlatforms(table.LinuxPlatform, table.DarwinPlatform, table.WindowsPlatform),
+	)
+}
+
+func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) ([]map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.opts.GenerateTimeout)
+	defer cancel()
+	since := t.opts.Now().Add(-t.opts.Window).Unix()
+	tel, err := compilelineage.Discover(ctx, t.q, since)
+	if err != nil {
+		return nil, fmt.Errorf("compile_telemetry: %w", err)
+	}
+	procs, files, conns := compilelineage.Choose(tel).Sources()
+	used := map[string]string{"process": procs, "file": files, "network": conns}
+	var rows []map[string]string
+	for _, s := range telemetrySources {
+		if s.platform != tel.Platform {
+			continue
+		}
+		row := map[string]string{"platform": s.platform, "signal": s.signal, "source_table": s.label,
+			"table_exists": "0", "publisher_active": "-1", "events": "0", "oldest_time": "0", "newest_time": "0",
+			"used": "0", "enable_hint": s.hint}
+		if a, ok := tel.Active[s.table]; ok {
+			row["publisher_active"] = strconv.Itoa(a)
+		}
+		if usedName(used[s.signal], s.label) {
+			row["used"] = "1"
+		}
+		switch {
+		case !tel.Exists[s.table]:
+			row["status"] = "missing"
+		case row["publisher_active"] == "0":
+			row["status"] = "disabled"
+		default:
+			row["table_exists"] = "1"
+			where := fmt.Sprintf("time >= %d", since)
+			if s.where != "" {
+				where += " AND " + s.where
+			}
+			if s.table == "process_open_sockets" {
+				where = "remote_port != 0"
+			}
+			cols := "count(*) AS n, min(time) AS oldest, max(time) AS newest"
+			if s.table == "process_open_sockets" {
+				cols = "count(*) AS n, 0 AS oldest, 0 AS newest"
+			}
+			res, err := t.q.QueryRowsContext(ctx, "SELECT "+cols+" FROM "+s.table+" WHERE "+where)
+			if err != nil {
+				return nil, fmt.Errorf("compile_telemetry: count %s: %w", s.label, err)
+			}
+			if len(res) == 1 {
+				row["events"], row["oldest_time"], row["newest_time"] = orZero(res[0]["n"]), orZero(res[0]["oldest"]), orZero(res[0]["newest"])
+			}
+			row["status"] = "ok"
+			if row["events"] == "0" {
+				row["status"] = "empty"
+			}
+		}
+		if tel.Exists[s.table] {
+			row["table_exists"] = "1"
+		}
+		rows = append(rows, row)
+	}
+	t.logger.Debug("generated", "platform", tel.Platform, "rows", len(rows), "at", time.Now().Unix())
+	return rows, nil
+}
+
+// usedName matches the source a plan chose with a telemetry row label.
+func usedName(chosen, label string) bool {
+	switch chosen {
+	case "":
+		return false
+	case "sysmon":
+		return label == "windows_events:Microsoft-Windows-Sysmon/Operational"
+	case "security_4688":
+		return label == "windows_events:Security/4688"
+	}
+	return chosen == label
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}

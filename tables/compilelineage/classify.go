@@ -1,0 +1,311 @@
+package compilelineage
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Parent classes, as documented in the README.
+const (
+	ClassScriptHost    = "script_host"
+	ClassOffice        = "office"
+	ClassLOLBin        = "lolbin"
+	ClassSystemService = "system_service"
+	ClassWebServer     = "web_server"
+	ClassShell         = "shell"
+	ClassRemoteAdmin   = "remote_admin"
+	ClassDevTool       = "dev_tool"
+	ClassBuildSystem   = "build_system"
+	ClassUnknown       = "unknown"
+)
+
+// parentClasses maps a lower-case process base name (".exe" removed) to its class.
+var parentClasses = map[string]string{
+	// Script hosts and interpreters.
+	"wscript": ClassScriptHost, "cscript": ClassScriptHost, "mshta": ClassScriptHost,
+	"powershell": ClassScriptHost, "pwsh": ClassScriptHost, "powershell_ise": ClassScriptHost,
+	"python": ClassScriptHost, "python3": ClassScriptHost, "perl": ClassScriptHost, "ruby": ClassScriptHost,
+	"php": ClassScriptHost, "node": ClassScriptHost, "osascript": ClassScriptHost,
+	// Office.
+	"winword": ClassOffice, "excel": ClassOffice, "powerpnt": ClassOffice, "outlook": ClassOffice,
+	"onenote": ClassOffice, "msaccess": ClassOffice, "mspub": ClassOffice, "eqnedt32": ClassOffice,
+	"fltldr": ClassOffice, "visio": ClassOffice,
+	// Signed binary proxies (LOLBins).
+	"rundll32": ClassLOLBin, "regsvr32": ClassLOLBin, "cmstp": ClassLOLBin, "wmic": ClassLOLBin,
+	"msiexec": ClassLOLBin, "installutil": ClassLOLBin, "regasm": ClassLOLBin, "regsvcs": ClassLOLBin,
+	"certutil": ClassLOLBin, "bitsadmin": ClassLOLBin, "forfiles": ClassLOLBin, "pcalua": ClassLOLBin,
+	"msxsl": ClassLOLBin, "odbcconf": ClassLOLBin, "hh": ClassLOLBin, "more": ClassLOLBin,
+	// System services.
+	"svchost": ClassSystemService, "services": ClassSystemService, "wmiprvse": ClassSystemService,
+	"taskeng": ClassSystemService, "taskhostw": ClassSystemService, "winlogon": ClassSystemService,
+	"spoolsv": ClassSystemService, "sdiagnhost": ClassSystemService, "systemd": ClassSystemService,
+	"cron": ClassSystemService, "crond": ClassSystemService, "atd": ClassSystemService,
+	"launchd": ClassSystemService, "init": ClassSystemService,
+	// Web servers and application servers.
+	"w3wp": ClassWebServer, "httpd": ClassWebServer, "apache2": ClassWebServer, "nginx": ClassWebServer,
+	"php-fpm": ClassWebServer, "php-cgi": ClassWebServer, "lighttpd": ClassWebServer, "caddy": ClassWebServer,
+	"gunicorn": ClassWebServer, "uwsgi": ClassWebServer, "iisexpress": ClassWebServer, "tomcat": ClassWebServer,
+	// Shells.
+	"cmd": ClassShell, "explorer": ClassShell, "sh": ClassShell, "bash": ClassShell, "dash": ClassShell,
+	"zsh": ClassShell, "ksh": ClassShell, "fish": ClassShell, "tcsh": ClassShell, "csh": ClassShell,
+	"busybox": ClassShell,
+	// Remote administration.
+	"wsmprovhost": ClassRemoteAdmin, "psexesvc": ClassRemoteAdmin, "winrshost": ClassRemoteAdmin,
+	"sshd": ClassRemoteAdmin, "teamviewer": ClassRemoteAdmin, "anydesk": ClassRemoteAdmin,
+	"screenconnect.clientservice": ClassRemoteAdmin, "mstsc": ClassRemoteAdmin,
+	// Development tools (interactive).
+	"devenv": ClassDevTool, "code": ClassDevTool, "rider64": ClassDevTool, "idea64": ClassDevTool,
+	"idea": ClassDevTool, "clion": ClassDevTool, "servicehub.host.clr.x86": ClassDevTool,
+	"servicehub.host.netfx.x86": ClassDevTool, "vsdbg": ClassDevTool, "xcodebuild": ClassDevTool,
+	"xcode": ClassDevTool, "gopls": ClassDevTool, "vim": ClassDevTool, "nvim": ClassDevTool, "emacs": ClassDevTool,
+	// Build systems and CI agents.
+	"msbuild": ClassBuildSystem, "dotnet": ClassBuildSystem, "tracker": ClassBuildSystem, "make": ClassBuildSystem,
+	"gmake": ClassBuildSystem, "cmake": ClassBuildSystem, "ninja": ClassBuildSystem, "bazel": ClassBuildSystem,
+	"cargo": ClassBuildSystem, "gradle": ClassBuildSystem, "mvn": ClassBuildSystem, "nuget": ClassBuildSystem,
+	"agent.worker": ClassBuildSystem, "runner.worker": ClassBuildSystem, "gitlab-runner": ClassBuildSystem,
+	"buildkite-agent": ClassBuildSystem, "jenkins": ClassBuildSystem, "teamcity-agent": ClassBuildSystem,
+	"vbcscompiler": ClassBuildSystem, "go": ClassBuildSystem, "rustc": ClassBuildSystem,
+	"gcc": ClassBuildSystem, "cc": ClassBuildSystem, "clang": ClassBuildSystem,
+}
+
+// elasticParents is the parent list of Elastic's "Suspicious .NET Code Compilation" rule.
+var elasticParents = map[string]bool{
+	"wscript": true, "mshta": true, "cscript": true, "wmic": true, "svchost": true,
+	"rundll32": true, "cmstp": true, "regsvr32": true,
+}
+
+// networkTools are programs that commonly carry a reverse shell.
+var networkTools = map[string]bool{"nc": true, "ncat": true, "netcat": true, "socat": true, "telnet": true}
+
+// ClassifyParent returns the class of a parent process from its base name.
+func ClassifyParent(name string) string {
+	if c, ok := parentClasses[stem(name)]; ok {
+		return c
+	}
+	return ClassUnknown
+}
+
+// Compiler kinds.
+const (
+	kindNone    = ""
+	kindDotNet  = "dotnet"  // csc, vbc, jsc
+	kindILAsm   = "ilasm"   // ilasm
+	kindMSBuild = "msbuild" // msbuild
+	kindCvtres  = "cvtres"  // resource converter, a csc/vbc/jsc helper
+	kindASPNet  = "aspnet"  // aspnet_compiler, Microsoft.Workflow.Compiler
+	kindCC      = "cc"      // gcc, clang, cc, tcc and friends
+	kindGo      = "go"
+	kindRust    = "rustc"
+	kindLinker  = "ld"     // ld started on its own
+	kindHelper  = "helper" // cc1, as, collect2, go's compile/link: never a row of its own
+)
+
+var resolvedCC = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:gcc|g\+\+|c\+\+|cc|c89|c99|clang|clang\+\+|tcc)(?:-[0-9][0-9.]*)?$`)
+
+// compilerKind says which compiler a process is, from its base name and, on Windows,
+// the PE original file name (which survives renaming).
+func compilerKind(name, originalName, cmdline string) string {
+	s := stem(name)
+	if k := windowsCompiler(s); k != kindNone {
+		return k
+	}
+	if o := stem(originalName); o != "" {
+		if k := windowsCompiler(o); k != kindNone {
+			return k
+		}
+	}
+	switch {
+	case resolvedCC.MatchString(s):
+		return kindCC
+	case s == "rustc":
+		return kindRust
+	case s == "go":
+		if goBuilds(cmdline) {
+			return kindGo
+		}
+		return kindNone
+	case s == "ld" || s == "ld.bfd" || s == "ld.gold" || s == "ld.lld" || s == "lld" || s == "mold":
+		return kindLinker
+	case s == "cc1" || s == "cc1plus" || s == "cc1obj" || s == "as" || s == "collect2" ||
+		s == "compile" || s == "link" || s == "asm" || s == "cgo" || s == "lto-wrapper" || s == "lto1":
+		return kindHelper
+	}
+	return kindNone
+}
+
+func windowsCompiler(s string) string {
+	switch s {
+	case "csc", "vbc", "jsc":
+		return kindDotNet
+	case "ilasm":
+		return kindILAsm
+	case "msbuild":
+		return kindMSBuild
+	case "cvtres":
+		return kindCvtres
+	case "aspnet_compiler", "microsoft.workflow.compiler":
+		return kindASPNet
+	}
+	return kindNone
+}
+
+// goBuilds reports whether a go command line compiles code.
+func goBuilds(cmdline string) bool {
+	args := SplitPOSIX(cmdline)
+	for _, a := range args[min(1, len(args)):] {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		switch a {
+		case "build", "run", "install", "test":
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// drivers start helpers; a compiler started under one of them is part of its compile.
+func isDriverKind(k string) bool {
+	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm
+}
+
+// baseName returns the last element of a Windows or POSIX path, lower-cased.
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		p = p[i+1:]
+	}
+	return strings.ToLower(p)
+}
+
+// stem is the lower-case base name without a trailing ".exe".
+func stem(p string) string {
+	return strings.TrimSuffix(baseName(p), ".exe")
+}
+
+// windowsPath reports whether a path looks like a Windows path.
+func windowsPath(p string) bool {
+	return strings.Contains(p, `\`) || (len(p) > 1 && p[1] == ':')
+}
+
+// NormalizePath returns a comparable form of a path: Windows paths are lower-cased, use
+// backslashes, and lose the \??\ and \\?\ prefixes and the drive letter's device form.
+func NormalizePath(p string) string {
+	p = strings.TrimSpace(strings.Trim(p, `"`))
+	if !windowsPath(p) {
+		return p
+	}
+	p = strings.ToLower(strings.ReplaceAll(p, "/", `\`))
+	for _, prefix := range []string{`\??\`, `\\?\`, `\\.\`} {
+		p = strings.TrimPrefix(p, prefix)
+	}
+	if strings.HasPrefix(p, `\device\harddiskvolume`) {
+		if i := strings.IndexByte(p[len(`\device\harddiskvolume`):], '\\'); i >= 0 {
+			p = p[len(`\device\harddiskvolume`)+i:]
+		}
+	}
+	return p
+}
+
+// SamePath compares two paths the way the lineage does: exactly for POSIX paths, and for
+// Windows paths case-insensitively, ignoring a missing drive letter on one side and
+// accepting 8.3 short names (ADMIN_~1) for the long name they abbreviate.
+func SamePath(a, b string) bool {
+	a, b = NormalizePath(a), NormalizePath(b)
+	if a == b {
+		return a != ""
+	}
+	if !windowsPath(a) || !windowsPath(b) {
+		return false
+	}
+	a, b = stripDrive(a), stripDrive(b)
+	if a == b {
+		return true
+	}
+	ac, bc := strings.Split(a, `\`), strings.Split(b, `\`)
+	if len(ac) != len(bc) {
+		return false
+	}
+	for i := range ac {
+		if ac[i] != bc[i] && !shortNameMatch(ac[i], bc[i]) && !shortNameMatch(bc[i], ac[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func stripDrive(p string) string {
+	if len(p) > 1 && p[1] == ':' {
+		return p[2:]
+	}
+	return p
+}
+
+var shortName = regexp.MustCompile(`^([^~.]{1,6})~[0-9]+(\.[^.]{0,3})?$`)
+
+// shortNameMatch reports whether short is an 8.3 name that can stand for long.
+func shortNameMatch(short, long string) bool {
+	m := shortName.FindStringSubmatch(short)
+	if m == nil {
+		return false
+	}
+	squashed := strings.NewReplacer(" ", "", ".", "").Replace(long)
+	if !strings.HasPrefix(squashed, m[1]) {
+		return false
+	}
+	return m[2] == "" || strings.HasSuffix(long, m[2])
+}
+
+// userWritableDirs are folders that ordinary users (or anyone) can write, where delivered
+// code and its compiled output land. Compared against NormalizePath output.
+var userWritableDirs = []string{
+	`\appdata\local\temp\`, `\windows\temp\`, `\windows\systemtemp\`, `\users\public\`, `\perflogs\`,
+	`\appdata\roaming\`, `\downloads\`, `\desktop\`, `\windows\tasks\`, `\temporary internet files\`,
+	`\inetcache\`, `\favorites\`, `\favourites\`, `\contacts\`, `\pictures\`, `\$recycle.bin\`,
+	`\windows\debug\`, `\windows\tracing\`, `\windows\registration\crmlog\`,
+}
+
+var posixWritableDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/"}
+
+// UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
+// build cache folders (go-build*) are excluded: every `go run` and `go test` uses them.
+func UserWritable(p string) bool {
+	n := NormalizePath(p)
+	if n == "" || strings.Contains(n, "go-build") {
+		return false
+	}
+	if windowsPath(n) {
+		for _, d := range userWritableDirs {
+			if strings.Contains(n, d) {
+				return true
+			}
+		}
+		// Files directly under ProgramData or the AppData\Local root.
+		if i := strings.Index(n, `\programdata\`); i >= 0 && !strings.Contains(n[i+len(`\programdata\`):], `\`) {
+			return true
+		}
+		if i := strings.Index(n, `\appdata\local\`); i >= 0 && !strings.Contains(n[i+len(`\appdata\local\`):], `\`) {
+			return true
+		}
+		return false
+	}
+	for _, d := range posixWritableDirs {
+		if strings.HasPrefix(n, d) {
+			return true
+		}
+	}
+	return strings.Contains(n, "/Downloads/")
+}
+
+// expectedWindowsCompilerDir reports whether a .NET compiler runs from where Windows, Visual
+// Studio or the .NET SDK install it.
+func expectedWindowsCompilerDir(p string) bool {
+	n := NormalizePath(p)
+	for _, d := range []string{`\windows\microsoft.net\framework`, `\microsoft visual studio\`, `\msbuild\`,
+		`\dotnet\sdk\`, `\program files\`, `\program files (x86)\`, `\windows\winsxs\`} {
+		if strings.Contains(n, d) {
+			return true
+		}
+	}
+	return false
+}

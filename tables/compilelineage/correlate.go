@@ -1,0 +1,589 @@
+package compilelineage
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Namespace is the UUID namespace of lineage ids.
+var Namespace = uuid.MustParse("6f1c3f4e-9b7a-5d2e-8c41-2a9e0b7d5c13")
+
+// Params tunes the correlation. Zero values take the defaults below.
+type Params struct {
+	// Skew tolerates clocks and event order: a child may appear up to Skew before its parent.
+	Skew time.Duration // default 2s
+	// CompileWindow is how long after its start a compiler's writes count (default 5m).
+	CompileWindow time.Duration
+	// FollowWindow is how long after the compile the parent's activity is attributed to it,
+	// for in-memory compiles (default 10m).
+	FollowWindow time.Duration
+	// ReadFile reads a response file named on a compiler command line; nil skips them.
+	ReadFile func(path string) ([]byte, error)
+}
+
+func (p Params) withDefaults() Params {
+	if p.Skew == 0 {
+		p.Skew = 2 * time.Second
+	}
+	if p.CompileWindow == 0 {
+		p.CompileWindow = 5 * time.Minute
+	}
+	if p.FollowWindow == 0 {
+		p.FollowWindow = 10 * time.Minute
+	}
+	return p
+}
+
+// index answers lineage questions over one set of events.
+type index struct {
+	p        Params
+	ev       *Events
+	byKey    map[string]*Proc
+	byPID    map[int64][]*Proc // sorted by start time
+	parent   map[*Proc]*Proc
+	children map[*Proc][]*Proc
+}
+
+func newIndex(ev *Events, p Params) *index {
+	ix := &index{p: p, ev: ev, byKey: make(map[string]*Proc, len(ev.Procs)), byPID: map[int64][]*Proc{},
+		parent: map[*Proc]*Proc{}, children: map[*Proc][]*Proc{}}
+	for i := range ev.Procs {
+		pr := &ev.Procs[i]
+		if _, dup := ix.byKey[pr.Key]; dup {
+			continue
+		}
+		ix.byKey[pr.Key] = pr
+		if pr.PID > 0 {
+			ix.byPID[pr.PID] = append(ix.byPID[pr.PID], pr)
+		}
+	}
+	for _, l := range ix.byPID {
+		sort.SliceStable(l, func(i, j int) bool { return l[i].Time.Before(l[j].Time) })
+	}
+	for _, pr := range ix.byKey {
+		if par := ix.findParent(pr); par != nil {
+			ix.parent[pr] = par
+			ix.children[par] = append(ix.children[par], pr)
+		}
+	}
+	for _, c := range ix.children {
+		sort.SliceStable(c, func(i, j int) bool { return c[i].Time.Before(c[j].Time) })
+	}
+	return ix
+}
+
+// findParent resolves a parent by its key when the source gives one, else by pid: the
+// latest start of that pid no later than the child (plus skew), so reused pids do not
+// join unrelated processes.
+func (ix *index) findParent(c *Proc) *Proc {
+	if c.ParentKey != "" {
+		if par, ok := ix.byKey[c.ParentKey]; ok && par != c {
+			return par
+		}
+		return nil
+	}
+	return ix.procAt(c.PPID, c.Time, c)
+}
+
+// procAt returns the process that had pid at time t.
+func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
+	if pid <= 0 {
+		return nil
+	}
+	var best *Proc
+	for _, cand := range ix.byPID[pid] {
+		if cand == not || cand.Time.After(t.Add(ix.p.Skew)) {
+			continue
+		}
+		best = cand
+	}
+	return best
+}
+
+// descendants returns the processes below p, depth-first, at most depth levels down.
+func (ix *index) descendants(p *Proc, depth int) []*Proc {
+	var out []*Proc
+	var walk func(*Proc, int)
+	walk = func(q *Proc, d int) {
+		if d == 0 {
+			return
+		}
+		for _, c := range ix.children[q] {
+			out = append(out, c)
+			walk(c, d-1)
+		}
+	}
+	walk(p, depth)
+	return out
+}
+
+// Correlate builds one lineage per compile found in the events. It is pure: the same events
+// always give the same lineages, in start-time order.
+func Correlate(ev *Events, p Params) []Lineage {
+	p = p.withDefaults()
+	ix := newIndex(ev, p)
+	var out []Lineage
+	for i := range ev.Procs {
+		c := &ev.Procs[i]
+		if ix.byKey[c.Key] != c {
+			continue // duplicate event of a process already indexed
+		}
+		kind := compilerKind(baseName(c.Path), c.OriginalName, c.Cmdline)
+		if kind == kindNone || kind == kindHelper || ix.isHelper(c, kind) {
+			continue
+		}
+		out = append(out, ix.lineage(c, kind))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Compiler.Time.Equal(out[j].Compiler.Time) {
+			return out[i].Compiler.Time.Before(out[j].Compiler.Time)
+		}
+		return out[i].Compiler.Key < out[j].Compiler.Key
+	})
+	return out
+}
+
+// isHelper reports whether a compiler process belongs to another compile: it was started,
+// directly or through a few levels, by a compiler driver. cvtres and ld started on their own
+// are compiles of their own.
+func (ix *index) isHelper(c *Proc, kind string) bool {
+	q := c
+	for range 3 {
+		par := ix.parent[q]
+		if par == nil {
+			if q == c && c.ParentPath != "" {
+				return isDriverKind(compilerKind(baseName(c.ParentPath), "", c.ParentCmdline))
+			}
+			return false
+		}
+		if isDriverKind(compilerKind(baseName(par.Path), par.OriginalName, par.Cmdline)) {
+			return true
+		}
+		q = par
+	}
+	_ = kind
+	return false
+}
+
+func (ix *index) lineage(c *Proc, kind string) Lineage {
+	l := Lineage{
+		ID:       uuid.NewSHA1(Namespace, []byte(ev2platform(ix.ev)+"|"+c.Key)).String(),
+		Platform: ix.ev.Platform,
+		Source:   c.Source,
+		Compiler: *c,
+	}
+	par := ix.parent[c]
+	if par != nil {
+		l.Parent = *par
+	} else {
+		l.Parent = Proc{PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
+	}
+	l.ParentClass = ClassifyParent(baseName(l.Parent.Path))
+	l.Ancestry = ix.ancestry(c)
+
+	// Command line and response files.
+	inv := ParseInvocation(kind, c.Cmdline, c.Cwd)
+	for _, rf := range inv.ResponseFiles {
+		if ix.p.ReadFile == nil {
+			break
+		}
+		data, err := ix.p.ReadFile(rf)
+		if err != nil {
+			continue
+		}
+		rinv := ParseResponseFile(kind, data, c.Cwd)
+		if rinv.Output != "" {
+			inv.Output = rinv.Output
+		}
+		inv.Sources = append(inv.Sources, rinv.Sources...)
+		l.Evidence = append(l.Evidence, "output:response_file")
+	}
+
+	// The compile's own processes: the compiler and its helpers.
+	group := append([]*Proc{c}, ix.descendants(c, 4)...)
+	var helpers, compilerChildren []*Proc
+	for _, g := range group[1:] {
+		if k := compilerKind(baseName(g.Path), g.OriginalName, g.Cmdline); k != kindNone {
+			helpers = append(helpers, g)
+		} else if ix.parent[g] == c {
+			compilerChildren = append(compilerChildren, g)
+		}
+	}
+
+	// Artifact: what the compile wrote.
+	ix.findArtifact(&l, c, kind, inv, group, par)
+
+	// Executions of the artifact.
+	var execs []*Proc
+	if l.OutputPath != "" {
+		since := c.Time.Add(-ix.p.Skew)
+		if l.Written {
+			since = l.WrittenTime.Add(-ix.p.Skew)
+		}
+		for i := range ix.ev.Procs {
+			e := &ix.ev.Procs[i]
+			if ix.byKey[e.Key] != e || e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
+				continue
+			}
+			execs = append(execs, e)
+		}
+		sort.SliceStable(execs, func(i, j int) bool { return execs[i].Time.Before(execs[j].Time) })
+		if len(execs) > 0 {
+			l.Executions = len(execs)
+			l.FirstExecPID = execs[0].PID
+			l.FirstExecTime = execs[0].Time
+			l.Evidence = append(l.Evidence, "exec:path")
+		}
+	}
+
+	// Follow-up processes: what the compiling parent (in-memory compiles) and the compiler
+	// itself started after the compile, other than compilers.
+	var followups []*Proc
+	if par != nil {
+		for _, ch := range ix.children[par] {
+			if ch == c || ch.Time.Before(c.Time) || ch.Time.After(c.Time.Add(ix.p.FollowWindow)) {
+				continue
+			}
+			if compilerKind(baseName(ch.Path), ch.OriginalName, ch.Cmdline) != kindNone {
+				continue
+			}
+			followups = append(followups, ch)
+		}
+	}
+	for _, f := range append(slices.Clone(compilerChildren), followups...) {
+		if n := baseName(f.Path); n != "conhost.exe" {
+			l.Followups = append(l.Followups, n)
+		}
+	}
+
+	// Network.
+	ix.findConnections(&l, c, par, group, execs, compilerChildren, followups)
+
+	switch {
+	case l.Connections > 0:
+		l.Stage = "network"
+	case l.Executions > 0:
+		l.Stage = "executed"
+	case l.Written:
+		l.Stage = "written"
+	default:
+		l.Stage = "compile"
+	}
+	l.Reasons = ix.reasons(&l, c, kind, inv, helpers)
+	l.Gaps = slices.Clone(ix.ev.Gaps)
+	if strings.TrimSpace(c.Cmdline) == "" {
+		l.Gaps = append(l.Gaps, "no_cmdline")
+	}
+	if l.Parent.Path == "" {
+		l.Gaps = append(l.Gaps, "no_parent")
+	}
+	l.Evidence = dedupe(l.Evidence)
+	return l
+}
+
+func ev2platform(ev *Events) string { return ev.Platform }
+
+// ancestry lists process names from the oldest known ancestor down to p.
+func (ix *index) ancestry(p *Proc) []string {
+	names := []string{baseName(p.Path)}
+	seen := map[*Proc]bool{p: true}
+	q := p
+	for range 12 {
+		par := ix.parent[q]
+		if par == nil || seen[par] {
+			if q.ParentPath != "" {
+				names = append(names, baseName(q.ParentPath))
+			}
+			break
+		}
+		seen[par] = true
+		names = append(names, baseName(par.Path))
+		q = par
+	}
+	slices.Reverse(names)
+	return names
+}
+
+// artifactExts are the file types a compile produces that can run or load.
+var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf"}
+
+// scratchExts are a compile's temporary files, never its artifact.
+var scratchExts = []string{".tmp", ".pdb", ".obj", ".o", ".res", ".cs", ".vb", ".js", ".il", ".cmdline", ".err",
+	".out.txt", ".rsp", ".c", ".s", ".d", ".a", ".ilk", ".exp", ".lib", ".cache", ".log", ".manifest"}
+
+func looksLikeArtifact(p string, posix bool) bool {
+	n := strings.ToLower(baseName(p))
+	for _, e := range scratchExts {
+		if strings.HasSuffix(n, e) {
+			return false
+		}
+	}
+	for _, e := range artifactExts {
+		if strings.HasSuffix(n, e) {
+			return true
+		}
+	}
+	// POSIX executables usually have no extension.
+	return posix && !strings.Contains(n, ".")
+}
+
+func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, group []*Proc, par *Proc) {
+	posix := !windowsPath(c.Path)
+	start, end := c.Time.Add(-ix.p.Skew), c.Time.Add(ix.p.CompileWindow)
+	inGroup := func(f *FileEvent) (bool, string) {
+		if f.Time.Before(start) || f.Time.After(end) {
+			return false, ""
+		}
+		for _, g := range group {
+			if f.ProcKey != "" && f.ProcKey == g.Key {
+				return true, "write:process_guid"
+			}
+			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) {
+				return true, "write:pid"
+			}
+		}
+		return false, ""
+	}
+	var best *FileEvent
+	bestEvidence := ""
+	for i := range ix.ev.Files {
+		f := &ix.ev.Files[i]
+		ok, evidence := inGroup(f)
+		if !ok && f.ProcKey == "" && f.PID == 0 && inv.Output != "" && SamePath(f.Path, inv.Output) &&
+			!f.Time.Before(start) && !f.Time.After(end) {
+			ok, evidence = true, "write:path_time"
+		}
+		if !ok {
+			continue
+		}
+		if inv.Output != "" && SamePath(f.Path, inv.Output) {
+			best, bestEvidence = f, evidence // the named output wins; keep its last write
+			continue
+		}
+		if (best == nil || inv.Output == "" || !SamePath(best.Path, inv.Output)) && looksLikeArtifact(f.Path, posix) {
+			best, bestEvidence = f, evidence
+		}
+	}
+	// In-process compile hosts (ASP.NET in w3wp, where only cvtres runs): the host writes the
+	// assembly itself around the compile.
+	if best == nil && kind == kindCvtres && par != nil {
+		for i := range ix.ev.Files {
+			f := &ix.ev.Files[i]
+			if f.ProcKey == par.Key && f.ProcKey != "" && !f.Time.Before(start) && !f.Time.After(c.Time.Add(time.Minute)) &&
+				looksLikeArtifact(f.Path, false) {
+				best, bestEvidence = f, "write:parent_guid"
+			}
+		}
+	}
+	switch {
+	case best != nil:
+		l.OutputPath = best.Path
+		l.Written = true
+		l.WrittenTime = best.Time
+		l.ArtifactSHA = best.SHA256
+		l.OutputSource = "file_event"
+		if inv.Output != "" && SamePath(best.Path, inv.Output) {
+			l.OutputSource = "both"
+		}
+		l.Evidence = append(l.Evidence, bestEvidence)
+	case inv.Output != "":
+		l.OutputPath = inv.Output
+		l.OutputSource = "cmdline"
+	default:
+		l.OutputSource = "none"
+	}
+}
+
+func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compilerChildren, followups []*Proc) {
+	type origin struct {
+		name     string
+		procs    []*Proc
+		from, to time.Time
+		evidence string
+	}
+	var artifactProcs []*Proc
+	for _, e := range execs {
+		artifactProcs = append(artifactProcs, e)
+		artifactProcs = append(artifactProcs, ix.descendants(e, 3)...)
+	}
+	compilerProcs := append(slices.Clone(group), compilerChildren...)
+	for _, ch := range compilerChildren {
+		compilerProcs = append(compilerProcs, ix.descendants(ch, 3)...)
+	}
+	far := time.Unix(1<<40, 0)
+	origins := []origin{
+		{"artifact", artifactProcs, time.Time{}, far, "net:artifact"},
+		{"compiler", compilerProcs, time.Time{}, far, "net:compiler"},
+	}
+	if par != nil {
+		parentProcs := []*Proc{par}
+		for _, f := range followups {
+			parentProcs = append(parentProcs, f)
+			parentProcs = append(parentProcs, ix.descendants(f, 3)...)
+		}
+		origins = append(origins, origin{"parent", parentProcs, c.Time.Add(-ix.p.Skew), c.Time.Add(ix.p.FollowWindow), "net:parent"})
+	}
+	counted := map[int]bool{}
+	for _, o := range origins {
+		n := 0
+		var first *Conn
+		for i := range ix.ev.Conns {
+			cn := &ix.ev.Conns[i]
+			if counted[i] {
+				continue
+			}
+			if !cn.Time.IsZero() && (cn.Time.Before(o.from) || cn.Time.After(o.to)) {
+				continue
+			}
+			for _, p := range o.procs {
+				match := (cn.ProcKey != "" && cn.ProcKey == p.Key) ||
+					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID && (cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew))))
+				if !match {
+					continue
+				}
+				// A process's connection may be logged a moment before its start event.
+				counted[i] = true
+				n++
+				if first == nil || cn.Time.Before(first.Time) {
+					first = cn
+				}
+				break
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		l.Connections += n
+		if l.ConnectionFrom == "" {
+			l.ConnectionFrom = o.name
+			l.FirstRemote = first.Remote
+			l.FirstPort = first.Port
+		}
+		ev := o.evidence
+		if first.ProcKey != "" {
+			ev += "_guid"
+		} else if first.Time.IsZero() {
+			ev += "_open_socket"
+		} else {
+			ev += "_pid"
+		}
+		l.Evidence = append(l.Evidence, ev)
+	}
+}
+
+var encodedPowerShell = []string{" -enc", " -e ", " -ec ", "-encodedcommand", "frombase64string", "iex", "invoke-expression",
+	"downloadstring", "downloadfile", "downloaddata", "net.webclient", "reflection.assembly", "invoke-webrequest"}
+
+var remoteExecHosts = map[string]bool{"wmiprvse": true, "wsmprovhost": true, "psexesvc": true, "winrshost": true}
+
+func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpers []*Proc) []string {
+	var r []string
+	add := func(code string) {
+		if !slices.Contains(r, code) {
+			r = append(r, code)
+		}
+	}
+	win := kind == kindDotNet || kind == kindILAsm || kind == kindMSBuild || kind == kindCvtres || kind == kindASPNet
+	parent := stem(l.Parent.Path)
+	name := stem(c.Path)
+
+	if kind == kindDotNet && (name == "csc" || name == "vbc" || stem(c.OriginalName) == "csc" || stem(c.OriginalName) == "vbc") && elasticParents[parent] {
+		add("parent_elastic_list")
+	}
+	switch l.ParentClass {
+	case ClassOffice:
+		add("parent_office")
+	case ClassWebServer:
+		add("parent_web_server")
+	}
+	if parent == "powershell" || parent == "pwsh" {
+		pc := " " + strings.ToLower(l.Parent.Cmdline) + " "
+		for _, m := range encodedPowerShell {
+			if strings.Contains(pc, m) {
+				add("parent_encoded_powershell")
+				break
+			}
+		}
+	}
+	anc := l.Ancestry[:max(0, len(l.Ancestry)-1)]
+	devAncestry := false
+	for i, a := range anc {
+		s := strings.TrimSuffix(a, ".exe")
+		if remoteExecHosts[s] && i >= len(anc)-3 {
+			add("parent_remote_admin")
+		}
+		if cl := ClassifyParent(a); cl == ClassDevTool || cl == ClassBuildSystem {
+			devAncestry = true
+		}
+		if networkTools[s] {
+			add("network_tool_ancestry")
+		}
+	}
+	if win && kind != kindCvtres && !devAncestry {
+		switch l.ParentClass {
+		case ClassScriptHost, ClassOffice, ClassLOLBin, ClassShell, ClassUnknown, ClassRemoteAdmin:
+			add("user_space_parent_non_dev")
+		}
+	}
+	if l.OutputPath != "" && UserWritable(l.OutputPath) {
+		add("temp_output")
+	}
+	for _, s := range inv.Sources {
+		if UserWritable(s) {
+			add("temp_source")
+			break
+		}
+	}
+	for _, rf := range inv.ResponseFiles {
+		if strings.HasSuffix(strings.ToLower(rf), ".cmdline") {
+			add("cmdline_tempfile")
+		}
+	}
+	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone {
+		add("renamed_compiler")
+	}
+	if win && c.Path != "" && windowsPath(c.Path) && !expectedWindowsCompilerDir(c.Path) {
+		add("unusual_compiler_path")
+	}
+	if kind == kindMSBuild {
+		proj := ""
+		for _, s := range inv.Sources {
+			proj = strings.ToLower(s)
+		}
+		if proj != "" && !(strings.HasSuffix(proj, "proj") || strings.HasSuffix(proj, ".sln") || strings.HasSuffix(proj, ".targets")) {
+			add("msbuild_inline_project")
+		}
+	}
+	compileEvidence := len(inv.Sources) > 0 || len(helpers) > 0 || l.Written
+	if win && kind != kindMSBuild && len(inv.Args) <= 1 && len(inv.Sources) == 0 {
+		add("single_argument")
+	}
+	if inv.NotCompile || (kind == kindDotNet && !compileEvidence && inv.Output == "") {
+		add("not_a_compile")
+	}
+	if l.ConnectionFrom == "compiler" {
+		add("compiler_network")
+	}
+	return r
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// String is a one-line summary, handy in test failures.
+func (l Lineage) String() string {
+	return fmt.Sprintf("%s %s<-%s stage=%s out=%q reasons=%v", l.ID[:8], baseName(l.Compiler.Path), baseName(l.Parent.Path),
+		l.Stage, l.OutputPath, l.Reasons)
+}

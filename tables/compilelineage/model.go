@@ -1,0 +1,91 @@
+package compilelineage
+
+import "time"
+
+// Proc is one process start, whatever telemetry it came from.
+type Proc struct {
+	// Key identifies the process for its whole life: a Sysmon ProcessGuid, an ETW process
+	// sequence number, or pid@start for sources that have nothing better.
+	Key       string
+	ParentKey string // the parent's Key when the source says it (Sysmon, ETW); else empty
+	PID       int64
+	PPID      int64
+	Path      string
+	Cmdline   string
+	User      string
+	Cwd       string
+	// OriginalName is the PE original file name (Sysmon), which survives renaming.
+	OriginalName string
+	// ParentPath and ParentCmdline are what the child's own event says of its parent; they
+	// fill in when the parent's start is outside the buffer.
+	ParentPath    string
+	ParentCmdline string
+	SHA256        string
+	Time          time.Time
+	Source        string
+}
+
+// FileEvent is a file written (or created) by a process, or seen by a pid-less monitor.
+type FileEvent struct {
+	ProcKey string // writer's Key when the source has it
+	PID     int64  // writer's pid when the source has it (0 = unknown)
+	Path    string
+	SHA256  string
+	Time    time.Time
+	Source  string // sysmon, process_file_events, es_process_file_events, file_events, ntfs_journal_events
+}
+
+// Conn is an outbound connection.
+type Conn struct {
+	ProcKey string
+	PID     int64
+	Remote  string
+	Port    int64
+	Time    time.Time // zero for point-in-time snapshots (process_open_sockets)
+	Source  string
+}
+
+// Events is everything the lineage is built from.
+type Events struct {
+	Platform string
+	Procs    []Proc
+	Files    []FileEvent
+	Conns    []Conn
+	// Gaps lists the signals that were missing or disabled, e.g. no_file_events.
+	Gaps []string
+}
+
+// Lineage is one compile, linked to its parent, artifact, executions and network.
+type Lineage struct {
+	ID       string
+	Platform string
+	Source   string
+	Compiler Proc
+	Parent   Proc // may be partial (from the compiler's own event) or empty
+	Ancestry []string
+
+	ParentClass string
+
+	OutputPath    string
+	OutputSource  string // cmdline, file_event, both, none
+	Written       bool
+	WrittenTime   time.Time
+	ArtifactSHA   string
+	Executions    int
+	FirstExecPID  int64
+	FirstExecTime time.Time
+
+	Connections    int
+	FirstRemote    string
+	FirstPort      int64
+	ConnectionFrom string // artifact, compiler, parent
+
+	Followups []string
+	Stage     string
+	Evidence  []string
+	Reasons   []string
+	Gaps      []string
+}
+
+// Suspicious reports whether any reason was found.
+func (l *Lineage) Suspicious() bool { return len(l.Reasons) > 0 }

@@ -1,0 +1,560 @@
+package compilelineage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Querier runs SQL on the osquery core.
+type Querier interface {
+	QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error)
+}
+
+const sysmonChannel = "Microsoft-Windows-Sysmon/Operational"
+
+// procSource reads process starts from one osquery table.
+type procSource interface {
+	name() string
+	// compilers returns compiler starts with from <= time <= to.
+	compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error)
+	// parents returns the parents of procs (any start time).
+	parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error)
+	// children returns processes started by procs at or after since.
+	children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error)
+	// byBaseName returns starts at or after since whose image has one of these base names.
+	byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error)
+}
+
+// fileSource reads file writes.
+type fileSource interface {
+	name() string
+	files(ctx context.Context, q Querier, procs []Proc, paths []string, from, to int64) ([]FileEvent, error)
+}
+
+// connSource reads outbound connections.
+type connSource interface {
+	name() string
+	conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error)
+}
+
+var windowsCompilerFiles = []string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe",
+	"aspnet_compiler.exe", "microsoft.workflow.compiler.exe"}
+
+func windowsCompilerSuffixes() []string {
+	out := make([]string, len(windowsCompilerFiles))
+	for i, f := range windowsCompilerFiles {
+		out[i] = `\` + f
+	}
+	return out
+}
+
+// posixCompilerFilter pre-selects compiler candidates; Go code decides (compilerKind).
+const posixCompilerFilter = `(path LIKE '%gcc%' OR path LIKE '%g++%' OR path LIKE '%clang%' OR path LIKE '%/cc' OR
+ path LIKE '%/c++' OR path LIKE '%/cc-%' OR path LIKE '%/c89' OR path LIKE '%/c99' OR path LIKE '%/tcc' OR
+ path LIKE '%/go' OR path LIKE '%/rustc' OR path LIKE '%/ld' OR path LIKE '%/ld.%' OR path LIKE '%/lld' OR
+ path LIKE '%/mold')`
+
+func timeRange(col string, from, to int64) string {
+	s := fmt.Sprintf("%s >= %d", col, from)
+	if to > 0 {
+		s += fmt.Sprintf(" AND %s <= %d", col, to)
+	}
+	return s
+}
+
+func keysOf(procs []Proc, f func(Proc) string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range procs {
+		if k := f(p); k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func pidsOf(procs []Proc, f func(Proc) int64) []int64 {
+	seen := map[int64]bool{}
+	var out []int64
+	for _, p := range procs {
+		if v := f(p); v > 0 && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func atoi(s string) int64 {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		v, _ := strconv.ParseInt(s[2:], 16, 64)
+		return v
+	}
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v
+}
+
+// rowTime is the best time of an event row: a precise timestamp string when the source has
+// one, else the unix seconds of the `time` column.
+func rowTime(precise, seconds string) time.Time {
+	if precise != "" {
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999", time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, strings.TrimSuffix(precise, " UTC")); err == nil {
+				return t.UTC()
+			}
+		}
+	}
+	return time.Unix(atoi(seconds), 0).UTC()
+}
+
+func query(ctx context.Context, q Querier, sql string) ([]map[string]string, error) {
+	rows, err := q.QueryRowsContext(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("query osquery (%s): %w", firstTable(sql), err)
+	}
+	return rows, nil
+}
+
+func firstTable(sql string) string {
+	f := strings.Fields(sql)
+	for i, w := range f {
+		if strings.EqualFold(w, "FROM") && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return "?"
+}
+
+// ---- Sysmon through windows_events ----
+
+type sysmon struct{}
+
+func (sysmon) name() string { return "sysmon" }
+
+type eventData struct {
+	EventData map[string]string `json:"EventData"`
+}
+
+func parseData(s string) map[string]string {
+	var d eventData
+	if json.Unmarshal([]byte(s), &d) != nil {
+		return nil
+	}
+	return d.EventData
+}
+
+func sysmonWhere(eid int, extra string) string {
+	return fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND eventid = %d AND %s",
+		sysmonChannel, eid, extra)
+}
+
+func sysmonProcs(rows []map[string]string) []Proc {
+	out := make([]Proc, 0, len(rows))
+	for _, r := range rows {
+		d := parseData(r["data"])
+		if d == nil || d["ProcessGuid"] == "" {
+			continue
+		}
+		out = append(out, Proc{
+			Key: strings.ToLower(d["ProcessGuid"]), ParentKey: strings.ToLower(d["ParentProcessGuid"]),
+			PID: atoi(d["ProcessId"]), PPID: atoi(d["ParentProcessId"]),
+			Path: d["Image"], Cmdline: d["CommandLine"], User: d["User"], Cwd: d["CurrentDirectory"],
+			OriginalName: d["OriginalFileName"], ParentPath: d["ParentImage"], ParentCmdline: d["ParentCommandLine"],
+			SHA256: hashField(d["Hashes"], "SHA256"), Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon",
+		})
+	}
+	return out
+}
+
+// hashField picks one algorithm out of Sysmon's "SHA256=...,MD5=..." list.
+func hashField(hashes, alg string) string {
+	for _, part := range strings.Split(hashes, ",") {
+		if k, v, ok := strings.Cut(part, "="); ok && strings.EqualFold(strings.TrimSpace(k), alg) {
+			return strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+const (
+	jImage  = "json_extract(data, '$.EventData.Image')"
+	jGUID   = "json_extract(data, '$.EventData.ProcessGuid')"
+	jPGUID  = "json_extract(data, '$.EventData.ParentProcessGuid')"
+	jOrigFN = "json_extract(data, '$.EventData.OriginalFileName')"
+)
+
+func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
+	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
+	orig, _ := textList(windowsCompilerFiles)
+	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")"))
+	return sysmonProcs(rows), err
+}
+
+func (s sysmon) byGUIDs(ctx context.Context, q Querier, col string, guids []string, extra string) ([]Proc, error) {
+	var out []Proc
+	for _, part := range chunks(guids, 200) {
+		list, _ := textList(part)
+		rows, err := query(ctx, q, sysmonWhere(1, "lower("+col+") IN "+list+extra))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, sysmonProcs(rows)...)
+	}
+	return out, nil
+}
+
+func (s sysmon) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
+	return s.byGUIDs(ctx, q, jGUID, keysOf(procs, func(p Proc) string { return p.ParentKey }), "")
+}
+
+func (s sysmon) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
+	return s.byGUIDs(ctx, q, jPGUID, keysOf(procs, func(p Proc) string { return p.Key }), fmt.Sprintf(" AND time >= %d", since))
+}
+
+func (sysmon) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
+	suf, ok := suffixAny(jImage, prefixAll(`\`, names))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, sysmonWhere(1, fmt.Sprintf("time >= %d AND %s", since, suf)))
+	return sysmonProcs(rows), err
+}
+
+func prefixAll(p string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = p + n
+	}
+	return out
+}
+
+func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
+	var out []FileEvent
+	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 200) {
+		list, _ := textList(part)
+		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND lower("+jGUID+") IN "+list))
+		if err != nil {
+			return out, err
+		}
+		for _, r := range rows {
+			d := parseData(r["data"])
+			if d == nil {
+				continue
+			}
+			out = append(out, FileEvent{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]),
+				Path: d["TargetFilename"], Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
+		}
+	}
+	return out, nil
+}
+
+func (sysmon) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
+	var out []Conn
+	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 200) {
+		list, _ := textList(part)
+		rows, err := query(ctx, q, sysmonWhere(3, fmt.Sprintf("time >= %d AND lower(%s) IN %s", since, jGUID, list)))
+		if err != nil {
+			return out, err
+		}
+		for _, r := range rows {
+			d := parseData(r["data"])
+			if d == nil || strings.EqualFold(d["Initiated"], "false") {
+				continue
+			}
+			out = append(out, Conn{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]),
+				Remote: d["DestinationIp"], Port: atoi(d["DestinationPort"]), Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
+		}
+	}
+	return out, nil
+}
+
+// ---- pid-keyed process tables: process_events, es_process_events, process_etw_events, Security 4688 ----
+
+// pidTable describes a process-start table whose rows carry pid and parent pid.
+type pidTable struct {
+	table, pidCol, ppidCol, userCol, cwdCol string
+	filter                                  string // restricts rows to process starts
+	seqCols                                 bool   // process_etw_events sequence numbers
+	windows                                 bool
+}
+
+var (
+	linuxProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
+		filter: "(syscall IS NULL OR syscall = '' OR syscall IN ('execve', 'execveat'))"}
+	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
+	esProcs          = pidTable{table: "es_process_events", pidCol: "pid", ppidCol: "parent", userCol: "username", cwdCol: "cwd",
+		filter: "event_type = 'exec'"}
+	etwProcs = pidTable{table: "process_etw_events", pidCol: "pid", ppidCol: "ppid", userCol: "username",
+		filter: "type = 'ProcessStart'", seqCols: true, windows: true}
+)
+
+func (t pidTable) name() string { return t.table }
+
+func (t pidTable) selectSQL(where string) string {
+	cols := fmt.Sprintf("time, %s AS pid, %s AS ppid, path, cmdline, %s AS user", t.pidCol, t.ppidCol, t.userCol)
+	if t.cwdCol != "" {
+		cols += ", " + t.cwdCol + " AS cwd"
+	}
+	if t.seqCols {
+		cols += ", datetime, process_sequence_number AS seq, parent_process_sequence_number AS pseq"
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", cols, t.table, t.filter, where)
+}
+
+func (t pidTable) procs(rows []map[string]string) []Proc {
+	out := make([]Proc, 0, len(rows))
+	for _, r := range rows {
+		p := Proc{PID: atoi(r["pid"]), PPID: atoi(r["ppid"]), Path: r["path"], Cmdline: r["cmdline"], User: r["user"],
+			Cwd: r["cwd"], Time: rowTime(r["datetime"], r["time"]), Source: t.table}
+		p.Key = fmt.Sprintf("%s:%d@%d", t.table, p.PID, p.Time.UnixMilli())
+		if seq := atoi(r["seq"]); seq > 0 {
+			p.Key = fmt.Sprintf("etw:%d", seq)
+			if pseq := atoi(r["pseq"]); pseq > 0 {
+				p.ParentKey = fmt.Sprintf("etw:%d", pseq)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
+	filter := posixCompilerFilter
+	if t.windows {
+		filter, _ = suffixAny("path", windowsCompilerSuffixes())
+	}
+	rows, err := query(ctx, q, t.selectSQL(timeRange("time", from, to)+" AND "+filter))
+	return t.procs(rows), err
+}
+
+func (t pidTable) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
+	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PPID }))
+	if !ok {
+		return nil, nil
+	}
+	var latest int64
+	for _, p := range procs {
+		latest = max(latest, p.Time.Unix()+2)
+	}
+	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("%s IN %s AND time <= %d", t.pidCol, list, latest)))
+	return t.procs(rows), err
+}
+
+func (t pidTable) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
+	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("%s IN %s AND time >= %d", t.ppidCol, list, since)))
+	return t.procs(rows), err
+}
+
+func (t pidTable) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
+	sep := "/"
+	if t.windows {
+		sep = `\`
+	}
+	suf, ok := suffixAny("path", prefixAll(sep, names))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("time >= %d AND %s", since, suf)))
+	return t.procs(rows), err
+}
+
+// security4688 reads process starts from the Security channel (event 4688).
+type security4688 struct{}
+
+func (security4688) name() string { return "security_4688" }
+
+func (security4688) sql(where string) string {
+	return "SELECT time, datetime, data FROM windows_events WHERE source = 'Security' AND eventid = 4688 AND " + where
+}
+
+func (security4688) procs(rows []map[string]string) []Proc {
+	out := make([]Proc, 0, len(rows))
+	for _, r := range rows {
+		d := parseData(r["data"])
+		if d == nil {
+			continue
+		}
+		p := Proc{PID: atoi(d["NewProcessId"]), PPID: atoi(d["ProcessId"]), Path: d["NewProcessName"],
+			Cmdline: d["CommandLine"], ParentPath: d["ParentProcessName"], Time: rowTime(r["datetime"], r["time"]),
+			Source: "security_4688"}
+		p.User = d["TargetUserName"]
+		if p.User == "" || p.User == "-" {
+			p.User = d["SubjectUserName"]
+		}
+		if dom := d["SubjectDomainName"]; dom != "" && p.User == d["SubjectUserName"] {
+			p.User = dom + `\` + p.User
+		}
+		p.Key = fmt.Sprintf("4688:%d@%d", p.PID, p.Time.UnixMilli())
+		out = append(out, p)
+	}
+	return out
+}
+
+const (
+	jNewName = "json_extract(data, '$.EventData.NewProcessName')"
+	jNewPID  = "json_extract(data, '$.EventData.NewProcessId')"
+	jCreator = "json_extract(data, '$.EventData.ProcessId')"
+)
+
+func hexPIDs(pids []int64) []string {
+	out := make([]string, len(pids))
+	for i, p := range pids {
+		out[i] = fmt.Sprintf("0x%x", p)
+	}
+	return out
+}
+
+func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
+	suf, _ := suffixAny(jNewName, windowsCompilerSuffixes())
+	rows, err := query(ctx, q, s.sql(timeRange("time", from, to)+" AND "+suf))
+	return s.procs(rows), err
+}
+
+func (s security4688) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
+	list, ok := textList(hexPIDs(pidsOf(procs, func(p Proc) int64 { return p.PPID })))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, s.sql("lower("+jNewPID+") IN "+list))
+	return s.procs(rows), err
+}
+
+func (s security4688) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
+	list, ok := textList(hexPIDs(pidsOf(procs, func(p Proc) int64 { return p.PID })))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, s.sql(fmt.Sprintf("time >= %d AND lower(%s) IN %s", since, jCreator, list)))
+	return s.procs(rows), err
+}
+
+func (s security4688) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
+	suf, ok := suffixAny(jNewName, prefixAll(`\`, names))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, s.sql(fmt.Sprintf("time >= %d AND %s", since, suf)))
+	return s.procs(rows), err
+}
+
+// ---- file sources ----
+
+// pidFiles reads file events that carry the writer's pid (process_file_events, es_process_file_events).
+type pidFiles struct {
+	table, pathExpr, filter string
+}
+
+var (
+	auditFiles = pidFiles{table: "process_file_events",
+		pathExpr: "CASE WHEN dest_path != '' THEN dest_path ELSE path END",
+		filter:   "operation IN ('write', 'open', 'create', 'rename', 'truncate', 'link')"}
+	esFiles = pidFiles{table: "es_process_file_events",
+		pathExpr: "CASE WHEN dest_filename != '' THEN dest_filename ELSE filename END",
+		filter:   "event_type IN ('create', 'write', 'rename', 'close', 'truncate', 'link')"}
+)
+
+func (f pidFiles) name() string { return f.table }
+
+func (f pidFiles) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
+	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, %s AS target, time FROM %s WHERE %s AND %s AND pid IN %s",
+		f.pathExpr, f.table, f.filter, timeRange("time", from, to), list))
+	out := make([]FileEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, FileEvent{PID: atoi(r["pid"]), Path: r["target"], Time: rowTime("", r["time"]), Source: f.table})
+	}
+	return out, err
+}
+
+// pathFiles reads pid-less file monitors (file_events, ntfs_journal_events): only the paths
+// the compile is known to produce are looked up, in its time window.
+type pathFiles struct {
+	table, pathCol, hashCol, filter string
+	windows                         bool
+}
+
+var (
+	inotifyFiles = pathFiles{table: "file_events", pathCol: "target_path", hashCol: "sha256",
+		filter: "action IN ('CREATED', 'UPDATED', 'MOVED_TO', 'ATTRIBUTES_MODIFIED')"}
+	ntfsFiles = pathFiles{table: "ntfs_journal_events", pathCol: "path", hashCol: "''",
+		filter: "action IN ('FileWrite', 'FileCreation', 'FileRename_New', 'FileOverwrite', 'FileExtend')", windows: true}
+)
+
+func (f pathFiles) name() string { return f.table }
+
+func (f pathFiles) files(ctx context.Context, q Querier, _ []Proc, paths []string, from, to int64) ([]FileEvent, error) {
+	var names []string
+	for _, p := range paths {
+		names = append(names, baseName(p))
+	}
+	sep := "/"
+	if f.windows {
+		sep = `\`
+	}
+	suf, ok := suffixAny(f.pathCol, prefixAll(sep, dedupe(names)))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT %s AS target, %s AS sha256, time FROM %s WHERE %s AND %s AND %s",
+		f.pathCol, f.hashCol, f.table, f.filter, timeRange("time", from, to), suf))
+	out := make([]FileEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, FileEvent{Path: r["target"], SHA256: r["sha256"], Time: rowTime("", r["time"]), Source: f.table})
+	}
+	return out, err
+}
+
+// ---- connection sources ----
+
+// auditSockets reads socket_events (Linux audit, macOS OpenBSM).
+type auditSockets struct{}
+
+func (auditSockets) name() string { return "socket_events" }
+
+func (auditSockets) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
+	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM socket_events "+
+		"WHERE action = 'connect' AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", since, list))
+	out := make([]Conn, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Conn{PID: atoi(r["pid"]), Remote: r["remote_address"], Port: atoi(r["remote_port"]),
+			Time: rowTime("", r["time"]), Source: "socket_events"})
+	}
+	return out, err
+}
+
+// openSockets reads process_open_sockets: a point-in-time view, the only Windows source of
+// connections by pid without Sysmon.
+type openSockets struct{}
+
+func (openSockets) name() string { return "process_open_sockets" }
+
+func (openSockets) conns(ctx context.Context, q Querier, procs []Proc, _ int64) ([]Conn, error) {
+	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
+	if !ok {
+		return nil, nil
+	}
+	rows, err := query(ctx, q, "SELECT pid, remote_address, remote_port FROM process_open_sockets WHERE pid IN "+list+
+		" AND remote_port != 0 AND remote_address NOT IN ('', '0.0.0.0', '::')")
+	out := make([]Conn, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Conn{PID: atoi(r["pid"]), Remote: r["remote_address"], Port: atoi(r["remote_port"]), Source: "process_open_sockets"})
+	}
+	return out, err
+}
