@@ -152,7 +152,13 @@ func windowsCompiler(s string) string {
 // goBuilds reports whether a go command line compiles code.
 func goBuilds(cmdline string) bool {
 	args := SplitPOSIX(cmdline)
-	for _, a := range args[min(1, len(args)):] {
+	rest := args[min(1, len(args)):]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "-C" {
+			i++ // -C takes a directory
+			continue
+		}
 		if strings.HasPrefix(a, "-") {
 			continue
 		}
@@ -249,8 +255,13 @@ func shortNameMatch(short, long string) bool {
 	if m == nil {
 		return false
 	}
-	squashed := strings.NewReplacer(" ", "", ".", "").Replace(long)
-	if !strings.HasPrefix(squashed, m[1]) {
+	stemLong := long
+	if m[2] != "" {
+		stemLong = strings.TrimSuffix(long, m[2])
+	}
+	// Windows drops spaces and replaces characters 8.3 names cannot hold with '_'.
+	squashed := strings.NewReplacer(" ", "", ".", "_", "+", "_", ",", "_", ";", "_", "=", "_", "[", "_", "]", "_").Replace(stemLong)
+	if !strings.HasPrefix(squashed, m[1]) && !strings.HasPrefix(strings.ReplaceAll(stemLong, " ", ""), m[1]) {
 		return false
 	}
 	return m[2] == "" || strings.HasSuffix(long, m[2])
