@@ -1,0 +1,92 @@
+-- name: fallback_an1381_sysmon
+-- description: Extension-free fallback in the direction of MITRE AN1381 over Sysmon event 1 in
+--   windows_events: csc.exe, ilasm.exe or msbuild.exe started by a user (not SYSTEM, LOCAL SERVICE or
+--   NETWORK SERVICE) outside a development environment. Development environment = the compiler or its
+--   parent runs from Visual Studio, the .NET SDK or JetBrains, or one of the three nearest ancestors is
+--   an IDE, the .NET CLI or a CI agent. The parent comes from the event itself; older ancestors from
+--   the same run's Sysmon events or, when still running, from processes. The follow-up that AN1381
+--   asks for (execution or network of the written binary, Sysmon 11 and 3) is what compile_lineage adds.
+-- platform: windows
+-- interval: 300
+-- min_osquery_version: 4.6.0
+-- logging: differential_ignore_removals
+-- attack: T1027.004, T1127.001
+-- false_positives: PowerShell Add-Type in admin or vendor scripts run by a user, developers building
+--   with the .NET Framework MSBuild from a plain cmd.exe, build tools not in the list.
+-- tuning: Add your IDEs, build agents and script launchers to the dev name list or path patterns in a
+--   copy of this query; exclude specific parent_cmdline values in the SIEM.
+-- requires_extension: no
+-- fallback: mitre_an1381
+-- flags.windows: disable_events=false enable_windows_events_publisher=true
+--   enable_windows_events_subscriber=true
+--   windows_event_channels=System,Application,Setup,Security,Microsoft-Windows-Sysmon/Operational
+WITH RECURSIVE
+starts AS MATERIALIZED (
+  SELECT coalesce(CAST(strftime('%s', json_extract(data, '$.EventData.UtcTime')) AS INTEGER), time) AS time,
+         CAST(json_extract(data, '$.EventData.ProcessId') AS INTEGER) AS pid,
+         CAST(json_extract(data, '$.EventData.ParentProcessId') AS INTEGER) AS ppid,
+         json_extract(data, '$.EventData.Image') AS path,
+         json_extract(data, '$.EventData.CommandLine') AS cmdline,
+         json_extract(data, '$.EventData.User') AS username,
+         json_extract(data, '$.EventData.ParentImage') AS parent_path,
+         json_extract(data, '$.EventData.ParentCommandLine') AS parent_cmdline
+  FROM windows_events
+  WHERE source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 1
+),
+named AS MATERIALIZED (
+  SELECT *,
+         lower(substr(path, length(rtrim(path, replace(path, '\', ''))) + 1)) AS name,
+         lower(substr(parent_path, length(rtrim(parent_path, replace(parent_path, '\', ''))) + 1)) AS parent_name
+  FROM starts
+),
+compilers AS MATERIALIZED (
+  SELECT * FROM named
+  WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe')
+    AND upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
+                                              'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
+    AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
+),
+known AS MATERIALIZED (
+  SELECT time, pid, ppid, path, cmdline, name FROM named
+  UNION ALL
+  SELECT start_time, pid, parent, path, cmdline, lower(name) FROM processes
+  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM named)
+),
+ancestry(c_pid, c_time, a_pid, a_ppid, a_time, a_name, a_path, depth) AS (
+  SELECT pid, time, pid, ppid, time, name, path, 0 FROM compilers
+  UNION ALL
+  SELECT a.c_pid, a.c_time, k.pid, k.ppid, k.time, k.name, k.path, a.depth + 1
+  FROM ancestry a
+  JOIN known k ON k.pid = a.a_ppid
+    AND k.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
+  WHERE a.depth < 3 AND a.a_ppid > 0
+),
+lineage AS MATERIALIZED (
+  SELECT c_pid, c_time,
+         max(CASE WHEN depth >= 2 AND a_name IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
+                                                 'servicehub.host.clr.x86.exe', 'rider64.exe',
+                                                 'code.exe', 'vstest.console.exe', 'testhost.exe',
+                                                 'agent.worker.exe', 'agent.listener.exe',
+                                                 'runner.worker.exe', 'runner.listener.exe',
+                                                 'gitlab-runner.exe', 'buildagent.exe') THEN 1
+                  ELSE 0 END) AS dev
+  FROM ancestry
+  GROUP BY c_pid, c_time
+)
+SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
+       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, c.parent_path, c.parent_name,
+       c.parent_cmdline, c.username AS compiler_user, 'mitre_an1381' AS fallback
+FROM compilers c
+JOIN lineage l ON l.c_pid = c.pid AND l.c_time = c.time
+WHERE l.dev = 0
+  AND lower(c.path) NOT LIKE '%\microsoft visual studio\%'
+  AND lower(c.path) NOT LIKE '%\dotnet\sdk\%'
+  AND lower(c.path) NOT LIKE '%\jetbrains\%'
+  AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\microsoft visual studio\%'
+  AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\dotnet\sdk\%'
+  AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\jetbrains\%'
+  AND coalesce(c.parent_name, '') NOT IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
+                            'servicehub.host.clr.x86.exe', 'rider64.exe', 'code.exe',
+                            'vstest.console.exe', 'testhost.exe', 'agent.worker.exe',
+                            'agent.listener.exe', 'runner.worker.exe', 'runner.listener.exe',
+                            'gitlab-runner.exe', 'buildagent.exe');
