@@ -234,8 +234,16 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 			break
 		}
 	}
+	// Parents whose start is outside the buffer still write files and connect: look them
+	// up by the key or pid their children name.
+	var unseenParents []Proc
+	for _, c := range compilers {
+		if c.ParentKey != "" && !all.seen[c.ParentKey] || c.ParentKey == "" && c.PPID > 0 {
+			unseenParents = append(unseenParents, Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time})
+		}
+	}
 	// Descendants of the compilers (helpers, follow-up children) and of their parents.
-	frontier = append(slices.Clone(compilers), parents...)
+	frontier = append(append(slices.Clone(compilers), parents...), unseenParents...)
 	for range 4 {
 		got, err := ps.children(ctx, q, frontier, since)
 		if err != nil {
@@ -246,6 +254,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 		}
 	}
 
+
 	// Files written by the compiles, and by their parents for in-process compiles.
 	var outputs []string
 	for _, c := range compilers {
@@ -255,7 +264,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 		}
 	}
 	if plan.Files != nil {
-		files, err := plan.Files.files(ctx, q, all.list, outputs, since, maxT.Add(p.CompileWindow).Unix())
+		files, err := plan.Files.files(ctx, q, append(slices.Clone(all.list), unseenParents...), outputs, since, maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
 			return ev, err
 		}
@@ -295,7 +304,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 
 	// Connections by every related process.
 	if plan.Conns != nil {
-		for _, part := range chunks(all.list, 500) {
+		for _, part := range chunks(append(slices.Clone(all.list), unseenParents...), 500) {
 			conns, err := plan.Conns.conns(ctx, q, part, since)
 			if err != nil {
 				return ev, err

@@ -105,6 +105,23 @@ func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
 	return best
 }
 
+// adoptOrphans links a stand-in parent (not in the buffer) to the processes that name it.
+func (ix *index) adoptOrphans(par, c *Proc) {
+	if _, done := ix.children[par]; done {
+		return
+	}
+	ix.children[par] = nil
+	for i := range ix.ev.Procs {
+		q := &ix.ev.Procs[i]
+		if ix.byKey[q.Key] != q || ix.parent[q] != nil || q == c {
+			continue
+		}
+		if (par.Key != "" && q.ParentKey == par.Key) || (par.Key == "" && q.ParentKey == "" && q.PPID == par.PID) {
+			ix.children[par] = append(ix.children[par], q)
+		}
+	}
+}
+
 // descendants returns the processes below p, depth-first, at most depth levels down.
 func (ix *index) descendants(p *Proc, depth int) []*Proc {
 	var out []*Proc
@@ -181,7 +198,13 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	if par != nil {
 		l.Parent = *par
 	} else {
-		l.Parent = Proc{PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
+		// The parent started before the buffer: keep what the compiler's own event says of it,
+		// and still follow its writes, children and connections by key or pid.
+		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
+		if c.ParentKey != "" || c.PPID > 0 {
+			par = &l.Parent
+			ix.adoptOrphans(par, c)
+		}
 	}
 	l.ParentClass = ClassifyParent(baseName(l.Parent.Path))
 	l.Ancestry = ix.ancestry(c)
@@ -411,14 +434,17 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 		artifactProcs = append(artifactProcs, e)
 		artifactProcs = append(artifactProcs, ix.descendants(e, 3)...)
 	}
-	compilerProcs := append(slices.Clone(group), compilerChildren...)
+	var childProcs []*Proc
 	for _, ch := range compilerChildren {
-		compilerProcs = append(compilerProcs, ix.descendants(ch, 3)...)
+		childProcs = append(childProcs, ch)
+		childProcs = append(childProcs, ix.descendants(ch, 3)...)
 	}
 	far := time.Unix(1<<40, 0)
 	origins := []origin{
 		{"artifact", artifactProcs, time.Time{}, far, "net:artifact"},
-		{"compiler", compilerProcs, time.Time{}, far, "net:compiler"},
+		{"compiler", group, time.Time{}, far, "net:compiler"},
+		// What an in-memory compile host (MSBuild inline task) started after compiling.
+		{"compiler", childProcs, time.Time{}, far, "net:compiler_child"},
 	}
 	if par != nil {
 		parentProcs := []*Proc{par}
@@ -566,8 +592,10 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 	if inv.NotCompile || (kind == kindDotNet && !compileEvidence && inv.Output == "") {
 		add("not_a_compile")
 	}
-	if l.ConnectionFrom == "compiler" {
-		add("compiler_network")
+	for _, e := range l.Evidence {
+		if strings.HasPrefix(e, "net:compiler_") && !strings.HasPrefix(e, "net:compiler_child") {
+			add("compiler_network")
+		}
 	}
 	return r
 }

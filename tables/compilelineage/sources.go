@@ -406,10 +406,12 @@ const (
 	jCreator = "json_extract(data, '$.EventData.ProcessId')"
 )
 
+// hexPIDs lists the forms Windows writes a pid in 4688 events: 0x1a2c (Windows 10 and
+// later) and zero-padded 0x00001a2c (Windows 7).
 func hexPIDs(pids []int64) []string {
-	out := make([]string, len(pids))
-	for i, p := range pids {
-		out[i] = fmt.Sprintf("0x%x", p)
+	out := make([]string, 0, 2*len(pids))
+	for _, p := range pids {
+		out = append(out, fmt.Sprintf("0x%x", p), fmt.Sprintf("0x%08x", p))
 	}
 	return out
 }
