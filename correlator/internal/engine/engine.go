@@ -1,0 +1,239 @@
+// Package engine is the correlator's pipeline: result-log rows in, scored
+// and deduplicated alerts out. It recognises compile-lineage rows by their
+// columns, resolves the host role, scores, applies exceptions and decides
+// whether the lineage alerts (one alert per lineage_id; again only when the
+// stage or the severity band rises).
+//
+// An Engine is not safe for concurrent use; callers serialise Process.
+package engine
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/exceptions"
+	"github.com/compilelineage/compile-lineage/correlator/internal/lineage"
+	"github.com/compilelineage/compile-lineage/correlator/internal/policy"
+	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
+	"github.com/compilelineage/compile-lineage/correlator/internal/roles"
+	"github.com/compilelineage/compile-lineage/correlator/internal/score"
+)
+
+// ErrNoLineageID marks a compile_lineage row without a lineage id.
+var ErrNoLineageID = errors.New("compile_lineage row without lineage_id")
+
+// Stats counts what the engine saw.
+type Stats struct {
+	Rows           int64 `json:"rows"`
+	OtherRows      int64 `json:"other_rows"`
+	LineageRows    int64 `json:"lineage_rows"`
+	FallbackRows   int64 `json:"fallback_rows"`
+	RemovedRows    int64 `json:"removed_rows"`
+	Unchanged      int64 `json:"unchanged_rows"`
+	Scored         int64 `json:"scored"`
+	BelowThreshold int64 `json:"below_threshold"`
+	Suppressed     int64 `json:"suppressed"`
+	ExpiredMatched int64 `json:"expired_exception_matches"`
+	Alerts         int64 `json:"alerts"`
+	Realerts       int64 `json:"realerts"`
+	NotRaised      int64 `json:"not_raised"`
+	BadRows        int64 `json:"bad_rows"`
+}
+
+// Engine scores rows.
+type Engine struct {
+	Policy     *policy.Policy
+	Roles      *roles.Resolver
+	Exceptions *exceptions.Set
+	State      *State
+	Now        func() time.Time
+	Stats      Stats
+	// KeepBelow makes Process also return below-threshold and suppressed
+	// evaluations (flagged), for --all and explain.
+	KeepBelow bool
+}
+
+// Output is the result of processing one row.
+type Output struct {
+	Alert *alert.Alert // nil when nothing is to be emitted
+	Emit  bool         // true when Alert is a new alert or a re-alert
+}
+
+// Process handles one row. input names the file and line (for the alert).
+func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
+	e.Stats.Rows++
+	kind := lineage.Classify(row.Columns)
+	if kind == lineage.KindOther {
+		e.Stats.OtherRows++
+		return Output{}, nil
+	}
+	if kind == lineage.KindFallback {
+		e.Stats.FallbackRows++
+	} else {
+		e.Stats.LineageRows++
+	}
+	if row.Action == "removed" {
+		e.Stats.RemovedRows++
+		return Output{}, nil
+	}
+	host := row.Host
+	rec, _ := lineage.FromRow(host.Key(), row.Columns)
+	if rec.LineageID == "" {
+		e.Stats.BadRows++
+		return Output{}, ErrNoLineageID
+	}
+	fp := fingerprint(&rec)
+	prior, seen := e.State.Lineage(rec.LineageID)
+	if seen && prior.Fingerprint == fp && !e.KeepBelow {
+		// The same lineage in the same state: differential re-emission.
+		e.Stats.Unchanged++
+		return Output{}, nil
+	}
+
+	assign := e.Roles.Resolve(host)
+	var rar score.Rarity
+	if seen {
+		rar = score.Rarity{HostFirst: prior.HostFirst, FleetFirst: prior.FleetFirst}
+	} else {
+		rar.HostFirst, rar.FleetFirst = e.State.SeePair(host.Key(), rec.ParentName, rec.CompilerName)
+	}
+	role := score.Role{Name: assign.Role, All: assign.Roles(), Label: assign.Label}
+	res := score.Evaluate(e.Policy, &rec, role, rar)
+	e.Stats.Scored++
+
+	a := e.build(row, input, &rec, role, res)
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
+	m := e.Exceptions.Match(exceptions.Subject{
+		HostIDs:      []string{host.UUID, host.Identifier, host.Hostname},
+		Roles:        role.All,
+		ParentName:   rec.ParentName,
+		CompilerName: rec.CompilerName,
+		OutputPath:   rec.OutputPath,
+		CompilerPath: rec.CompilerPath,
+	}, now())
+	switch {
+	case m.Applied != nil:
+		a.Exception = note(m.Applied, true, "applied")
+		a.Suppressed = true
+	case m.Expired != nil:
+		a.Exception = note(m.Expired, false, "expired")
+		e.Stats.ExpiredMatched++
+	}
+
+	next := Prior{
+		Stage:       lineage.StageRank(rec.Stage),
+		Band:        e.Policy.BandRank(res.Severity),
+		Score:       res.Score,
+		Fingerprint: fp,
+		HostFirst:   rar.HostFirst,
+		FleetFirst:  rar.FleetFirst,
+		Alerted:     prior.Alerted,
+		AlertStage:  prior.AlertStage,
+		AlertBand:   prior.AlertBand,
+	}
+	out := Output{}
+	switch {
+	case !res.Alert:
+		e.Stats.BelowThreshold++
+		a.BelowThreshold = true
+	case a.Suppressed:
+		e.Stats.Suppressed++
+	case !prior.Alerted:
+		out.Emit = true
+		e.Stats.Alerts++
+	case next.Stage > prior.AlertStage || next.Band > prior.AlertBand:
+		out.Emit = true
+		a.Realert = true
+		e.Stats.Realerts++
+	default:
+		e.Stats.NotRaised++
+	}
+	if out.Emit {
+		next.Alerted = true
+		next.AlertStage = max(next.Stage, prior.AlertStage)
+		next.AlertBand = max(next.Band, prior.AlertBand)
+	}
+	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
+	e.State.SetLineage(rec.LineageID, next)
+	if out.Emit || e.KeepBelow {
+		out.Alert = a
+	}
+	return out, nil
+}
+
+func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, role score.Role, res score.Result) *alert.Alert {
+	t := rec.Time
+	if t == 0 {
+		t = row.UnixTime
+	}
+	a := &alert.Alert{
+		Time:           time.Unix(t, 0).UTC().Format(time.RFC3339),
+		Host:           row.Host.Name(),
+		HostUUID:       row.Host.UUID,
+		HostIdentifier: row.Host.Identifier,
+		Hostname:       row.Host.Hostname,
+		Role:           role.Name,
+		Roles:          role.All,
+		RoleLabel:      role.Label,
+		LineageID:      rec.LineageID,
+		Score:          res.Score,
+		Severity:       res.Severity,
+		Stage:          rec.Stage,
+		Evidence:       res.Evidence,
+		Likelihood:     res.Likelihood,
+		Impact:         res.Impact,
+		Reasons:        res.Reasons,
+		ReasonCodes:    rec.Reasons,
+		Techniques:     res.Techniques,
+		Tactics:        res.Tactics,
+		Query:          row.Query,
+		Input:          input,
+		Record:         *rec,
+	}
+	if row.UnixTime > 0 {
+		a.ObservedTime = time.Unix(row.UnixTime, 0).UTC().Format(time.RFC3339)
+	}
+	if len(role.All) == 0 {
+		a.Roles = []string{role.Name}
+	}
+	return a
+}
+
+func note(x *exceptions.Exception, applied bool, status string) *alert.ExceptionNote {
+	return &alert.ExceptionNote{ID: x.ID, Owner: x.Owner, Reason: x.Reason, Ticket: x.Ticket, Expires: x.Expires, Source: x.Source, Applied: applied, Status: status}
+}
+
+// fingerprint summarises what can change a lineage's score.
+func fingerprint(r *lineage.Record) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	mix(r.Stage)
+	mix(r.ParentClass)
+	mix(r.ParentName)
+	mix(r.CompilerName)
+	mix(r.OutputPath)
+	mix(r.ConnectionOrigin)
+	mix(strconv.FormatInt(r.Executions, 10))
+	mix(strings.Join(r.Reasons, ";"))
+	return h
+}
+
+func alertID(id, stage, severity string) string {
+	s := sha1.Sum([]byte(id + "|" + stage + "|" + severity))
+	return hex.EncodeToString(s[:10])
+}

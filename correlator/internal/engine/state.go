@@ -1,0 +1,108 @@
+package engine
+
+// Prior is what the engine remembers of a lineage.
+type Prior struct {
+	Stage       int     `json:"stage"`
+	Band        int     `json:"band"`
+	Score       float64 `json:"score"`
+	Fingerprint uint64  `json:"fingerprint"`
+	HostFirst   bool    `json:"host_first,omitempty"`
+	FleetFirst  bool    `json:"fleet_first,omitempty"`
+	Alerted     bool    `json:"alerted,omitempty"`
+	AlertStage  int     `json:"alert_stage"`
+	AlertBand   int     `json:"alert_band"`
+}
+
+// PairKey is a parent+compiler pair seen on a host ("" host: fleet-wide).
+type PairKey struct {
+	Host, Parent, Compiler string
+}
+
+// State is the engine's dedup and rarity memory. It grows with hosts and
+// lineages, not with lines. Changes since the last Drain are tracked so a
+// store can persist them together with input offsets.
+type State struct {
+	lineages map[string]Prior
+	pairs    map[PairKey]struct{}
+
+	track         bool
+	dirtyLineages map[string]struct{}
+	dirtyPairs    []PairKey
+}
+
+// NewState returns an empty state. With track set, changes are remembered
+// until Drain (for a persistent store).
+func NewState(track bool) *State {
+	return &State{
+		track:         track,
+		lineages:      map[string]Prior{},
+		pairs:         map[PairKey]struct{}{},
+		dirtyLineages: map[string]struct{}{},
+	}
+}
+
+// Lineage returns what is known of a lineage.
+func (s *State) Lineage(id string) (Prior, bool) {
+	p, ok := s.lineages[id]
+	return p, ok
+}
+
+// SetLineage records a lineage.
+func (s *State) SetLineage(id string, p Prior) {
+	s.lineages[id] = p
+	if s.track {
+		s.dirtyLineages[id] = struct{}{}
+	}
+}
+
+// SeePair marks a parent+compiler pair as seen on host and fleet-wide and
+// reports whether each was new.
+func (s *State) SeePair(host, parent, compiler string) (hostFirst, fleetFirst bool) {
+	hk := PairKey{Host: host, Parent: parent, Compiler: compiler}
+	fk := PairKey{Parent: parent, Compiler: compiler}
+	if _, ok := s.pairs[hk]; !ok {
+		hostFirst = true
+		s.pairs[hk] = struct{}{}
+		if s.track {
+			s.dirtyPairs = append(s.dirtyPairs, hk)
+		}
+	}
+	if _, ok := s.pairs[fk]; !ok {
+		fleetFirst = true
+		s.pairs[fk] = struct{}{}
+		if s.track {
+			s.dirtyPairs = append(s.dirtyPairs, fk)
+		}
+	}
+	return hostFirst, fleetFirst
+}
+
+// Load adds persisted entries without marking them dirty.
+func (s *State) Load(lineages map[string]Prior, pairs []PairKey) {
+	for k, v := range lineages {
+		s.lineages[k] = v
+	}
+	for _, p := range pairs {
+		s.pairs[p] = struct{}{}
+	}
+}
+
+// Changes are the entries changed since the last Drain.
+type Changes struct {
+	Lineages map[string]Prior
+	Pairs    []PairKey
+}
+
+// Drain returns and clears the changes.
+func (s *State) Drain() Changes {
+	c := Changes{Lineages: make(map[string]Prior, len(s.dirtyLineages)), Pairs: s.dirtyPairs}
+	for id := range s.dirtyLineages {
+		c.Lineages[id] = s.lineages[id]
+	}
+	clear(s.dirtyLineages)
+	s.dirtyPairs = nil
+	return c
+}
+
+// Len is the number of lineages and pairs held.
+func (s *State) Len() (lineages, pairs int) { return len(s.lineages), len(s.pairs) }

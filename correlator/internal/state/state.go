@@ -1,0 +1,258 @@
+// Package state keeps the correlator's memory in a bbolt file (mode 0600):
+// lineage dedup entries, rarity pairs, the latest explanation of every
+// lineage, input offsets and the outbox of alerts not yet delivered. One
+// Commit writes all of them in a single transaction, so a crash never
+// leaves offsets ahead of the alerts they produced.
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
+)
+
+var (
+	bucketLineages = []byte("lineages")
+	bucketPairs    = []byte("pairs")
+	bucketExplain  = []byte("explain")
+	bucketOffsets  = []byte("offsets")
+	bucketOutbox   = []byte("outbox")
+)
+
+// ErrNotFound is returned when a lineage has no stored explanation.
+var ErrNotFound = errors.New("not found")
+
+// DB is an open state file.
+type DB struct {
+	db *bolt.DB
+}
+
+// Open opens or creates a state file. Its directory is created 0750.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLineages, bucketPairs, bucketExplain, bucketOffsets, bucketOutbox} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init state %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the file.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Offset is how far an input has been read.
+type Offset struct {
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
+	Line   int64  `json:"line"`
+	FileID string `json:"file_id"` // identity of the file the offset belongs to
+}
+
+// Batch is everything one Commit writes.
+type Batch struct {
+	Changes engine.Changes
+	Offsets map[string]Offset
+	Explain []*alert.Alert // latest evaluation per lineage
+	Outbox  []*alert.Alert // alerts to deliver
+}
+
+// Commit writes a batch in one transaction.
+func (d *DB) Commit(ch engine.Changes, offsets map[string]Offset, explain []*alert.Alert) error {
+	return d.CommitBatch(Batch{Changes: ch, Offsets: offsets, Explain: explain})
+}
+
+// CommitBatch writes a batch in one transaction.
+func (d *DB) CommitBatch(b Batch) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		lb := tx.Bucket(bucketLineages)
+		for id, p := range b.Changes.Lineages {
+			v, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			if err := lb.Put([]byte(id), v); err != nil {
+				return err
+			}
+		}
+		pb := tx.Bucket(bucketPairs)
+		for _, p := range b.Changes.Pairs {
+			if err := pb.Put([]byte(pairKey(p)), nil); err != nil {
+				return err
+			}
+		}
+		ob := tx.Bucket(bucketOffsets)
+		for k, o := range b.Offsets {
+			v, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			if err := ob.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		eb := tx.Bucket(bucketExplain)
+		for _, a := range b.Explain {
+			v, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := eb.Put([]byte(a.LineageID), v); err != nil {
+				return err
+			}
+		}
+		xb := tx.Bucket(bucketOutbox)
+		for _, a := range b.Outbox {
+			seq, err := xb.NextSequence()
+			if err != nil {
+				return err
+			}
+			v, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := xb.Put(seqKey(seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit state: %w", err)
+	}
+	return nil
+}
+
+func seqKey(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func pairKey(p engine.PairKey) string {
+	return p.Host + "\x00" + p.Parent + "\x00" + p.Compiler
+}
+
+// LoadInto loads dedup and rarity entries into st.
+func (d *DB) LoadInto(st *engine.State) error {
+	lineages := map[string]engine.Prior{}
+	var pairs []engine.PairKey
+	err := d.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketLineages).ForEach(func(k, v []byte) error {
+			var p engine.Prior
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("lineage %s: %w", k, err)
+			}
+			lineages[string(k)] = p
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPairs).ForEach(func(k, _ []byte) error {
+			parts := strings.SplitN(string(k), "\x00", 3)
+			if len(parts) == 3 {
+				pairs = append(pairs, engine.PairKey{Host: parts[0], Parent: parts[1], Compiler: parts[2]})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	st.Load(lineages, pairs)
+	return nil
+}
+
+// Offset returns the saved offset of an input.
+func (d *DB) Offset(key string) (Offset, bool, error) {
+	var o Offset
+	var ok bool
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOffsets).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &o)
+	})
+	if err != nil {
+		return Offset{}, false, fmt.Errorf("read offset %s: %w", key, err)
+	}
+	return o, ok, nil
+}
+
+// Explain returns the latest stored evaluation of a lineage.
+func (d *DB) Explain(lineageID string) (*alert.Alert, error) {
+	var a *alert.Alert
+	err := d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketExplain).Get([]byte(lineageID))
+		if v == nil {
+			return ErrNotFound
+		}
+		a = &alert.Alert{}
+		return json.Unmarshal(v, a)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("explain %s: %w", lineageID, err)
+	}
+	return a, nil
+}
+
+// OutboxItem is an undelivered alert.
+type OutboxItem struct {
+	Key   uint64
+	Alert *alert.Alert
+}
+
+// Outbox lists undelivered alerts in commit order.
+func (d *DB) Outbox() ([]OutboxItem, error) {
+	var out []OutboxItem
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			a := &alert.Alert{}
+			if err := json.Unmarshal(v, a); err != nil {
+				return err
+			}
+			out = append(out, OutboxItem{Key: binary.BigEndian.Uint64(k), Alert: a})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Delivered removes an alert from the outbox.
+func (d *DB) Delivered(key uint64) error {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).Delete(seqKey(key))
+	})
+	if err != nil {
+		return fmt.Errorf("outbox delete: %w", err)
+	}
+	return nil
+}

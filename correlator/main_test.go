@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func runCmd(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func decodeAlerts(t *testing.T, s string) []alert.Alert {
+	t.Helper()
+	var out []alert.Alert
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l == "" {
+			continue
+		}
+		var a alert.Alert
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("alert line %q: %v", l, err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update to accept):\n%s", path, got)
+	}
+}
+
+func testInputs(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, p := range []string{"good_*.jsonl", "benign_*.jsonl", "malformed_*.jsonl"} {
+		m, err := filepath.Glob(filepath.Join("testdata", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 6 {
+		t.Fatalf("test inputs missing: %v", files)
+	}
+	return files
+}
+
+func TestScoreGolden(t *testing.T) {
+	t.Parallel()
+	args := append([]string{"score", "--roles", "testdata/roles.csv", "--now", "2026-11-25T00:00:00Z"}, testInputs(t)...)
+	out, stderr, err := runCmd(t, "", args...)
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	golden(t, "score_default.golden.jsonl", out)
+
+	alerts := decodeAlerts(t, out)
+	if len(alerts) != 7 {
+		t.Fatalf("got %d alerts, want 7", len(alerts))
+	}
+	for i := 1; i < len(alerts); i++ {
+		if alerts[i].Score > alerts[i-1].Score {
+			t.Errorf("alerts not sorted by score: %v after %v", alerts[i].Score, alerts[i-1].Score)
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range alerts {
+		if seen[a.LineageID] {
+			t.Errorf("lineage %s alerted twice", a.LineageID)
+		}
+		seen[a.LineageID] = true
+		if !slices.Contains(a.Techniques, "T1027.004") || len(a.Reasons) == 0 || a.RoleLabel == "" {
+			t.Errorf("alert %s lacks techniques, reasons or role label: %+v", a.LineageID, a)
+		}
+	}
+	top := alerts[0]
+	if top.Host != "DC-01" || top.Role != "domain_controller" || !slices.Contains(top.Techniques, "T1127.001") || !slices.Contains(top.Techniques, "T1047") {
+		t.Errorf("top alert = %s/%s %v, want the msbuild lineage on DC-01 with T1127.001 and T1047", top.Host, top.Role, top.Techniques)
+	}
+	mshta := alerts[1]
+	if mshta.LineageID != "6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81" || mshta.Stage != "network" || mshta.Role != "user_endpoint" || mshta.RoleLabel != "roles.csv:4" {
+		t.Errorf("second alert = %+v, want the mshta chain at network stage from roles.csv:4", mshta)
+	}
+	if !slices.Contains(mshta.Techniques, "T1218.005") || !slices.Contains(mshta.Tactics, "TA0011") {
+		t.Errorf("mshta alert techniques/tactics = %v %v", mshta.Techniques, mshta.Tactics)
+	}
+	for _, benign := range []string{"3c4d5e6f-7a8b-5c9d-8e0f-1a2b3c4d5e6f", "4d5e6f70-8192-5a3b-9c4d-5e6f708192a3"} {
+		if seen[benign] {
+			t.Errorf("benign build lineage %s alerted", benign)
+		}
+	}
+	var sum map[string]summary
+	if err := json.Unmarshal([]byte(lastLine(stderr)), &sum); err != nil {
+		t.Fatalf("summary: %v in %q", err, stderr)
+	}
+	s := sum["summary"]
+	if s.Lines.Malformed != 6 || s.DeadLetters != 7 || s.Rows.BadRows != 1 || s.Rows.BelowThreshold != 3 {
+		t.Errorf("summary = %+v, want 6 malformed lines, 7 dead letters, 1 bad row, 3 below threshold", s)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestScoreStdinAndDeadLetterFile(t *testing.T) {
+	t.Parallel()
+	in, err := os.ReadFile("testdata/malformed_mixed.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	out, stderr, err := runCmd(t, string(in), "score", "--quiet", "--roles", "testdata/roles.csv", "--dead-letter", dl, "-")
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	alerts := decodeAlerts(t, out)
+	if len(alerts) != 1 || alerts[0].LineageID != "5e6f7081-92a3-5b4c-8d5e-6f708192a3b4" || alerts[0].Input != "stdin:2" {
+		t.Fatalf("alerts = %+v, want the one good row from stdin:2", alerts)
+	}
+	data, err := os.ReadFile(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int64
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct {
+			Source string `json:"source"`
+			Line   int64  `json:"line"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("dead-letter line %q: %v", l, err)
+		}
+		if e.Source != "stdin" {
+			t.Errorf("dead-letter source = %q", e.Source)
+		}
+		lines = append(lines, e.Line)
+	}
+	if want := []int64{1, 3, 4, 5, 6, 9, 10}; !slices.Equal(lines, want) {
+		t.Errorf("dead-letter lines = %v, want %v", lines, want)
+	}
+	fi, err := os.Stat(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("dead-letter mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestConfigErrorsNameFileAndLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	csvBad := write("bad.csv", "host,role\nws1,user_endpoint\nws2,janitor\n")
+	polBad := write("bad-policy.yaml", "version: 1\nalert_threshold: 140\n")
+	excBad := write("bad-exc.yaml", "exceptions:\n  - id: x\n    owner: me\n    reason: r\n    scope: {hosts: [a]}\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"score", "--roles", csvBad, "-"}, "bad.csv:3: unknown role \"janitor\""},
+		{[]string{"score", "--policy", polBad, "-"}, "bad-policy.yaml:2: alert_threshold must be within 0..100"},
+		{[]string{"score", "--exceptions", excBad, "-"}, "bad-exc.yaml:2: exception \"x\": expires is required"},
+	}
+	for _, tt := range tests {
+		_, _, err := runCmd(t, "", tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error = %v, want it to contain %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
+	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
+	"github.com/compilelineage/compile-lineage/correlator/internal/state"
+)
+
+// deadLetters counts entries, writes them to a file when one is set, and
+// logs the first few.
+type deadLetters struct {
+	file   *resultlog.DeadLetterFile
+	logger hclog.Logger
+	n      atomic.Int64
+}
+
+func (d *deadLetters) Add(source string, line int64, reason string, data []byte) {
+	if n := d.n.Add(1); n <= 10 {
+		d.logger.Warn("skipped input", "source", source, "line", line, "reason", reason)
+	}
+	if d.file != nil {
+		d.file.Add(source, line, reason, data)
+	}
+}
+
+func openDeadLetters(path string, logger hclog.Logger) (*deadLetters, error) {
+	d := &deadLetters{logger: logger}
+	if path != "" {
+		f, err := resultlog.OpenDeadLetter(path)
+		if err != nil {
+			return nil, err
+		}
+		d.file = f
+	}
+	return d, nil
+}
+
+func (d *deadLetters) Close() error {
+	if d.file != nil {
+		return d.file.Close()
+	}
+	return nil
+}
+
+// summary is printed to stderr after a batch run.
+type summary struct {
+	Inputs            []string         `json:"inputs"`
+	Lines             engine.LineStats `json:"lines"`
+	Rows              engine.Stats     `json:"rows"`
+	DeadLetters       int64            `json:"dead_letters"`
+	AlertsPrinted     int              `json:"alerts_printed"`
+	Suppressed        []string         `json:"suppressed_lineages,omitempty"`
+	ExpiredExceptions []string         `json:"expired_exceptions,omitempty"`
+}
+
+func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("score", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	all := fs.Bool("all", false, "also print lineages below the alert threshold and suppressed ones (flagged)")
+	quiet := fs.Bool("quiet", false, "do not print the run summary on stderr")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return errUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprint(stderr, "score: name at least one result-log file (- for stdin)\n", usage)
+		return errUsage
+	}
+	logger := c.logger(stderr)
+	s, err := c.load()
+	if err != nil {
+		return err
+	}
+	dl, err := openDeadLetters(c.deadLetter, logger)
+	if err != nil {
+		return err
+	}
+	defer dl.Close()
+
+	st := engine.NewState(c.state != "")
+	var db *state.DB
+	if c.state != "" {
+		if db, err = state.Open(c.state); err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.LoadInto(st); err != nil {
+			return err
+		}
+	}
+	eng := s.engine(st)
+	eng.KeepBelow = true
+	latest := map[string]*alert.Alert{}
+	suppressed := map[string]bool{}
+	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {
+		if a.Suppressed {
+			suppressed[a.LineageID] = true
+		}
+		if p, ok := latest[a.LineageID]; ok && !rankAbove(a, p) {
+			return nil
+		}
+		latest[a.LineageID] = a
+		return nil
+	})
+	rd.MaxLine = c.maxLine
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := readInput(rd, f, stdin); err != nil {
+			return err
+		}
+	}
+
+	out := make([]*alert.Alert, 0, len(latest))
+	for _, a := range latest {
+		if *all || (!a.BelowThreshold && !a.Suppressed) {
+			out = append(out, a)
+		}
+	}
+	sortAlerts(out)
+	if db != nil {
+		if err := db.Commit(st.Drain(), nil, latestSlice(latest)); err != nil {
+			return err
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for _, a := range out {
+		if err := enc.Encode(a); err != nil {
+			return fmt.Errorf("write alerts: %w", err)
+		}
+	}
+	if !*quiet {
+		sum := summary{Inputs: files, Lines: rd.Stats, Rows: eng.Stats, DeadLetters: dl.n.Load(), AlertsPrinted: len(out)}
+		for id := range suppressed {
+			sum.Suppressed = append(sum.Suppressed, id)
+		}
+		slices.Sort(sum.Suppressed)
+		for _, x := range s.exceptions.ExpiredAt(s.now()) {
+			sum.ExpiredExceptions = append(sum.ExpiredExceptions, x.ID+" ("+x.Source+", expired "+x.Expires+")")
+		}
+		b, _ := json.Marshal(map[string]summary{"summary": sum})
+		fmt.Fprintln(stderr, string(b))
+	}
+	return nil
+}
+
+// rankAbove reports whether a should replace b as the lineage's alert.
+func rankAbove(a, b *alert.Alert) bool {
+	if !a.BelowThreshold && !a.Suppressed && (b.BelowThreshold || b.Suppressed) {
+		return true
+	}
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	return true // same score: the later row wins
+}
+
+func sortAlerts(out []*alert.Alert) {
+	slices.SortFunc(out, func(a, b *alert.Alert) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.LineageID, b.LineageID)
+	})
+}
+
+func latestSlice(m map[string]*alert.Alert) []*alert.Alert {
+	out := make([]*alert.Alert, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	sortAlerts(out)
+	return out
+}
+
+func readInput(rd *engine.Reader, name string, stdin io.Reader) error {
+	if name == "-" {
+		return rd.ReadAll("stdin", stdin)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("open input: %w", err)
+	}
+	defer f.Close()
+	return rd.ReadAll(name, f)
+}
