@@ -1,0 +1,307 @@
+// Package expect reads a scenario's expected.json and checks compile_lineage rows, osquery result-log
+// lines and correlator alerts against it. The Go replay test and the host-side VM report use it;
+// windows-vm/assert/Assert-Scenario.ps1 applies the same rules inside the VM.
+package expect
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Expected is the outcome a scenario must produce.
+type Expected struct {
+	Scenario    string `json:"scenario"`
+	Kind        string `json:"kind"` // attack or benign
+	Description string `json:"description"`
+	// ListenerPort is the 127.0.0.1 port the scenario listens on (0: no network step).
+	ListenerPort int `json:"listener_port"`
+	// Lineage lists rows that must each be matched by at least one compile_lineage row.
+	Lineage []Row `json:"lineage"`
+	// PackQueries must each have logged at least one result row matching Match.
+	PackQueries []PackQuery `json:"pack_queries"`
+	// ForbiddenPackQueries must not have logged a row matching Match.
+	ForbiddenPackQueries []PackQuery `json:"forbidden_pack_queries"`
+	Correlator           Correlator  `json:"correlator"`
+}
+
+// Row is one expected compile_lineage row.
+type Row struct {
+	CompilerName      string   `json:"compiler_name"`
+	ParentName        string   `json:"parent_name"`
+	ParentClass       string   `json:"parent_class"`
+	Stage             string   `json:"stage"`
+	OutputPathPattern string   `json:"output_path_pattern"` // Go/.NET-compatible regexp; "" = no output path
+	MinExecutions     int      `json:"min_executions"`
+	MinConnections    int      `json:"min_connections"`
+	ConnectionOrigin  string   `json:"connection_origin"`
+	Suspicious        int      `json:"suspicious"`
+	RequiredReasons   []string `json:"required_reasons"`
+	ForbiddenReasons  []string `json:"forbidden_reasons"`
+
+	outputRE *regexp.Regexp
+}
+
+// PackQuery names a scheduled query as it appears in the result log ("pack_<pack>_<query>") and the
+// column values (compared case-insensitively) a logged row must have.
+type PackQuery struct {
+	Name  string            `json:"name"`
+	Match map[string]string `json:"match"`
+}
+
+// Correlator is what the correlator must say about the scenario's evidence under each role.
+type Correlator struct {
+	AlertRoles  []string    `json:"alert_roles"`  // roles under which at least one alert is raised
+	QuietRoles  []string    `json:"quiet_roles"`  // roles under which no alert is raised
+	ScoreHigher [][2]string `json:"score_higher"` // [a, b]: the top score as role a is above the top score as b
+}
+
+// Known values, from CONTRACT.md.
+var (
+	Stages      = []string{"compile", "written", "executed", "network"}
+	Origins     = []string{"", "artifact", "compiler", "parent"}
+	ParentClass = []string{"script_host", "office", "lolbin", "system_service", "web_server", "shell",
+		"remote_admin", "dev_tool", "build_system", "unknown"}
+	ReasonCodes = []string{"parent_elastic_list", "parent_office", "parent_web_server", "parent_encoded_powershell",
+		"parent_remote_admin", "user_space_parent_non_dev", "temp_output", "temp_source", "cmdline_tempfile",
+		"renamed_compiler", "unusual_compiler_path", "single_argument", "msbuild_inline_project",
+		"network_tool_ancestry", "compiler_network", "not_a_compile"}
+	Roles = []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
+)
+
+// RequiredKeys are the keys every expected.json and every lineage entry must spell out.
+var (
+	RequiredKeys    = []string{"scenario", "kind", "description", "listener_port", "lineage", "pack_queries", "correlator"}
+	RequiredRowKeys = []string{"compiler_name", "parent_name", "parent_class", "stage", "output_path_pattern",
+		"min_executions", "min_connections", "connection_origin", "suspicious", "required_reasons"}
+)
+
+var scenarioName = regexp.MustCompile(`^(attack|benign)_[a-z0-9_]+$`)
+
+// Parse decodes and validates an expected.json; name is used in errors.
+func Parse(name string, data []byte) (*Expected, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, k := range RequiredKeys {
+		if _, ok := keys[k]; !ok {
+			return nil, fmt.Errorf("%s: missing key %q", name, k)
+		}
+	}
+	var rows []map[string]json.RawMessage
+	if err := json.Unmarshal(keys["lineage"], &rows); err != nil {
+		return nil, fmt.Errorf("%s: lineage: %w", name, err)
+	}
+	for i, r := range rows {
+		for _, k := range RequiredRowKeys {
+			if _, ok := r[k]; !ok {
+				return nil, fmt.Errorf("%s: lineage[%d]: missing key %q", name, i, k)
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var e Expected
+	if err := dec.Decode(&e); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := e.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &e, nil
+}
+
+func (e *Expected) validate() error {
+	if !scenarioName.MatchString(e.Scenario) {
+		return fmt.Errorf("scenario %q: want attack_<name> or benign_<name>", e.Scenario)
+	}
+	if !strings.HasPrefix(e.Scenario, e.Kind+"_") {
+		return fmt.Errorf("kind %q does not match scenario %q", e.Kind, e.Scenario)
+	}
+	if e.ListenerPort < 0 || e.ListenerPort > 65535 {
+		return fmt.Errorf("listener_port %d out of range", e.ListenerPort)
+	}
+	if len(e.Lineage) == 0 {
+		return errors.New("lineage: at least one row is needed")
+	}
+	for i := range e.Lineage {
+		if err := e.Lineage[i].compile(); err != nil {
+			return fmt.Errorf("lineage[%d]: %w", i, err)
+		}
+	}
+	for _, list := range [][]PackQuery{e.PackQueries, e.ForbiddenPackQueries} {
+		for i, q := range list {
+			if !strings.HasPrefix(q.Name, "pack_") {
+				return fmt.Errorf("pack query %d: name %q must be the result-log name pack_<pack>_<query>", i, q.Name)
+			}
+		}
+	}
+	c := e.Correlator
+	for _, r := range slices.Concat(c.AlertRoles, c.QuietRoles) {
+		if !slices.Contains(Roles, r) {
+			return fmt.Errorf("correlator: unknown role %q", r)
+		}
+	}
+	for _, p := range c.ScoreHigher {
+		if !slices.Contains(Roles, p[0]) || !slices.Contains(Roles, p[1]) || p[0] == p[1] {
+			return fmt.Errorf("correlator: bad score_higher pair %q", p)
+		}
+	}
+	if e.Kind == "attack" && len(c.ScoreHigher) == 0 {
+		return errors.New("correlator: an attack scenario needs score_higher pairs")
+	}
+	return nil
+}
+
+func (r *Row) compile() error {
+	if r.CompilerName == "" || r.CompilerName != strings.ToLower(r.CompilerName) {
+		return fmt.Errorf("compiler_name %q must be a lower-case base name", r.CompilerName)
+	}
+	if r.ParentName != strings.ToLower(r.ParentName) {
+		return fmt.Errorf("parent_name %q must be lower-case", r.ParentName)
+	}
+	if !slices.Contains(ParentClass, r.ParentClass) {
+		return fmt.Errorf("parent_class %q unknown", r.ParentClass)
+	}
+	if !slices.Contains(Stages, r.Stage) {
+		return fmt.Errorf("stage %q unknown", r.Stage)
+	}
+	if !slices.Contains(Origins, r.ConnectionOrigin) {
+		return fmt.Errorf("connection_origin %q unknown", r.ConnectionOrigin)
+	}
+	if r.Suspicious != 0 && r.Suspicious != 1 {
+		return fmt.Errorf("suspicious must be 0 or 1, not %d", r.Suspicious)
+	}
+	if r.MinExecutions < 0 || r.MinConnections < 0 {
+		return errors.New("min_executions and min_connections must be >= 0")
+	}
+	for _, c := range slices.Concat(r.RequiredReasons, r.ForbiddenReasons) {
+		if !slices.Contains(ReasonCodes, c) {
+			return fmt.Errorf("reason %q unknown", c)
+		}
+	}
+	for _, c := range r.RequiredReasons {
+		if slices.Contains(r.ForbiddenReasons, c) {
+			return fmt.Errorf("reason %q both required and forbidden", c)
+		}
+	}
+	re, err := regexp.Compile(r.OutputPathPattern)
+	if err != nil {
+		return fmt.Errorf("output_path_pattern: %w", err)
+	}
+	r.outputRE = re
+	return nil
+}
+
+// String is a short description of the expected row for reports.
+func (r Row) String() string {
+	return fmt.Sprintf("%s<-%s stage=%s", r.CompilerName, r.ParentName, r.Stage)
+}
+
+// Mismatches lists how a compile_lineage row differs from r (empty: the row matches).
+func (r Row) Mismatches(row map[string]string) []string {
+	var out []string
+	ne := func(col, want string) {
+		if got := row[col]; got != want {
+			out = append(out, fmt.Sprintf("%s=%q want %q", col, got, want))
+		}
+	}
+	ne("compiler_name", r.CompilerName)
+	ne("parent_name", r.ParentName)
+	ne("parent_class", r.ParentClass)
+	ne("stage", r.Stage)
+	ne("connection_origin", r.ConnectionOrigin)
+	ne("suspicious", strconv.Itoa(r.Suspicious))
+	re := r.outputRE
+	if re == nil {
+		var err error
+		if re, err = regexp.Compile(r.OutputPathPattern); err != nil {
+			out = append(out, "output_path_pattern: "+err.Error())
+		}
+	}
+	switch {
+	case r.OutputPathPattern == "":
+		if row["output_path"] != "" {
+			out = append(out, fmt.Sprintf("output_path=%q want none", row["output_path"]))
+		}
+	case re != nil && !re.MatchString(row["output_path"]):
+		out = append(out, fmt.Sprintf("output_path=%q does not match %s", row["output_path"], r.OutputPathPattern))
+	}
+	atLeast := func(col string, min int) {
+		n, err := strconv.Atoi(row[col])
+		if err != nil || n < min {
+			out = append(out, fmt.Sprintf("%s=%q want >= %d", col, row[col], min))
+		}
+	}
+	atLeast("executions", r.MinExecutions)
+	atLeast("connections", r.MinConnections)
+	reasons := SplitList(row["reasons"])
+	for _, c := range r.RequiredReasons {
+		if !slices.Contains(reasons, c) {
+			out = append(out, "reason "+c+" missing")
+		}
+	}
+	for _, c := range r.ForbiddenReasons {
+		if slices.Contains(reasons, c) {
+			out = append(out, "reason "+c+" present")
+		}
+	}
+	return out
+}
+
+// Match finds the first row matching r. When none does, it returns -1 and the mismatches of the
+// closest row (same compiler and parent when there is one) to explain the failure.
+func (r Row) Match(rows []map[string]string) (int, []string) {
+	best, bestScore := []string{"no compile_lineage rows"}, 1<<30
+	for i, row := range rows {
+		m := r.Mismatches(row)
+		if len(m) == 0 {
+			return i, nil
+		}
+		score := len(m)
+		if row["compiler_name"] != r.CompilerName || row["parent_name"] != r.ParentName {
+			score += 100
+		}
+		if score < bestScore {
+			best, bestScore = append([]string{"closest row " + Describe(row)}, m...), score
+		}
+	}
+	return -1, best
+}
+
+// Describe is a one-line summary of a compile_lineage row.
+func Describe(row map[string]string) string {
+	return fmt.Sprintf("%s<-%s class=%s stage=%s out=%q exec=%s conn=%s origin=%q suspicious=%s reasons=%q",
+		row["compiler_name"], row["parent_name"], row["parent_class"], row["stage"], row["output_path"],
+		row["executions"], row["connections"], row["connection_origin"], row["suspicious"], row["reasons"])
+}
+
+// SplitList splits a ';'-joined column.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Matches reports whether a result row has every column value of q.Match (case-insensitive).
+func (q PackQuery) Matches(name string, columns map[string]string) bool {
+	if name != q.Name {
+		return false
+	}
+	for k, v := range q.Match {
+		if !strings.EqualFold(columns[k], v) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,135 @@
+Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
+# Shared helpers for the provisioning, scenario and assertion scripts. Dot-source it:
+#   . 'C:\lineage\vm\lib\common.ps1'
+# Keep this file ASCII-only: Windows PowerShell 5.1 reads BOM-less non-ASCII scripts as ANSI.
+
+$script:ClabRoot = 'C:\lineage'
+$script:ClabVm = 'C:\lineage\vm'
+$script:ClabWork = 'C:\clab'
+$script:OsqueryHome = 'C:\Program Files\osquery'
+$script:Osqueryi = 'C:\Program Files\osquery\osqueryi.exe'
+$script:OsqueryPipe = '\\.\pipe\osquery.em'
+$script:OsqueryResultsLog = 'C:\Program Files\osquery\log\osqueryd.results.log'
+$script:ExtensionName = 'compile_lineage'
+$script:Net4 = 'C:\Windows\Microsoft.NET\Framework64\v4.0.30319'
+
+function Assert-ScriptSyntax {
+    # Parses a script with the real PowerShell parser and throws on any error (file and line in the message).
+    param([Parameter(Mandatory = $true)][string]$Path)
+    if (-not $Path) { throw 'Assert-ScriptSyntax: empty path (run the script as a file, not through -Command)' }
+    $tokens = $null
+    $errors = $null
+    [void][System.Management.Automation.Language.Parser]::ParseFile($Path, [ref]$tokens, [ref]$errors)
+    if ($errors -and $errors.Count -gt 0) {
+        $lines = $errors | ForEach-Object { '{0}:{1}: {2}' -f $Path, $_.Extent.StartLineNumber, $_.Message }
+        throw ('syntax errors: ' + ($lines -join '; '))
+    }
+}
+
+function Write-Utf8NoBom {
+    # osquery silently ignores extensions.load (and misreads flag files) written with a BOM or as UTF-16.
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Text)
+    $enc = New-Object System.Text.UTF8Encoding($false)
+    [System.IO.File]::WriteAllText($Path, $Text, $enc)
+    $bytes = [System.IO.File]::ReadAllBytes($Path)
+    if ($bytes.Length -ge 3 -and $bytes[0] -eq 0xEF -and $bytes[1] -eq 0xBB -and $bytes[2] -eq 0xBF) {
+        throw "wrote a BOM into $Path"
+    }
+}
+
+function Invoke-Osquery {
+    # Runs SQL inside the running osqueryd through its extension manager pipe and returns the rows.
+    # A standalone osqueryi would see neither event tables nor extension tables.
+    param([Parameter(Mandatory = $true)][string]$Sql)
+    if (-not (Test-Path -LiteralPath $script:Osqueryi)) { throw "osqueryi not found at $($script:Osqueryi)" }
+    $out = & $script:Osqueryi --connect $script:OsqueryPipe --json $Sql 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        throw ('osqueryi --connect failed (exit {0}) for [{1}]: {2}' -f $LASTEXITCODE, $Sql, ($out -join "`n"))
+    }
+    $text = ($out | Where-Object { $_ -is [string] }) -join "`n"
+    if (-not $text.Trim()) { return @() }
+    return @($text | ConvertFrom-Json)
+}
+
+function Wait-Until {
+    # Polls a condition with a deadline instead of fixed sleeps; throws with the description on timeout.
+    param(
+        [Parameter(Mandatory = $true)][scriptblock]$Condition,
+        [Parameter(Mandatory = $true)][string]$Description,
+        [int]$TimeoutSeconds = 60,
+        [int]$IntervalMilliseconds = 1000
+    )
+    $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
+    $lastError = ''
+    while ((Get-Date) -lt $deadline) {
+        try {
+            if (& $Condition) { return }
+        } catch {
+            $lastError = $_.Exception.Message
+        }
+        Start-Sleep -Milliseconds $IntervalMilliseconds
+    }
+    throw ('timed out after {0}s waiting for {1}. last error: {2}' -f $TimeoutSeconds, $Description, $lastError)
+}
+
+function Get-FileSha256 {
+    param([Parameter(Mandatory = $true)][string]$Path)
+    return (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+}
+
+function Assert-PinnedHash {
+    # $Expected 'PIN-ME' means not pinned yet: print the hash to pin and go on (README: pinning).
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Expected)
+    $actual = Get-FileSha256 -Path $Path
+    if ($Expected -eq 'PIN-ME') {
+        Write-Warning ('UNPINNED download {0} sha256={1}: put this value in the script to pin it' -f $Path, $actual)
+        return
+    }
+    if ($actual -ne $Expected.ToLowerInvariant()) {
+        throw ('sha256 mismatch for {0}: got {1}, pinned {2}' -f $Path, $actual, $Expected)
+    }
+}
+
+function Start-LoopbackListener {
+    # Starts a TCP listener on 127.0.0.1 in a separate powershell.exe that accepts connections,
+    # reads one line from each and appends it to $LogPath. Returns the process; stop it with Stop-Process.
+    param([Parameter(Mandatory = $true)][int]$Port, [Parameter(Mandatory = $true)][string]$LogPath)
+    $code = @'
+$l = New-Object System.Net.Sockets.TcpListener([System.Net.IPAddress]::Loopback, __PORT__)
+$l.Start()
+while ($true) {
+    $c = $l.AcceptTcpClient()
+    $r = New-Object System.IO.StreamReader($c.GetStream())
+    $line = $r.ReadLine()
+    Add-Content -LiteralPath '__LOG__' -Value ((Get-Date).ToUniversalTime().ToString('o') + ' ' + $line)
+    $c.Close()
+}
+'@
+    $code = $code.Replace('__PORT__', [string]$Port).Replace('__LOG__', $LogPath)
+    $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($code))
+    $p = Start-Process -FilePath 'powershell.exe' -ArgumentList @('-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded) -WindowStyle Hidden -PassThru
+    Wait-Until -Description "listener on 127.0.0.1:$Port" -TimeoutSeconds 30 -Condition {
+        $null -ne (Get-NetTCPConnection -State Listen -LocalAddress '127.0.0.1' -LocalPort $Port -ErrorAction SilentlyContinue)
+    }
+    return $p
+}
+
+function New-ScenarioResult {
+    # The record every run.ps1 writes to C:\clab\out\<scenario>\run.json for the assertion step.
+    param([Parameter(Mandatory = $true)][string]$Scenario, [Parameter(Mandatory = $true)][datetime]$StartUtc)
+    return [ordered]@{
+        scenario  = $Scenario
+        start     = [int64]([DateTimeOffset]$StartUtc).ToUnixTimeSeconds()
+        end       = 0
+        artifacts = @()
+        notes     = @()
+    }
+}
+
+function Save-ScenarioResult {
+    param([Parameter(Mandatory = $true)]$Result)
+    $Result.end = [int64]([DateTimeOffset](Get-Date).ToUniversalTime()).ToUnixTimeSeconds()
+    $dir = Join-Path (Join-Path $script:ClabWork 'out') $Result.scenario
+    New-Item -ItemType Directory -Force -Path $dir | Out-Null
+    Write-Utf8NoBom -Path (Join-Path $dir 'run.json') -Text ($Result | ConvertTo-Json -Depth 5)
+}

@@ -1,0 +1,24 @@
+Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
+$syntaxErrors = $null
+[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
+if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
+# Parses every PowerShell file synced into the guest and fails on the first file with errors.
+# This is the only faithful PowerShell syntax gate: the Linux host has no pwsh.
+. 'C:\lineage\vm\lib\common.ps1'
+
+$files = Get-ChildItem -LiteralPath $ClabVm -Recurse -File -Include '*.ps1', '*.psm1'
+if (-not $files) { throw "no PowerShell files under ${ClabVm}: is the windows-vm folder synced?" }
+$bad = @()
+foreach ($f in $files) {
+    try {
+        Assert-ScriptSyntax -Path $f.FullName
+    } catch {
+        $bad += $_.Exception.Message
+    }
+    $bytes = [System.IO.File]::ReadAllBytes($f.FullName)
+    foreach ($b in $bytes) {
+        if ($b -gt 127) { $bad += "$($f.FullName): non-ASCII byte $b"; break }
+    }
+}
+if ($bad.Count -gt 0) { throw ("PowerShell files failed the syntax check:`n" + ($bad -join "`n")) }
+Write-Host ("syntax ok: {0} PowerShell files" -f $files.Count)

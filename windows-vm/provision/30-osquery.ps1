@@ -1,0 +1,67 @@
+Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
+$syntaxErrors = $null
+[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
+if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
+# Installs a pinned osquery MSI and writes its flag file and configuration (packs, file_paths, decorators).
+# The service is started by 40-extension.ps1 once the extension is in place.
+. 'C:\lineage\vm\lib\common.ps1'
+
+# Pins: the official package URL for the version; the hash is pinned after the first download (README).
+$OsqueryVersion = '5.23.1'
+$OsqueryMsiUrl = "https://pkg.osquery.io/windows/osquery-$OsqueryVersion.msi"
+$OsqueryMsiSha256 = 'PIN-ME'
+
+[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
+$ProgressPreference = 'SilentlyContinue'
+
+$msi = Join-Path $ClabWork "downloads\osquery-$OsqueryVersion.msi"
+$cached = Join-Path $ClabVm "cache\osquery-$OsqueryVersion.msi"
+if (Test-Path -LiteralPath $cached) {
+    Copy-Item -LiteralPath $cached -Destination $msi -Force
+} elseif (-not (Test-Path -LiteralPath $msi)) {
+    Invoke-WebRequest -UseBasicParsing -Uri $OsqueryMsiUrl -OutFile $msi
+}
+Assert-PinnedHash -Path $msi -Expected $OsqueryMsiSha256
+
+$osqueryd = Join-Path $OsqueryHome 'osqueryd\osqueryd.exe'
+$installed = $false
+if (Test-Path -LiteralPath $osqueryd) {
+    $installed = (Get-Item -LiteralPath $osqueryd).VersionInfo.ProductVersion.StartsWith($OsqueryVersion)
+}
+if (-not $installed) {
+    $log = Join-Path $ClabWork 'logs\osquery-msi.log'
+    $p = Start-Process -FilePath 'msiexec.exe' -ArgumentList @('/i', "`"$msi`"", '/qn', '/norestart', '/l*v', "`"$log`"") -Wait -PassThru
+    if ($p.ExitCode -ne 0 -and $p.ExitCode -ne 3010) { throw "msiexec exited $($p.ExitCode); see $log" }
+} else {
+    Write-Host "osquery $OsqueryVersion already installed"
+}
+if (-not (Test-Path -LiteralPath $osqueryd)) { throw "osqueryd.exe missing at $osqueryd after install" }
+$version = & (Join-Path $OsqueryHome 'osqueryi.exe') --version
+if (-not ($version -match [regex]::Escape($OsqueryVersion))) { throw "osqueryi reports [$version], pinned $OsqueryVersion" }
+
+$svc = Get-Service -Name 'osqueryd' -ErrorAction SilentlyContinue
+if ($svc -and $svc.Status -ne 'Stopped') { Stop-Service -Name 'osqueryd' -Force }
+
+# Flags and config: copied byte for byte from the repository (ASCII, no BOM), packs copied next to them.
+$flags = Join-Path $OsqueryHome 'osquery.flags'
+$conf = Join-Path $OsqueryHome 'osquery.conf'
+Write-Utf8NoBom -Path $flags -Text ([System.IO.File]::ReadAllText((Join-Path $ClabVm 'provision\osquery.flags')))
+Write-Utf8NoBom -Path $conf -Text ([System.IO.File]::ReadAllText((Join-Path $ClabVm 'provision\osquery.conf')))
+$packDir = Join-Path $OsqueryHome 'packs'
+New-Item -ItemType Directory -Force -Path $packDir | Out-Null
+foreach ($pack in @('compile_after_delivery.conf', 'compile_after_delivery_fallback.conf')) {
+    $src = Join-Path $ClabRoot "packs\$pack"
+    if (-not (Test-Path -LiteralPath $src)) { throw "pack $src missing: is packs/ synced?" }
+    Copy-Item -LiteralPath $src -Destination (Join-Path $packDir $pack) -Force
+}
+New-Item -ItemType Directory -Force -Path (Join-Path $OsqueryHome 'log') | Out-Null
+
+& $osqueryd --flagfile $flags --config_check
+if ($LASTEXITCODE -ne 0) { throw "osqueryd --config_check failed ($LASTEXITCODE) for $conf" }
+
+if (-not (Get-Service -Name 'osqueryd' -ErrorAction SilentlyContinue)) {
+    New-Service -Name 'osqueryd' -DisplayName 'osqueryd' -StartupType Automatic `
+        -BinaryPathName ('"{0}" --flagfile="{1}"' -f $osqueryd, $flags) | Out-Null
+}
+Set-Service -Name 'osqueryd' -StartupType Automatic
+Write-Host "osquery $OsqueryVersion installed; flags $flags; config $conf"
