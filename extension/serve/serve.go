@@ -38,7 +38,12 @@ type Config struct {
 	Tables tables.Options
 	// Name and Version are reported to osquery; Name defaults to ExtensionName.
 	Name, Version string
+	// Plugins builds the plugins to register; nil means tables.All. Tests use it to serve their own tables.
+	Plugins PluginsFunc
 }
+
+// PluginsFunc builds the plugins an extension registers, given the querier for callbacks into osquery.
+type PluginsFunc func(logger hclog.Logger, q tables.Querier, opts tables.Options) []osquery.OsqueryPlugin
 
 // Run registers the tables with osquery and serves them. It returns nil when ctx is cancelled and an error
 // when osquery cannot be reached or goes away.
@@ -61,7 +66,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("start extension server on %s: %w", cfg.Socket, err)
 	}
-	plugins := tables.All(log.Named("tables"), q, cfg.Tables)
+	build := cfg.Plugins
+	if build == nil {
+		build = tables.All
+	}
+	plugins := build(log.Named("tables"), q, cfg.Tables)
 	server.RegisterPlugin(plugins...)
 	log.Debug("registering", "socket", cfg.Socket, "plugins", len(plugins))
 
