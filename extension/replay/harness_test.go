@@ -1,0 +1,237 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/osquery/osquery-go"
+	"github.com/osquery/osquery-go/plugin/table"
+
+	"github.com/compilelineage/compile-lineage/tables"
+)
+
+const linuxFixture = `{
+  "process_events": [
+    {"pid": "100", "parent": "1", "path": "/usr/bin/bash", "cmdline": "bash", "time": "1700000000", "syscall": "execve"},
+    {"pid": "101", "parent": "100", "path": "/usr/bin/gcc", "cmdline": "gcc -o /tmp/x /tmp/x.c", "time": "1700000010"},
+    {"pid": 102, "parent": 101, "path": "/tmp/x", "cmdline": "/tmp/x", "time": 1700000020}
+  ],
+  "processes": [
+    {"pid": "100", "name": "bash", "path": "/usr/bin/bash"}
+  ],
+  "socket_events": []
+}`
+
+// recorder keeps what the test tables saw.
+type recorder struct {
+	mu       sync.Mutex
+	contexts []table.QueryContext
+	now      time.Time
+}
+
+// testPlugins builds test-only tables: test_exec runs a query back into the core through the querier and
+// returns process_events rows newer than its time constraint; test_fail always fails.
+func testPlugins(rec *recorder) func(hclog.Logger, tables.Querier, tables.Options) []osquery.OsqueryPlugin {
+	return func(_ hclog.Logger, q tables.Querier, opts tables.Options) []osquery.OsqueryPlugin {
+		rec.now = opts.Now()
+		exec := table.NewPlugin("test_exec", []table.ColumnDefinition{
+			table.BigIntColumn("time"),
+			table.BigIntColumn("pid"),
+			table.TextColumn("path"),
+			table.TextColumn("secret", table.HiddenColumn()),
+		}, func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+			rec.mu.Lock()
+			rec.contexts = append(rec.contexts, qc)
+			rec.mu.Unlock()
+			since := "0"
+			if cl, ok := qc.Constraints["time"]; ok {
+				for _, c := range cl.Constraints {
+					if c.Operator == table.OperatorGreaterThanOrEquals || c.Operator == table.OperatorGreaterThan {
+						since = c.Expression
+					}
+				}
+			}
+			rows, err := q.QueryRowsContext(ctx, "SELECT time, pid, path FROM process_events WHERE time >= "+since)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				r["secret"] = "s" + r["pid"]
+			}
+			return rows, nil
+		})
+		fail := table.NewPlugin("test_fail", []table.ColumnDefinition{table.TextColumn("x")},
+			func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+				return nil, errors.New("boom")
+			})
+		return []osquery.OsqueryPlugin{exec, fail}
+	}
+}
+
+func startHarness(t testing.TB, fixture string, rec *recorder) *Harness {
+	t.Helper()
+	fx, err := ParseFixture("inline.json", strings.NewReader(fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	h, err := Start(ctx, Options{Fixtures: fx, Plugins: testPlugins(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := h.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return h
+}
+
+func TestHarnessEndToEnd(t *testing.T) {
+	rec := &recorder{}
+	h := startHarness(t, linuxFixture, rec)
+	ctx := context.Background()
+	if h.Platform() != "linux" || h.Now() != 1700000020 || rec.now.Unix() != 1700000020 {
+		t.Fatalf("platform %s now %d tables.Now %v", h.Platform(), h.Now(), rec.now)
+	}
+
+	// Join an extension table with a fixture table; the time constraint reaches the extension.
+	h.ResetStats()
+	rows, err := h.Query(ctx, `SELECT e.pid, e.path, e.secret, p.cmdline FROM test_exec e
+		JOIN process_events p ON p.pid = e.pid WHERE e.time >= 1700000010 ORDER BY e.pid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]string{
+		{"pid": "101", "path": "/usr/bin/gcc", "secret": "s101", "cmdline": "gcc -o /tmp/x /tmp/x.c"},
+		{"pid": "102", "path": "/tmp/x", "secret": "s102", "cmdline": "/tmp/x"},
+	}
+	assertRows(t, rows, want)
+	st := h.Stats()
+	if st.Queries != 1 || st.RowsServed != 2 {
+		t.Fatalf("stats = %+v, want 1 query, 2 rows served", st)
+	}
+
+	rec.mu.Lock()
+	qc := rec.contexts[len(rec.contexts)-1]
+	rec.mu.Unlock()
+	cl, ok := qc.Constraints["time"]
+	if !ok || cl.Affinity != table.ColumnTypeBigInt || len(cl.Constraints) != 1 ||
+		cl.Constraints[0].Operator != table.OperatorGreaterThanOrEquals || cl.Constraints[0].Expression != "1700000010" {
+		t.Fatalf("time constraint = %+v", cl)
+	}
+
+	// SELECT * leaves the hidden column out.
+	cols, _, err := h.QueryOrdered(ctx, "SELECT * FROM test_exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cols, ",") != "time,pid,path" {
+		t.Fatalf("SELECT * columns = %v", cols)
+	}
+
+	// Errors of generate come back as SQL errors naming the table.
+	if _, err := h.Query(ctx, "SELECT * FROM test_fail"); err == nil || !strings.Contains(err.Error(), "test_fail: error generating table: boom") {
+		t.Fatalf("err = %v", err)
+	}
+	// Columns and tables osquery does not have fail.
+	if _, err := h.Query(ctx, "SELECT nosuch FROM process_events"); err == nil || !strings.Contains(err.Error(), "no such column: nosuch") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := h.Query(ctx, "SELECT * FROM windows_events"); err == nil || !strings.Contains(err.Error(), "no such table: windows_events") {
+		t.Fatalf("err = %v", err)
+	}
+	// Darwin-only columns do not exist on Linux.
+	if _, err := h.Query(ctx, "SELECT status FROM process_events"); err == nil {
+		t.Fatal("process_events.status exists on linux")
+	}
+}
+
+func TestHarnessOsqueryTables(t *testing.T) {
+	h := startHarness(t, linuxFixture, &recorder{})
+	ctx := context.Background()
+	tests := []struct {
+		sql  string
+		want []map[string]string
+	}{
+		{"SELECT name, internal, active FROM osquery_registry WHERE registry = 'table' AND internal = 0 ORDER BY name",
+			[]map[string]string{{"name": "test_exec", "internal": "0", "active": "1"}, {"name": "test_fail", "internal": "0", "active": "1"}}},
+		{"SELECT name, type FROM osquery_extensions ORDER BY uuid",
+			[]map[string]string{{"name": "core", "type": "core"}, {"name": "compile_lineage", "type": "extension"}}},
+		{"SELECT version, build_platform, extensions FROM osquery_info",
+			[]map[string]string{{"version": "5.23.1", "build_platform": "linux", "extensions": "active"}}},
+		{"SELECT name, publisher, type, events, active FROM osquery_events WHERE name IN ('process_events', 'socket_events', 'file_events', 'auditeventpublisher') ORDER BY name",
+			[]map[string]string{
+				{"name": "auditeventpublisher", "publisher": "auditeventpublisher", "type": "publisher", "events": "3", "active": "1"},
+				{"name": "file_events", "publisher": "inotify", "type": "subscriber", "events": "0", "active": "0"},
+				{"name": "process_events", "publisher": "auditeventpublisher", "type": "subscriber", "events": "3", "active": "1"},
+				{"name": "socket_events", "publisher": "auditeventpublisher", "type": "subscriber", "events": "0", "active": "1"},
+			}},
+		{"SELECT value FROM osquery_flags WHERE name = 'disable_audit'", []map[string]string{{"value": "true"}}},
+		{"SELECT eid, pid FROM process_events WHERE pid = 102", []map[string]string{{"eid": "0000000003", "pid": "102"}}},
+	}
+	for _, tt := range tests {
+		rows, err := h.Query(ctx, tt.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sql, err)
+		}
+		assertRows(t, rows, tt.want)
+	}
+}
+
+// The extension's generate queries the core while the outer query is still stepping: run many of those
+// concurrently to prove nothing waits on anything else.
+func TestHarnessNestedQueriesDoNotDeadlock(t *testing.T) {
+	h := startHarness(t, linuxFixture, &recorder{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rows, err := h.Query(ctx, `SELECT a.pid FROM test_exec a JOIN test_exec b ON a.pid = b.pid
+				JOIN process_events p ON p.pid = a.pid`)
+			if err == nil && len(rows) != 3 {
+				err = fmt.Errorf("%d rows, want 3", len(rows))
+			}
+			errc <- err
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHarnessRejectsTablesOfAnotherPlatform(t *testing.T) {
+	fx, err := ParseFixture("mixed.json", strings.NewReader(`{"process_events":[{"pid":"1"}],"process_etw_events":[{"pid":"2"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), Options{Fixtures: fx})
+	if err == nil || err.Error() != "mixed.json: table process_events row 0: table process_events does not exist on windows (platform chosen from the fixture tables)" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func assertRows(t *testing.T, got, want []map[string]string) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("rows\n got %s\nwant %s", g, w)
+	}
+}

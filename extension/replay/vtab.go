@@ -1,0 +1,405 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	gen "github.com/osquery/osquery-go/gen/osquery"
+	"github.com/osquery/osquery-go/transport"
+	"modernc.org/sqlite/vtab"
+)
+
+// Every osquery table is a virtual table in osquery itself; the harness does the same so that hidden columns
+// stay out of SELECT * and extension tables see real constraints.
+
+// memTable serves rows held in memory (fixture rows or rows computed per scan).
+type memTable struct {
+	name string
+	cols []Column
+	// rows returns the rows for one scan, one value per column (nil = NULL).
+	rows func() [][]any
+}
+
+// declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab.
+func declareSQL(name string, cols []string, types []string, hidden []bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE %s(", quoteIdent(name))
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c))
+		b.WriteByte(' ')
+		b.WriteString(strings.ReplaceAll(types[i], "_", " "))
+		if hidden[i] {
+			b.WriteString(" HIDDEN")
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// quoteIdent quotes an SQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// typedValue converts an osquery string value to the SQLite value of its column type, like osquery's xColumn:
+// numeric columns get integers/reals, empty or unparsable numbers are NULL.
+func typedValue(typ, s string, present bool) any {
+	if !present {
+		return nil
+	}
+	switch strings.ReplaceAll(typ, " ", "_") {
+	case "INTEGER", "BIGINT", "UNSIGNED_BIGINT":
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return v
+		}
+		if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return int64(v)
+		}
+		return nil
+	case "DOUBLE":
+		if v, err := strconv.ParseFloat(s, 64); err == nil {
+			return v
+		}
+		return nil
+	}
+	return s
+}
+
+// fixtureModule creates memTables by name.
+type fixtureModule struct {
+	tables map[string]*memTable
+}
+
+func (m *fixtureModule) Create(ctx vtab.Context, args []string) (vtab.Table, error) {
+	return m.Connect(ctx, args)
+}
+
+func (m *fixtureModule) Connect(ctx vtab.Context, args []string) (vtab.Table, error) {
+	if len(args) < 3 {
+		return nil, errors.New("fixture table without a name")
+	}
+	t, ok := m.tables[args[2]]
+	if !ok {
+		return nil, fmt.Errorf("no table %s", args[2])
+	}
+	names := make([]string, len(t.cols))
+	types := make([]string, len(t.cols))
+	hidden := make([]bool, len(t.cols))
+	for i, c := range t.cols {
+		names[i], types[i], hidden[i] = c.Name, c.Type, c.Hidden
+	}
+	if err := ctx.Declare(declareSQL(t.name, names, types, hidden)); err != nil {
+		return nil, fmt.Errorf("declare %s: %w", t.name, err)
+	}
+	return t, nil
+}
+
+func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
+	info.EstimatedCost = 1e6
+	info.EstimatedRows = 1e6
+	return nil
+}
+
+func (t *memTable) Open() (vtab.Cursor, error) { return &memCursor{t: t}, nil }
+func (t *memTable) Disconnect() error          { return nil }
+func (t *memTable) Destroy() error             { return nil }
+
+type memCursor struct {
+	t    *memTable
+	rows [][]any
+	i    int
+}
+
+func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
+	c.rows = c.t.rows()
+	c.i = 0
+	return nil
+}
+func (c *memCursor) Next() error  { c.i++; return nil }
+func (c *memCursor) Eof() bool    { return c.i >= len(c.rows) }
+func (c *memCursor) Close() error { c.rows = nil; return nil }
+func (c *memCursor) Column(col int) (vtab.Value, error) {
+	if col < 0 || col >= len(c.rows[c.i]) {
+		return nil, nil
+	}
+	return c.rows[c.i][col], nil
+}
+func (c *memCursor) Rowid() (int64, error) { return int64(c.i), nil }
+
+// extModule exposes the tables an extension registered; every scan calls the extension over Thrift.
+type extModule struct {
+	h *Harness
+}
+
+func (m *extModule) Create(ctx vtab.Context, args []string) (vtab.Table, error) {
+	return m.Connect(ctx, args)
+}
+
+func (m *extModule) Connect(ctx vtab.Context, args []string) (vtab.Table, error) {
+	if len(args) < 3 {
+		return nil, errors.New("extension table without a name")
+	}
+	name := args[2]
+	_, cols, ok := m.h.core.extensionTable(name)
+	if !ok {
+		return nil, fmt.Errorf("no extension registered table %s", name)
+	}
+	names := make([]string, len(cols))
+	types := make([]string, len(cols))
+	hidden := make([]bool, len(cols))
+	for i, c := range cols {
+		names[i], types[i], hidden[i] = c.Name, c.Type, c.Op&opHidden != 0
+	}
+	if err := ctx.Declare(declareSQL(name, names, types, hidden)); err != nil {
+		return nil, fmt.Errorf("declare %s: %w", name, err)
+	}
+	return &extTable{h: m.h, name: name, cols: cols}, nil
+}
+
+type extTable struct {
+	h    *Harness
+	name string
+	cols []routeColumn
+}
+
+// osquery's constraint operators (osquery/core/tables.h ConstraintOperator).
+var osqueryOps = map[vtab.ConstraintOp]int{
+	vtab.OpEQ: 2, vtab.OpGT: 4, vtab.OpLE: 8, vtab.OpLT: 16, vtab.OpGE: 32,
+	vtab.OpLIKE: 65, vtab.OpGLOB: 66,
+}
+
+// plan is what BestIndex hands to Filter through IdxStr.
+type plan struct {
+	Cols    []int  `json:"c"`
+	Ops     []int  `json:"o"`
+	ColUsed uint64 `json:"u"`
+}
+
+func (t *extTable) BestIndex(info *vtab.IndexInfo) error {
+	p := plan{ColUsed: info.ColUsed}
+	arg := 0
+	for i, c := range info.Constraints {
+		op, ok := osqueryOps[c.Op]
+		if !c.Usable || !ok || c.Column < 0 || c.Column >= len(t.cols) {
+			continue
+		}
+		info.Constraints[i].ArgIndex = arg
+		info.Constraints[i].Omit = false // SQLite re-applies the filter, as in osquery
+		arg++
+		p.Cols = append(p.Cols, c.Column)
+		p.Ops = append(p.Ops, op)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	info.IdxStr = string(b)
+	info.EstimatedCost = 1e6 / float64(1+len(p.Cols))
+	info.EstimatedRows = 1000
+	return nil
+}
+
+func (t *extTable) Open() (vtab.Cursor, error) { return &extCursor{t: t}, nil }
+func (t *extTable) Disconnect() error          { return nil }
+func (t *extTable) Destroy() error             { return nil }
+
+type extCursor struct {
+	t    *extTable
+	rows []map[string]string
+	i    int
+}
+
+// queryContext is the JSON osquery sends as the "context" of a generate call.
+type queryContext struct {
+	Constraints    []constraintList `json:"constraints"`
+	ColsUsed       []string         `json:"colsUsed,omitempty"`
+	ColsUsedBitset uint64           `json:"colsUsedBitset,omitempty"`
+}
+
+type constraintList struct {
+	Name     string       `json:"name"`
+	List     []constraint `json:"list"`
+	Affinity string       `json:"affinity"`
+}
+
+type constraint struct {
+	Op   int    `json:"op"`
+	Expr string `json:"expr"`
+}
+
+func (c *extCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
+	var p plan
+	if idxStr != "" {
+		if err := json.Unmarshal([]byte(idxStr), &p); err != nil {
+			return fmt.Errorf("%s: bad plan: %w", c.t.name, err)
+		}
+	}
+	qc := queryContext{Constraints: []constraintList{}}
+	byCol := map[int]int{}
+	for i, col := range p.Cols {
+		if i >= len(vals) {
+			break
+		}
+		k, ok := byCol[col]
+		if !ok {
+			k = len(qc.Constraints)
+			byCol[col] = k
+			qc.Constraints = append(qc.Constraints, constraintList{
+				Name: c.t.cols[col].Name, Affinity: c.t.cols[col].Type, List: []constraint{},
+			})
+		}
+		qc.Constraints[k].List = append(qc.Constraints[k].List, constraint{Op: p.Ops[i], Expr: exprString(vals[i])})
+	}
+	used := p.ColUsed
+	for i, col := range c.t.cols {
+		if i < 63 && used&(1<<uint(i)) != 0 || i >= 63 && used&(1<<63) != 0 {
+			qc.ColsUsed = append(qc.ColsUsed, col.Name)
+		}
+	}
+	if bits.OnesCount64(used) > 0 {
+		qc.ColsUsedBitset = used
+	}
+	ctxJSON, err := json.Marshal(qc)
+	if err != nil {
+		return err
+	}
+	rows, err := c.t.h.generate(c.t.name, string(ctxJSON))
+	if err != nil {
+		return err
+	}
+	c.rows = rows
+	c.i = 0
+	return nil
+}
+
+func exprString(v vtab.Value) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', 15, 64)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprint(v)
+}
+
+func (c *extCursor) Next() error  { c.i++; return nil }
+func (c *extCursor) Eof() bool    { return c.i >= len(c.rows) }
+func (c *extCursor) Close() error { c.rows = nil; return nil }
+func (c *extCursor) Column(col int) (vtab.Value, error) {
+	if col < 0 || col >= len(c.t.cols) {
+		return nil, nil
+	}
+	rc := c.t.cols[col]
+	v, ok := c.rows[c.i][rc.Name]
+	return typedValue(rc.Type, v, ok), nil
+}
+func (c *extCursor) Rowid() (int64, error) { return int64(c.i), nil }
+
+// extClients pools Thrift clients to extension sockets; a generate call may nest inside another one (a table
+// that queries another extension table), so each call takes its own connection.
+type extClients struct {
+	mu     sync.Mutex
+	free   map[string][]*extClient
+	all    []*extClient
+	closed bool
+}
+
+type extClient struct {
+	sock   string
+	trans  *thrift.TSocket
+	client *gen.ExtensionClient
+}
+
+func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("harness closed")
+	}
+	if l := p.free[sock]; len(l) > 0 {
+		c := l[len(l)-1]
+		p.free[sock] = l[:len(l)-1]
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.mu.Unlock()
+	trans, err := transport.Open(sock, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("connect to extension at %s: %w", sock, err)
+	}
+	c := &extClient{sock: sock, trans: trans,
+		client: gen.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryDefault())}
+	p.mu.Lock()
+	p.all = append(p.all, c)
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *extClients) put(c *extClient, broken bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if broken || p.closed {
+		c.trans.Close()
+		return
+	}
+	if p.free == nil {
+		p.free = map[string][]*extClient{}
+	}
+	p.free[c.sock] = append(p.free[c.sock], c)
+}
+
+func (p *extClients) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, c := range p.all {
+		c.trans.Close()
+	}
+	p.all, p.free = nil, nil
+}
+
+// generate asks the extension that owns table for its rows, like osquery's core does.
+func (h *Harness) generate(table, ctxJSON string) ([]map[string]string, error) {
+	uuid, _, ok := h.core.extensionTable(table)
+	if !ok {
+		return nil, fmt.Errorf("%s: the extension that registered it is gone", table)
+	}
+	sock := fmt.Sprintf("%s.%d", h.sock, uuid)
+	c, err := h.clients.get(sock, h.timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", table, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout)
+	defer cancel()
+	resp, err := c.client.Call(ctx, "table", table, gen.ExtensionPluginRequest{"action": "generate", "context": ctxJSON})
+	h.clients.put(c, err != nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: extension call: %w", table, err)
+	}
+	if resp.Status == nil {
+		return nil, fmt.Errorf("%s: extension returned no status", table)
+	}
+	if resp.Status.Code != 0 {
+		return nil, fmt.Errorf("%s: %s", table, resp.Status.Message)
+	}
+	return resp.Response, nil
+}
