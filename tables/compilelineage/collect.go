@@ -254,7 +254,6 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 		}
 	}
 
-
 	// Files written by the compiles, and by their parents for in-process compiles.
 	var outputs []string
 	for _, c := range compilers {

@@ -521,11 +521,23 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 	if kind == kindDotNet && (name == "csc" || name == "vbc" || stem(c.OriginalName) == "csc" || stem(c.OriginalName) == "vbc") && elasticParents[parent] {
 		add("parent_elastic_list")
 	}
-	switch l.ParentClass {
-	case ClassOffice:
-		add("parent_office")
-	case ClassWebServer:
-		add("parent_web_server")
+	// Office and web servers usually start compilers through a shell (cmd /c, sh -c): judge
+	// the first ancestor above up to two shells, but stop at explorer, the user's own shell.
+	anc := l.Ancestry[:max(0, len(l.Ancestry)-1)]
+	effective := l.ParentClass
+	for i, steps := len(anc)-1, 0; i >= 0 && steps < 3; i, steps = i-1, steps+1 {
+		effective = ClassifyParent(anc[i])
+		if effective != ClassShell || stem(anc[i]) == "explorer" {
+			break
+		}
+	}
+	for _, cl := range []string{l.ParentClass, effective} {
+		switch cl {
+		case ClassOffice:
+			add("parent_office")
+		case ClassWebServer:
+			add("parent_web_server")
+		}
 	}
 	if parent == "powershell" || parent == "pwsh" {
 		pc := " " + strings.ToLower(l.Parent.Cmdline) + " "
@@ -536,7 +548,6 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			}
 		}
 	}
-	anc := l.Ancestry[:max(0, len(l.Ancestry)-1)]
 	devAncestry := false
 	for i, a := range anc {
 		s := strings.TrimSuffix(a, ".exe")
