@@ -4,7 +4,7 @@
 --   NETWORK SERVICE) outside a development environment. Development environment = the compiler or its
 --   parent runs from Visual Studio, the .NET SDK or JetBrains, or one of the three nearest ancestors is
 --   an IDE, the .NET CLI or a CI agent. The parent comes from the event itself; older ancestors from
---   the same run's Sysmon events or, when still running, from processes. The follow-up that AN1381
+--   the same run's Sysmon events (by ProcessGuid, else by pid) or, when still running, from processes. The follow-up that AN1381
 --   asks for (execution or network of the written binary, Sysmon 11 and 3) is what compile_lineage adds.
 -- platform: windows
 -- interval: 300
@@ -25,6 +25,8 @@ starts AS MATERIALIZED (
   SELECT coalesce(CAST(strftime('%s', json_extract(data, '$.EventData.UtcTime')) AS INTEGER), time) AS time,
          CAST(json_extract(data, '$.EventData.ProcessId') AS INTEGER) AS pid,
          CAST(json_extract(data, '$.EventData.ParentProcessId') AS INTEGER) AS ppid,
+         json_extract(data, '$.EventData.ProcessGuid') AS guid,
+         json_extract(data, '$.EventData.ParentProcessGuid') AS pguid,
          json_extract(data, '$.EventData.Image') AS path,
          json_extract(data, '$.EventData.CommandLine') AS cmdline,
          json_extract(data, '$.EventData.User') AS username,
@@ -40,53 +42,59 @@ named AS MATERIALIZED (
   FROM starts
 ),
 compilers AS MATERIALIZED (
-  SELECT * FROM named
+  SELECT coalesce(guid, '') || '|' || coalesce(pid, '') || '|' || time || '|' || coalesce(path, '') AS k, *
+  FROM named
   WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe')
     AND upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
                                               'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
     AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
+    AND lower(path) NOT LIKE '%\microsoft visual studio\%'
+    AND lower(path) NOT LIKE '%\dotnet\sdk\%'
+    AND lower(path) NOT LIKE '%\jetbrains\%'
 ),
 known AS MATERIALIZED (
-  SELECT time, pid, ppid, path, cmdline, name FROM named
+  SELECT time, pid, ppid, guid, pguid, path, name FROM named
   UNION ALL
-  SELECT start_time, pid, parent, path, cmdline, lower(name) FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM named)
+  SELECT start_time, pid, parent, NULL, NULL, path, lower(name) FROM processes
+  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM named WHERE pid IS NOT NULL)
 ),
-ancestry(c_pid, c_time, a_pid, a_ppid, a_time, a_name, a_path, depth) AS (
-  SELECT pid, time, pid, ppid, time, name, path, 0 FROM compilers
+ancestry(k, a_ppid, a_pguid, a_time, a_name, a_path, depth) AS (
+  SELECT k, ppid, pguid, time, name, path, 0 FROM compilers
   UNION ALL
-  SELECT a.c_pid, a.c_time, k.pid, k.ppid, k.time, k.name, k.path, a.depth + 1
+  SELECT a.k, coalesce(kg.ppid, kp.ppid), coalesce(kg.pguid, kp.pguid), coalesce(kg.time, kp.time),
+         coalesce(kg.name, kp.name), coalesce(kg.path, kp.path), a.depth + 1
   FROM ancestry a
-  JOIN known k ON k.pid = a.a_ppid
-    AND k.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
-  WHERE a.depth < 3 AND a.a_ppid > 0
+  LEFT JOIN known kg ON kg.guid = a.a_pguid
+  LEFT JOIN known kp ON kg.guid IS NULL AND kp.pid = a.a_ppid
+    AND kp.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
+  WHERE a.depth < 3 AND (kg.guid IS NOT NULL OR kp.pid IS NOT NULL)
 ),
 lineage AS MATERIALIZED (
-  SELECT c_pid, c_time,
-         max(CASE WHEN depth >= 2 AND a_name IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
-                                                 'servicehub.host.clr.x86.exe', 'rider64.exe',
-                                                 'code.exe', 'vstest.console.exe', 'testhost.exe',
-                                                 'agent.worker.exe', 'agent.listener.exe',
-                                                 'runner.worker.exe', 'runner.listener.exe',
-                                                 'gitlab-runner.exe', 'buildagent.exe') THEN 1
+  SELECT k,
+         max(CASE WHEN depth >= 1 AND (a_name IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
+                                                  'servicehub.host.clr.x86.exe', 'rider64.exe',
+                                                  'code.exe', 'vstest.console.exe', 'testhost.exe',
+                                                  'agent.worker.exe', 'agent.listener.exe',
+                                                  'runner.worker.exe', 'runner.listener.exe',
+                                                  'gitlab-runner.exe', 'buildagent.exe')
+                                       OR (depth = 1 AND (lower(a_path) LIKE '%\microsoft visual studio\%'
+                                                          OR lower(a_path) LIKE '%\dotnet\sdk\%'
+                                                          OR lower(a_path) LIKE '%\jetbrains\%'))) THEN 1
                   ELSE 0 END) AS dev
   FROM ancestry
-  GROUP BY c_pid, c_time
+  GROUP BY k
 )
-SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
+SELECT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
        c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, c.parent_path, c.parent_name,
        c.parent_cmdline, c.username AS compiler_user, 'mitre_an1381' AS fallback
 FROM compilers c
-JOIN lineage l ON l.c_pid = c.pid AND l.c_time = c.time
+JOIN lineage l ON l.k = c.k
 WHERE l.dev = 0
-  AND lower(c.path) NOT LIKE '%\microsoft visual studio\%'
-  AND lower(c.path) NOT LIKE '%\dotnet\sdk\%'
-  AND lower(c.path) NOT LIKE '%\jetbrains\%'
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\microsoft visual studio\%'
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\dotnet\sdk\%'
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\jetbrains\%'
   AND coalesce(c.parent_name, '') NOT IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
-                            'servicehub.host.clr.x86.exe', 'rider64.exe', 'code.exe',
-                            'vstest.console.exe', 'testhost.exe', 'agent.worker.exe',
-                            'agent.listener.exe', 'runner.worker.exe', 'runner.listener.exe',
-                            'gitlab-runner.exe', 'buildagent.exe');
+                                          'servicehub.host.clr.x86.exe', 'rider64.exe', 'code.exe',
+                                          'vstest.console.exe', 'testhost.exe', 'agent.worker.exe',
+                                          'agent.listener.exe', 'runner.worker.exe', 'runner.listener.exe',
+                                          'gitlab-runner.exe', 'buildagent.exe');
