@@ -204,3 +204,15 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		}
 	}
 }
+
+func TestExamplesLoad(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := runCmd(t, "", "score", "--quiet", "--now", "2026-11-25T00:00:00Z", "--roles", "examples/roles.yaml", "--policy", "examples/policy.yaml", "--exceptions", "examples/exceptions.yaml", "testdata/good_batch_diffresults.jsonl")
+	if err != nil {
+		t.Fatalf("score with examples: %v\n%s", err, stderr)
+	}
+	alerts := decodeAlerts(t, out)
+	if len(alerts) != 1 || alerts[0].Role != "domain_controller" || alerts[0].RoleLabel != "glob dc-* (roles.yaml:11)" {
+		t.Errorf("alerts = %+v, want the DC-01 lineage with its role from the glob", alerts)
+	}
+}

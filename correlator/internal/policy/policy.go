@@ -45,23 +45,24 @@ type Rarity struct {
 
 // Policy is a complete scoring policy.
 type Policy struct {
-	Version             int                `yaml:"version"`
-	AlertThreshold      float64            `yaml:"alert_threshold"`
-	SeverityBands       []Band             `yaml:"severity_bands"`
-	StagePoints         map[string]float64 `yaml:"stage_points"`
-	ParentClassPoints   map[string]float64 `yaml:"parent_class_points"`
-	ReasonPoints        map[string]float64 `yaml:"reason_points"`
-	UnknownReasonPoints float64            `yaml:"unknown_reason_points"`
-	FallbackPoints      float64            `yaml:"fallback_points"`
-	FullChainPoints     float64            `yaml:"full_chain_points"`
-	Rarity              Rarity             `yaml:"rarity"`
-	EvidenceCap         float64            `yaml:"evidence_cap"`
-	Roles               map[string]Role    `yaml:"roles"`
-	DefaultRole         string             `yaml:"default_role"`
-	ParentClasses       map[string]string  `yaml:"parent_classes"`
-	BaseTechnique       string             `yaml:"base_technique"`
-	CompilerTechniques  map[string]string  `yaml:"compiler_techniques"`
-	ParentTechniques    map[string]string  `yaml:"parent_techniques"`
+	Version             int                 `yaml:"version"`
+	AlertThreshold      float64             `yaml:"alert_threshold"`
+	SeverityBands       []Band              `yaml:"severity_bands"`
+	StagePoints         map[string]float64  `yaml:"stage_points"`
+	ParentClassPoints   map[string]float64  `yaml:"parent_class_points"`
+	ReasonPoints        map[string]float64  `yaml:"reason_points"`
+	UnknownReasonPoints float64             `yaml:"unknown_reason_points"`
+	FallbackPoints      float64             `yaml:"fallback_points"`
+	FallbackReasons     map[string][]string `yaml:"fallback_reasons"`
+	FullChainPoints     float64             `yaml:"full_chain_points"`
+	Rarity              Rarity              `yaml:"rarity"`
+	EvidenceCap         float64             `yaml:"evidence_cap"`
+	Roles               map[string]Role     `yaml:"roles"`
+	DefaultRole         string              `yaml:"default_role"`
+	ParentClasses       map[string]string   `yaml:"parent_classes"`
+	BaseTechnique       string              `yaml:"base_technique"`
+	CompilerTechniques  map[string]string   `yaml:"compiler_techniques"`
+	ParentTechniques    map[string]string   `yaml:"parent_techniques"`
 }
 
 // BuiltinRoles are the roles every policy must define.
@@ -209,6 +210,10 @@ func (p *Policy) clone() *Policy {
 		c.Roles[k] = v
 	}
 	c.ParentClasses = cloneMap(p.ParentClasses)
+	c.FallbackReasons = make(map[string][]string, len(p.FallbackReasons))
+	for k, v := range p.FallbackReasons {
+		c.FallbackReasons[k] = slices.Clone(v)
+	}
 	c.CompilerTechniques = cloneMap(p.CompilerTechniques)
 	c.ParentTechniques = cloneMap(p.ParentTechniques)
 	return &c

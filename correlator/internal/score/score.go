@@ -106,7 +106,15 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	class := parentClass(p, rec)
 	add("parent_class_"+class, p.ParentClassPoints[class], "parent "+orUnknown(rec.ParentName)+" is "+class)
 
-	for _, code := range rec.Reasons {
+	codes := rec.Reasons
+	if rec.Fallback != "" {
+		for _, c := range p.FallbackReasons[rec.Fallback] {
+			if !slices.Contains(codes, c) {
+				codes = append(slices.Clip(codes), c)
+			}
+		}
+	}
+	for _, code := range codes {
 		pts, ok := p.ReasonPoints[code]
 		txt := reasonText[code]
 		if !ok {
