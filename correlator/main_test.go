@@ -52,7 +52,20 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("read golden (run with -update): %v", err)
 	}
 	if got != string(want) {
-		t.Errorf("output differs from %s (run go test -update to accept):\n%s", path, got)
+		g, w := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(g), len(w)) {
+			var gl, wl string
+			if i < len(g) {
+				gl = g[i]
+			}
+			if i < len(w) {
+				wl = w[i]
+			}
+			if gl != wl {
+				t.Errorf("output differs from %s at line %d (run go test -update to accept):\ngot  %s\nwant %s", path, i+1, gl, wl)
+				break
+			}
+		}
 	}
 }
 
