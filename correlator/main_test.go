@@ -229,3 +229,91 @@ func TestExamplesLoad(t *testing.T) {
 		t.Errorf("alerts = %+v, want the DC-01 lineage with its role from the glob", alerts)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	const id = "6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81"
+	out, stderr, err := runCmd(t, "", "explain", "--roles", "testdata/roles.csv", id, "testdata/good_mshta_csc_network.jsonl")
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"lineage " + id,
+		"role:       user_endpoint, from roles.csv:4; all roles: user_endpoint",
+		"score:      99.0 (critical), stage network",
+		"decision:   alert",
+		"+50.0  stage_network",
+		"+15.0  full_chain",
+		"techniques: T1027.004, T1218.005",
+		"exception:  none matched",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explanation lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Through the state store written by a scoring run.
+	db := filepath.Join(t.TempDir(), "state.db")
+	if _, stderr, err := runCmd(t, "", "score", "--quiet", "--state", db, "--roles", "testdata/roles.csv", "testdata/benign_devbuild.jsonl"); err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	out, stderr, err = runCmd(t, "", "explain", "--state", db, "3c4d5e6f-7a8b-5c9d-8e0f-1a2b3c4d5e6f")
+	if err != nil {
+		t.Fatalf("explain from state: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"role:       developer_workstation, from roles.csv:7", "decision:   below the alert threshold", "build_system parent is routine here x0.30"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explanation from state lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runCmd(t, "", "explain", "--state", db, "no-such-lineage"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("explain unknown lineage: %v", err)
+	}
+}
+
+func TestScoreReportsSuppressedAndExpired(t *testing.T) {
+	t.Parallel()
+	exc := filepath.Join(t.TempDir(), "exc.yaml")
+	body := `exceptions:
+  - id: hta-tool
+    owner: secops@example.com
+    reason: known HTA packaging tool on WS-0042
+    expires: 2027-01-01
+    scope: {hosts: [WS-0042], parents: [mshta.exe]}
+  - id: old-dc
+    owner: ad-team@example.com
+    reason: retired deployment script
+    expires: 2026-06-30
+    scope: {roles: [domain_controller]}
+`
+	if err := os.WriteFile(exc, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "score", "--now", "2026-11-25T00:00:00Z", "--roles", "testdata/roles.csv", "--exceptions", exc, "testdata/good_mshta_csc_network.jsonl", "testdata/good_batch_diffresults.jsonl")
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	alerts := decodeAlerts(t, out)
+	if len(alerts) != 1 || alerts[0].Host != "DC-01" || alerts[0].Exception == nil || alerts[0].Exception.Status != "expired" || alerts[0].Exception.Applied {
+		t.Fatalf("alerts = %+v, want only DC-01 with the expired exception noted", alerts)
+	}
+	var sum map[string]summary
+	if err := json.Unmarshal([]byte(lastLine(stderr)), &sum); err != nil {
+		t.Fatal(err)
+	}
+	s := sum["summary"]
+	if !slices.Equal(s.Suppressed, []string{"6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81"}) || s.Rows.Suppressed != 3 {
+		t.Errorf("suppressed = %v (%d rows), want the mshta lineage over 3 rows", s.Suppressed, s.Rows.Suppressed)
+	}
+	if len(s.ExpiredExceptions) != 1 || !strings.HasPrefix(s.ExpiredExceptions[0], "old-dc (exc.yaml:7") {
+		t.Errorf("expired exceptions = %v", s.ExpiredExceptions)
+	}
+	// --all prints the suppressed lineage too, flagged.
+	out, _, err = runCmd(t, "", "score", "--quiet", "--all", "--now", "2026-11-25T00:00:00Z", "--roles", "testdata/roles.csv", "--exceptions", exc, "testdata/good_mshta_csc_network.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := decodeAlerts(t, out); len(all) != 1 || !all[0].Suppressed || all[0].Exception.ID != "hta-tool" {
+		t.Errorf("--all = %+v", all)
+	}
+}

@@ -35,6 +35,7 @@ type Stats struct {
 	FallbackRows   int64 `json:"fallback_rows"`
 	RemovedRows    int64 `json:"removed_rows"`
 	Unchanged      int64 `json:"unchanged_rows"`
+	Stale          int64 `json:"stale_rows"`
 	Scored         int64 `json:"scored"`
 	BelowThreshold int64 `json:"below_threshold"`
 	Suppressed     int64 `json:"suppressed"`
@@ -92,6 +93,12 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	if seen && prior.Fingerprint == fp && !e.KeepBelow {
 		// The same lineage in the same state: differential re-emission.
 		e.Stats.Unchanged++
+		return Output{}, nil
+	}
+	if seen && lineage.StageRank(rec.Stage) < prior.Stage && !e.KeepBelow {
+		// An older state of a lineage already seen further along (re-read
+		// input, or out-of-order delivery).
+		e.Stats.Stale++
 		return Output{}, nil
 	}
 

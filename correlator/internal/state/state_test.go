@@ -1,0 +1,89 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
+)
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sub", "state.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := engine.NewState(true)
+	st.SetLineage("L1", engine.Prior{Stage: 3, Band: 4, Score: 99, Alerted: true, AlertStage: 3, AlertBand: 4})
+	st.SeePair("h1", "mshta.exe", "csc.exe")
+	a := &alert.Alert{LineageID: "L1", Score: 99, Severity: "critical"}
+	err = db.CommitBatch(Batch{
+		Changes: st.Drain(),
+		Offsets: map[string]Offset{"results": {Path: "/var/log/osquery/osqueryd.results.log", Offset: 1234, Line: 7, FileID: "abc"}},
+		Explain: []*alert.Alert{a},
+		Outbox:  []*alert.Alert{a, {LineageID: "L2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode = %v, want 0600", fi.Mode().Perm())
+	}
+	if di, err := os.Stat(filepath.Dir(path)); err != nil || di.Mode().Perm() != 0o750 {
+		t.Errorf("state dir mode = %v (%v), want 0750", di.Mode().Perm(), err)
+	}
+
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st2 := engine.NewState(true)
+	if err := db.LoadInto(st2); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := st2.Lineage("L1"); !ok || p.AlertBand != 4 || p.Score != 99 {
+		t.Errorf("lineage after reload = %+v %v", p, ok)
+	}
+	if hf, ff := st2.SeePair("h1", "mshta.exe", "csc.exe"); hf || ff {
+		t.Errorf("pair not remembered: host first %v fleet first %v", hf, ff)
+	}
+	if hf, ff := st2.SeePair("h2", "mshta.exe", "csc.exe"); !hf || ff {
+		t.Errorf("new host: host first %v fleet first %v, want true false", hf, ff)
+	}
+	o, ok, err := db.Offset("results")
+	if err != nil || !ok || o.Offset != 1234 || o.Line != 7 || o.FileID != "abc" {
+		t.Errorf("offset = %+v %v %v", o, ok, err)
+	}
+	if _, ok, _ := db.Offset("nope"); ok {
+		t.Error("missing offset reported present")
+	}
+	got, err := db.Explain("L1")
+	if err != nil || got.Severity != "critical" {
+		t.Errorf("explain = %+v, %v", got, err)
+	}
+	if _, err := db.Explain("missing"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("explain missing: %v", err)
+	}
+	box, err := db.Outbox()
+	if err != nil || len(box) != 2 || box[0].Alert.LineageID != "L1" || box[1].Alert.LineageID != "L2" {
+		t.Fatalf("outbox = %+v, %v", box, err)
+	}
+	if err := db.Delivered(box[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	if box, _ = db.Outbox(); len(box) != 1 || box[0].Alert.LineageID != "L2" {
+		t.Errorf("outbox after delivery = %+v", box)
+	}
+}
