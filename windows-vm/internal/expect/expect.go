@@ -23,11 +23,48 @@ type Expected struct {
 	ListenerPort int `json:"listener_port"`
 	// Lineage lists rows that must each be matched by at least one compile_lineage row.
 	Lineage []Row `json:"lineage"`
+	// TelemetrySignals must each have a compile_telemetry source with used = 1 and status ok or empty.
+	TelemetrySignals []string `json:"telemetry_signals"`
 	// PackQueries must each have logged at least one result row matching Match.
 	PackQueries []PackQuery `json:"pack_queries"`
 	// ForbiddenPackQueries must not have logged a row matching Match.
 	ForbiddenPackQueries []PackQuery `json:"forbidden_pack_queries"`
 	Correlator           Correlator  `json:"correlator"`
+	// KnownFailures are checks known to fail today, each with the reason; a failure message containing
+	// Match is reported as known instead of failing, and a known failure that no longer happens fails
+	// (so the entry gets removed once the product is fixed).
+	KnownFailures []KnownFailure `json:"known_failures"`
+}
+
+// KnownFailure is an expected check that the product does not meet yet.
+type KnownFailure struct {
+	Match  string `json:"match"`
+	Reason string `json:"reason"`
+}
+
+// Triage splits failure messages into unexpected ones and known ones, and returns the known
+// failures that matched nothing.
+func Triage(fails []string, known []KnownFailure) (unexpected, knownHit []string, stale []KnownFailure) {
+	used := make([]bool, len(known))
+	for _, f := range fails {
+		hit := false
+		for i, k := range known {
+			if strings.Contains(f, k.Match) {
+				used[i], hit = true, true
+				knownHit = append(knownHit, f+" [known: "+k.Reason+"]")
+				break
+			}
+		}
+		if !hit {
+			unexpected = append(unexpected, f)
+		}
+	}
+	for i, k := range known {
+		if !used[i] {
+			stale = append(stale, k)
+		}
+	}
+	return unexpected, knownHit, stale
 }
 
 // Row is one expected compile_lineage row.
@@ -48,7 +85,8 @@ type Row struct {
 }
 
 // PackQuery names a scheduled query as it appears in the result log ("pack_<pack>_<query>") and the
-// column values (compared case-insensitively) a logged row must have.
+// column values a logged row must have: compared case-insensitively, or, when the value starts with
+// "~", the rest is a regular expression the column must match (Go and .NET share the syntax used).
 type PackQuery struct {
 	Name  string            `json:"name"`
 	Match map[string]string `json:"match"`
@@ -71,7 +109,8 @@ var (
 		"parent_remote_admin", "user_space_parent_non_dev", "temp_output", "temp_source", "cmdline_tempfile",
 		"renamed_compiler", "unusual_compiler_path", "single_argument", "msbuild_inline_project",
 		"network_tool_ancestry", "compiler_network", "not_a_compile"}
-	Roles = []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
+	Roles   = []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
+	Signals = []string{"process", "file", "network"}
 )
 
 // RequiredKeys are the keys every expected.json and every lineage entry must spell out.
@@ -140,6 +179,23 @@ func (e *Expected) validate() error {
 			if !strings.HasPrefix(q.Name, "pack_") {
 				return fmt.Errorf("pack query %d: name %q must be the result-log name pack_<pack>_<query>", i, q.Name)
 			}
+			for col, v := range q.Match {
+				if re, ok := strings.CutPrefix(v, "~"); ok {
+					if _, err := regexp.Compile(re); err != nil {
+						return fmt.Errorf("pack query %s: match %s: %w", q.Name, col, err)
+					}
+				}
+			}
+		}
+	}
+	for _, sig := range e.TelemetrySignals {
+		if !slices.Contains(Signals, sig) {
+			return fmt.Errorf("telemetry_signals: unknown signal %q", sig)
+		}
+	}
+	for i, k := range e.KnownFailures {
+		if strings.TrimSpace(k.Match) == "" || strings.TrimSpace(k.Reason) == "" {
+			return fmt.Errorf("known_failures[%d]: match and reason are both required", i)
 		}
 	}
 	c := e.Correlator
@@ -299,9 +355,39 @@ func (q PackQuery) Matches(name string, columns map[string]string) bool {
 		return false
 	}
 	for k, v := range q.Match {
-		if !strings.EqualFold(columns[k], v) {
+		got, ok := columns[k]
+		if !ok {
+			return false
+		}
+		if pattern, isRE := strings.CutPrefix(v, "~"); isRE {
+			re, err := regexp.Compile(pattern)
+			if err != nil || !re.MatchString(got) {
+				return false
+			}
+			continue
+		}
+		if !strings.EqualFold(got, v) {
 			return false
 		}
 	}
 	return true
+}
+
+// CheckTelemetry checks compile_telemetry rows: every expected signal has a source with used = 1 whose
+// status is ok (or empty: the source works but saw nothing, e.g. no connection in a no-network scenario).
+func CheckTelemetry(e *Expected, rows []map[string]string) []string {
+	var fails []string
+	for _, sig := range e.TelemetrySignals {
+		found := false
+		for _, r := range rows {
+			if r["signal"] == sig && r["used"] == "1" && (r["status"] == "ok" || r["status"] == "empty") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			fails = append(fails, "compile_telemetry: no used source with status ok/empty for signal "+sig)
+		}
+	}
+	return fails
 }
