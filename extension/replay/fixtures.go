@@ -318,12 +318,20 @@ func (o orderedObject) str(key string) string {
 	return s
 }
 
+// badJSON wraps a JSON decoding error of one line.
+func badJSON(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("bad JSON: %w", err)
+}
+
 func parseOrderedObject(data []byte) (orderedObject, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, fmt.Errorf("bad JSON: %w", err)
+		return nil, badJSON(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, errors.New("bad JSON: line is not a JSON object")
@@ -332,7 +340,7 @@ func parseOrderedObject(data []byte) (orderedObject, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("bad JSON: %w", err)
+			return nil, badJSON(err)
 		}
 		key, ok := tok.(string)
 		if !ok {
@@ -340,12 +348,12 @@ func parseOrderedObject(data []byte) (orderedObject, error) {
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("bad JSON: value of %q: %w", key, err)
+			return nil, fmt.Errorf("value of %q: %w", key, badJSON(err))
 		}
 		out = append(out, keyValue{key: key, value: v})
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("bad JSON: %w", err)
+		return nil, badJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("bad JSON: data after the object")

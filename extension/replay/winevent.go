@@ -27,7 +27,8 @@ import (
 //   - eid is assigned by the harness when the rows are loaded.
 //
 // Records with an EventXML field are parsed from that XML (authoritative). Other records are NXLog flat JSON
-// (OTRF/Mordor): EventData = every field that is not in nxlogMetadata, in file order.
+// (OTRF/Mordor): EventData = every field that is not in nxlogMetadata, in file order; well-known channel
+// names get the case Windows writes (canonicalChannel).
 
 // nxlogMetadata lists the fields of NXLog im_msvistalog / xm_json output and of the collection pipeline
 // (Logstash, Winlogbeat top-level objects) that are not EventData.
@@ -146,7 +147,7 @@ func flatEventRow(o orderedObject, offsets timeOffsets) (map[string]string, erro
 	if _, err := strconv.ParseInt(eventID, 10, 64); err != nil {
 		return nil, fmt.Errorf("not a Windows event record: EventID %q", eventID)
 	}
-	channel := o.str("Channel")
+	channel := canonicalChannel(o.str("Channel"))
 	if channel == "" {
 		return nil, errors.New("not a Windows event record: no Channel")
 	}
@@ -182,6 +183,20 @@ func flatEventRow(o orderedObject, offsets timeOffsets) (map[string]string, erro
 		"keywords":      flatKeywords(o.str("Keywords")),
 		"data":          eventDataJSON(&ptree{children: []ptreeChild{{key: "EventData", tree: data}}}, nil),
 	}, nil
+}
+
+// knownChannels are channel names as Windows writes them in the event XML. Some collectors lower-case them
+// (the 2020 OTRF files have "security"); osquery takes the name from the XML, so flat records get it back.
+var knownChannels = []string{"Security", "System", "Application", "Setup",
+	"Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-PowerShell/Operational", "Windows PowerShell"}
+
+func canonicalChannel(c string) string {
+	for _, k := range knownChannels {
+		if strings.EqualFold(c, k) {
+			return k
+		}
+	}
+	return c
 }
 
 // flatLevel returns the Windows level of a flat record: Level when present; else NXLog's SeverityValue mapped
