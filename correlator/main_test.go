@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -315,5 +316,65 @@ func TestScoreReportsSuppressedAndExpired(t *testing.T) {
 	}
 	if all := decodeAlerts(t, out); len(all) != 1 || !all[0].Suppressed || all[0].Exception.ID != "hta-tool" {
 		t.Errorf("--all = %+v", all)
+	}
+}
+
+func TestRunOnceFollowsAndResumes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "osqueryd.results.log")
+	data, err := os.ReadFile("testdata/good_mshta_csc_network.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(log, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	args := []string{"run", "--once", "--roles", "testdata/roles.csv", "--state", filepath.Join(dir, "state.db"), "--alerts", alerts, "--follow", log}
+	out, stderr, err := runCmd(t, "", args...)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	got := decodeAlerts(t, out)
+	var stages []string
+	for _, a := range got {
+		stages = append(stages, a.Stage)
+	}
+	if !slices.Equal(stages, []string{"compile", "written", "network"}) {
+		t.Errorf("stdout alert stages = %v, want compile, written, network", stages)
+	}
+	fileData, err := os.ReadFile(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(fileData) != out {
+		t.Errorf("alert file differs from stdout")
+	}
+	if fi, _ := os.Stat(alerts); fi.Mode().Perm() != 0o640 {
+		t.Errorf("alert file mode = %v, want 0640", fi.Mode().Perm())
+	}
+	// A second run resumes at the saved offset: nothing new.
+	out, stderr, err = runCmd(t, "", args...)
+	if err != nil || out != "" {
+		t.Errorf("second run printed %q (%v)\n%s", out, err, stderr)
+	}
+	// The state store explains the lineage.
+	out, _, err = runCmd(t, "", "explain", "--state", filepath.Join(dir, "state.db"), "6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81")
+	if err != nil || !strings.Contains(out, "stage network") {
+		t.Errorf("explain after run: %v\n%s", err, out)
+	}
+}
+
+func TestRunNeedsStateAndInput(t *testing.T) {
+	t.Parallel()
+	if _, _, err := runCmd(t, "", "run", "--follow", "x.log"); !errors.Is(err, errUsage) {
+		t.Errorf("run without --state: %v", err)
+	}
+	if _, _, err := runCmd(t, "", "run", "--state", filepath.Join(t.TempDir(), "s.db")); !errors.Is(err, errUsage) {
+		t.Errorf("run without inputs: %v", err)
+	}
+	if _, _, err := runCmd(t, "", "run", "--state", filepath.Join(t.TempDir(), "s.db"), "--listen", "0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "bearer token or TLS") {
+		t.Errorf("run on 0.0.0.0 without token: %v", err)
 	}
 }

@@ -90,12 +90,12 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	}
 	fp := fingerprint(&rec)
 	prior, seen := e.State.Lineage(rec.LineageID)
-	if seen && prior.Fingerprint == fp && !e.KeepBelow {
+	if seen && prior.Fingerprint == fp {
 		// The same lineage in the same state: differential re-emission.
 		e.Stats.Unchanged++
 		return Output{}, nil
 	}
-	if seen && lineage.StageRank(rec.Stage) < prior.Stage && !e.KeepBelow {
+	if seen && lineage.StageRank(rec.Stage) < prior.Stage {
 		// An older state of a lineage already seen further along (re-read
 		// input, or out-of-order delivery).
 		e.Stats.Stale++
