@@ -237,3 +237,29 @@ func TestQueriesOnFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryQueries checks the extension pack's discovery queries against osquery_registry: they
+// return a row once the extension has registered its tables, and none for a table nobody registered.
+func TestDiscoveryQueries(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, filepath.Join("testdata", "linux_idle.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, d := range Discovery {
+		rows, err := h.Query(ctx, d)
+		if err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		if len(rows) != 1 || rows[0]["1"] != "1" {
+			t.Errorf("%s returned %v, want one row", d, rows)
+		}
+		absent := strings.Replace(d, "compile_", "no_such_", 1)
+		rows, err = h.Query(ctx, absent)
+		if err != nil {
+			t.Fatalf("%s: %v", absent, err)
+		}
+		if len(rows) != 0 {
+			t.Errorf("%s returned %v, want no rows", absent, rows)
+		}
+	}
+}

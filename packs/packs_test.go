@@ -161,6 +161,17 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 			t.Errorf("%s is out of date: run go run ./packs/cmd/genpacks", name)
 		}
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated, err := ReplaceBlock(readme, DocsBegin, DocsEnd, QueryDocs(mustEmbedded(t)))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	if !bytes.Equal(readme, updated) {
+		t.Errorf("README.md query reference is out of date: run go run ./packs/cmd/genpacks")
+	}
 }
 
 func decodeStrictJSON(t *testing.T, path string, v any) {

@@ -64,6 +64,24 @@ func run(args []string) error {
 		}
 		fmt.Println("wrote", p)
 	}
+	readme := filepath.Join(*dir, "README.md")
+	doc, err := os.ReadFile(readme)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", readme, err)
+	}
+	updated, err := packs.ReplaceBlock(doc, packs.DocsBegin, packs.DocsEnd, packs.QueryDocs(qs))
+	if err != nil {
+		return fmt.Errorf("%s: %w", readme, err)
+	}
+	if !bytes.Equal(doc, updated) {
+		stale = append(stale, readme)
+		if !*check {
+			if err := os.WriteFile(readme, updated, 0o640); err != nil {
+				return fmt.Errorf("write %s: %w", readme, err)
+			}
+			fmt.Println("wrote", readme)
+		}
+	}
 	if *check && len(stale) > 0 {
 		return fmt.Errorf("out of date: %v (run go run ./packs/cmd/genpacks)", stale)
 	}
