@@ -16,7 +16,8 @@ $log = Join-Path $work 'listener.log'
 Remove-Item -LiteralPath $log -Force -ErrorAction SilentlyContinue
 $listener = Start-LoopbackListener -Port $port -LogPath $log
 try {
-    $stage = [IO.File]::ReadAllText((Join-Path $PSScriptRoot 'stage.ps1')).Replace('__PORT__', [string]$port)
+    $stage = [IO.File]::ReadAllText((Join-Path $PSScriptRoot 'stage.ps1'))
+    $env:CLAB_PORT = [string]$port
     $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($stage))
     $psArgs = @('-NoProfile', '-NonInteractive', '-WindowStyle', 'Hidden', '-EncodedCommand', $encoded)
     $p = Start-Process -FilePath "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe" -ArgumentList $psArgs -PassThru

@@ -1,5 +1,8 @@
-# Second stage run by an -EncodedCommand powershell.exe: compiles C# in memory with Add-Type
-# (CodeDom runs csc.exe on a temp .cmdline) and connects from this process to the 127.0.0.1 listener.
+Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
+# Runs through -EncodedCommand, so there is no file for a self-check: provision/00-syntax-check.ps1 parses it.
+# Second stage: compiles C# in memory with Add-Type (CodeDom runs csc.exe on a temp .cmdline) and connects
+# from this process to the scenario listener on 127.0.0.1 (port from CLAB_PORT, set by run.ps1).
+$port = [int]$env:CLAB_PORT
 $src = @'
 using System;
 using System.Net.Sockets;
@@ -23,4 +26,4 @@ namespace Clab
 }
 '@
 Add-Type -TypeDefinition $src -Language CSharp
-[Clab.Beacon]::Send('127.0.0.1', __PORT__, 'addtype')
+[Clab.Beacon]::Send('127.0.0.1', $port, 'addtype')
