@@ -288,6 +288,9 @@ func (h *Harness) startExtension(ctx context.Context, opts Options) error {
 		return errors.New("extension did not register within 15s")
 	}
 	for _, e := range h.core.snapshotExtensions() {
+		if err := waitForSocket(ctx, fmt.Sprintf("%s.%d", h.sock, e.uuid), h.timeout); err != nil {
+			return err
+		}
 		for _, name := range e.order {
 			if _, err := h.db.Exec("CREATE VIRTUAL TABLE " + quoteIdent(name) + " USING osquery_extension_table"); err != nil {
 				return fmt.Errorf("create extension table %s: %w", name, err)

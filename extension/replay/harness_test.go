@@ -235,3 +235,18 @@ func assertRows(t *testing.T, got, want []map[string]string) {
 		t.Fatalf("rows\n got %s\nwant %s", g, w)
 	}
 }
+
+// serve.Run returns when osquery goes away: stop the fake core under a running extension.
+func TestExtensionStopsWhenCoreGoesAway(t *testing.T) {
+	h := startHarness(t, linuxFixture, &recorder{})
+	go func() { _ = h.server.Stop() }()
+	select {
+	case err := <-h.extDone:
+		if err == nil || !strings.Contains(err.Error(), "extension stopped") {
+			t.Fatalf("serve.Run returned %v", err)
+		}
+		h.extDone <- nil // Close reads it again
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve.Run still running 10s after the core stopped")
+	}
+}

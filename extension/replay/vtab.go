@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"net"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -342,7 +345,7 @@ func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error)
 		return c, nil
 	}
 	p.mu.Unlock()
-	trans, err := transport.Open(sock, timeout)
+	trans, err := dialExtension(sock, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("connect to extension at %s: %w", sock, err)
 	}
@@ -352,6 +355,44 @@ func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error)
 	p.all = append(p.all, c)
 	p.mu.Unlock()
 	return c, nil
+}
+
+// dialExtension connects to an extension's socket. osquery-go's transport.Open polls for a unix socket every
+// 200 ms before dialing; the harness already waited for the socket, so it dials at once.
+func dialExtension(sock string, timeout time.Duration) (*thrift.TSocket, error) {
+	if runtime.GOOS == "windows" {
+		return transport.Open(sock, timeout)
+	}
+	addr, err := net.ResolveUnixAddr("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	trans := thrift.NewTSocketFromAddrTimeout(addr, timeout, timeout)
+	if err := trans.Open(); err != nil {
+		return nil, err
+	}
+	return trans, nil
+}
+
+// waitForSocket waits until a unix socket file exists (named pipes are waited for by the dial).
+func waitForSocket(ctx context.Context, sock string, timeout time.Duration) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("extension socket %s did not appear within %v", sock, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (p *extClients) put(c *extClient, broken bool) {

@@ -51,21 +51,37 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg = withDefaults(cfg)
 	log := cfg.Logger
 
-	client, err := osquery.NewClient(cfg.Socket, cfg.Timeout,
-		osquery.DefaultWaitTime(cfg.Tables.QueryTimeout), osquery.MaxWaitTime(cfg.Tables.QueryTimeout))
-	if err != nil {
-		return fmt.Errorf("connect to osquery at %s: %w", cfg.Socket, err)
+	// The server dials its own client (registration, pings; closed by Shutdown); the tables get a dedicated
+	// one. Both wait for the socket (osquery-go polls every 200 ms), so dial them together.
+	type opened struct {
+		client *osquery.ExtensionManagerClient
+		err    error
 	}
-	defer client.Close()
-
-	q := &Querier{Client: client, Timeout: cfg.Tables.QueryTimeout}
-	server, err := osquery.NewExtensionManagerServer(cfg.Name, cfg.Socket,
+	queryc := make(chan opened, 1)
+	go func() {
+		c, err := osquery.NewClient(cfg.Socket, cfg.Timeout,
+			osquery.DefaultWaitTime(cfg.Tables.QueryTimeout), osquery.MaxWaitTime(cfg.Tables.QueryTimeout))
+		queryc <- opened{c, err}
+	}()
+	server, serr := osquery.NewExtensionManagerServer(cfg.Name, cfg.Socket,
 		osquery.ServerTimeout(cfg.Timeout),
 		osquery.ServerPingInterval(cfg.Interval),
 		osquery.ExtensionVersion(cfg.Version))
-	if err != nil {
-		return fmt.Errorf("start extension server on %s: %w", cfg.Socket, err)
+	qo := <-queryc
+	if qo.client != nil {
+		defer qo.client.Close()
 	}
+	if serr != nil {
+		return fmt.Errorf("connect to osquery at %s: %w", cfg.Socket, serr)
+	}
+	if qo.err != nil {
+		// Not registered yet: Shutdown only closes the server's client.
+		_ = server.Shutdown(context.Background())
+		return fmt.Errorf("connect to osquery at %s: %w", cfg.Socket, qo.err)
+	}
+	client := qo.client
+
+	q := &Querier{Client: client, Timeout: cfg.Tables.QueryTimeout}
 	build := cfg.Plugins
 	if build == nil {
 		build = tables.All
