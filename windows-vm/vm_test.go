@@ -15,6 +15,7 @@ import (
 
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/expect"
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/fixture"
+	"github.com/compilelineage/compile-lineage/windows-vm/internal/replaycheck"
 )
 
 const strictHeader = "Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'"
@@ -268,8 +269,12 @@ func TestScenarioFolders(t *testing.T) {
 		generated = append(generated, sc.Name)
 	}
 	packQueries := map[string]bool{}
-	for _, q := range loadPackQueries(t, filepath.Join("..", "packs"), "compile_after_delivery.conf", "compile_after_delivery_fallback.conf") {
-		packQueries[q.name] = true
+	queries, err := replaycheck.LoadPackQueries(filepath.Join("..", "packs"), packFiles...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queries {
+		packQueries[q.Name] = true
 	}
 	scenarios := loadScenarios(t)
 	kinds := map[string]int{}

@@ -48,7 +48,10 @@ function Invoke-Osquery {
     }
     $text = ($out | Where-Object { $_ -is [string] }) -join "`n"
     if (-not $text.Trim()) { return @() }
-    return @($text | ConvertFrom-Json)
+    # Windows PowerShell 5.1 ConvertFrom-Json emits a JSON array as one object: enumerate it.
+    $rows = New-Object System.Collections.Generic.List[object]
+    foreach ($r in (ConvertFrom-Json -InputObject $text)) { $rows.Add($r) }
+    return , $rows.ToArray()
 }
 
 function Wait-Until {
@@ -132,4 +135,20 @@ function Save-ScenarioResult {
     $dir = Join-Path (Join-Path $script:ClabWork 'out') $Result.scenario
     New-Item -ItemType Directory -Force -Path $dir | Out-Null
     Write-Utf8NoBom -Path (Join-Path $dir 'run.json') -Text ($Result | ConvertTo-Json -Depth 5)
+}
+
+function Read-ResultLog {
+    # Parses osqueryd.results.log line by line; a line osquery is still writing (or any bad line) is skipped.
+    param([Parameter(Mandatory = $true)][string]$Path)
+    $lines = New-Object System.Collections.Generic.List[object]
+    if (-not (Test-Path -LiteralPath $Path)) { return , $lines.ToArray() }
+    foreach ($text in [System.IO.File]::ReadAllLines($Path)) {
+        if (-not $text.Trim()) { continue }
+        try {
+            $lines.Add((ConvertFrom-Json -InputObject $text))
+        } catch {
+            continue
+        }
+    }
+    return , $lines.ToArray()
 }

@@ -49,10 +49,17 @@ Write-Utf8NoBom -Path $flags -Text ([System.IO.File]::ReadAllText((Join-Path $Cl
 Write-Utf8NoBom -Path $conf -Text ([System.IO.File]::ReadAllText((Join-Path $ClabVm 'provision\osquery.conf')))
 $packDir = Join-Path $OsqueryHome 'packs'
 New-Item -ItemType Directory -Force -Path $packDir | Out-Null
+# The packs' SQL is used as shipped; only the intervals are capped so a test run sees every scheduled
+# query fire within minutes (compile_baseline runs every 1800 s in production).
+$PackIntervalCap = 60
 foreach ($pack in @('compile_after_delivery.conf', 'compile_after_delivery_fallback.conf')) {
     $src = Join-Path $ClabRoot "packs\$pack"
     if (-not (Test-Path -LiteralPath $src)) { throw "pack $src missing: is packs/ synced?" }
-    Copy-Item -LiteralPath $src -Destination (Join-Path $packDir $pack) -Force
+    $json = [IO.File]::ReadAllText($src) | ConvertFrom-Json
+    foreach ($q in $json.queries.PSObject.Properties) {
+        $q.Value.interval = [Math]::Min([int]$q.Value.interval, $PackIntervalCap)
+    }
+    Write-Utf8NoBom -Path (Join-Path $packDir $pack) -Text ($json | ConvertTo-Json -Depth 20)
 }
 New-Item -ItemType Directory -Force -Path (Join-Path $OsqueryHome 'log') | Out-Null
 

@@ -115,7 +115,8 @@ var (
 
 // RequiredKeys are the keys every expected.json and every lineage entry must spell out.
 var (
-	RequiredKeys    = []string{"scenario", "kind", "description", "listener_port", "lineage", "pack_queries", "correlator"}
+	RequiredKeys = []string{"scenario", "kind", "description", "listener_port", "lineage", "telemetry_signals",
+		"pack_queries", "forbidden_pack_queries", "correlator", "known_failures"}
 	RequiredRowKeys = []string{"compiler_name", "parent_name", "parent_class", "stage", "output_path_pattern",
 		"min_executions", "min_connections", "connection_origin", "suspicious", "required_reasons"}
 )

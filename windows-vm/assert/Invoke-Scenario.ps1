@@ -1,0 +1,35 @@
+Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
+$syntaxErrors = $null
+[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
+if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
+# Runs one scenario's run.ps1 as the vagrant user through a scheduled task (parent svchost.exe), so the
+# WinRM host that `vagrant winrm` uses (wsmprovhost.exe, a remote-admin parent) is not in the ancestry.
+param([Parameter(Mandatory = $true)][string]$Name, [int]$TimeoutSeconds = 600)
+. (Join-Path $PSScriptRoot '..\lib\common.ps1')
+
+if ($Name -notmatch '^(attack|benign)_[a-z0-9_]+$') { throw "bad scenario name $Name" }
+$script = Join-Path $ClabVm "scenarios\$Name\run.ps1"
+if (-not (Test-Path -LiteralPath $script)) { throw "no scenario $Name ($script)" }
+$runJson = Join-Path $ClabWork "out\$Name\run.json"
+Remove-Item -LiteralPath $runJson -Force -ErrorAction SilentlyContinue
+
+$task = "clab-scenario-$Name"
+$psExe = "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe"
+$action = New-ScheduledTaskAction -Execute $psExe -Argument "-NoProfile -ExecutionPolicy Bypass -File $script" -WorkingDirectory 'C:\Users\vagrant'
+$settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit (New-TimeSpan -Seconds $TimeoutSeconds) -AllowStartIfOnBatteries
+# Lab credentials of the box (vagrant/vagrant); the task runs with the user's full (elevated) token.
+Register-ScheduledTask -TaskName $task -Action $action -Settings $settings -User 'vagrant' -Password 'vagrant' -RunLevel Highest -Force | Out-Null
+try {
+    $before = (Get-ScheduledTaskInfo -TaskName $task).LastRunTime
+    Start-ScheduledTask -TaskName $task
+    Wait-Until -Description "scenario $Name to finish" -TimeoutSeconds $TimeoutSeconds -IntervalMilliseconds 2000 -Condition {
+        $info = Get-ScheduledTaskInfo -TaskName $task
+        ((Get-ScheduledTask -TaskName $task).State -eq 'Ready') -and ($info.LastRunTime -ne $before)
+    }
+    $code = (Get-ScheduledTaskInfo -TaskName $task).LastTaskResult
+    if ($code -ne 0) { throw "scenario $Name exited $code" }
+    if (-not (Test-Path -LiteralPath $runJson)) { throw "scenario $Name wrote no $runJson" }
+} finally {
+    Unregister-ScheduledTask -TaskName $task -Confirm:$false
+}
+Get-Content -LiteralPath $runJson -Raw
