@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/osquery/osquery-go"
+	osquerygen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/compilelineage/compile-lineage/tables"
@@ -33,7 +34,23 @@ const linuxFixture = `{
 type recorder struct {
 	mu       sync.Mutex
 	contexts []table.QueryContext
+	raw      []string // context JSON as sent by the core
 	now      time.Time
+}
+
+// rawContext records the context JSON of every generate call before the table plugin parses it.
+type rawContext struct {
+	osquery.OsqueryPlugin
+	rec *recorder
+}
+
+func (p rawContext) Call(ctx context.Context, req osquerygen.ExtensionPluginRequest) osquerygen.ExtensionResponse {
+	if req["action"] == "generate" {
+		p.rec.mu.Lock()
+		p.rec.raw = append(p.rec.raw, req["context"])
+		p.rec.mu.Unlock()
+	}
+	return p.OsqueryPlugin.Call(ctx, req)
 }
 
 // testPlugins builds test-only tables: test_exec runs a query back into the core through the querier and
@@ -42,9 +59,9 @@ func testPlugins(rec *recorder) func(hclog.Logger, tables.Querier, tables.Option
 	return func(_ hclog.Logger, q tables.Querier, opts tables.Options) []osquery.OsqueryPlugin {
 		rec.now = opts.Now()
 		exec := table.NewPlugin("test_exec", []table.ColumnDefinition{
-			table.BigIntColumn("time"),
+			table.BigIntColumn("time", table.AdditionalColumn()),
 			table.BigIntColumn("pid"),
-			table.TextColumn("path"),
+			table.TextColumn("path", table.IndexColumn()),
 			table.TextColumn("secret", table.HiddenColumn()),
 		}, func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
 			rec.mu.Lock()
@@ -71,7 +88,16 @@ func testPlugins(rec *recorder) func(hclog.Logger, tables.Querier, tables.Option
 			func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
 				return nil, errors.New("boom")
 			})
-		return []osquery.OsqueryPlugin{exec, fail}
+		req := table.NewPlugin("test_required", []table.ColumnDefinition{
+			table.TextColumn("id", table.RequiredColumn()), table.TextColumn("v"),
+		}, func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+			var out []map[string]string
+			for _, c := range qc.Constraints["id"].Constraints {
+				out = append(out, map[string]string{"id": c.Expression, "v": "seen"})
+			}
+			return out, nil
+		})
+		return []osquery.OsqueryPlugin{rawContext{exec, rec}, fail, req}
 	}
 }
 
@@ -103,10 +129,11 @@ func TestHarnessEndToEnd(t *testing.T) {
 		t.Fatalf("platform %s now %d tables.Now %v", h.Platform(), h.Now(), rec.now)
 	}
 
-	// Join an extension table with a fixture table; the time constraint reaches the extension.
+	// Join an extension table with a fixture table; the time constraint reaches the extension. CROSS JOIN keeps
+	// the extension table in the outer loop (as the inner table it would be generated once per outer row).
 	h.ResetStats()
 	rows, err := h.Query(ctx, `SELECT e.pid, e.path, e.secret, p.cmdline FROM test_exec e
-		JOIN process_events p ON p.pid = e.pid WHERE e.time >= 1700000010 ORDER BY e.pid`)
+		CROSS JOIN process_events p ON p.pid = e.pid WHERE e.time >= 1700000010 ORDER BY e.pid`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +155,34 @@ func TestHarnessEndToEnd(t *testing.T) {
 		cl.Constraints[0].Operator != table.OperatorGreaterThanOrEquals || cl.Constraints[0].Expression != "1700000010" {
 		t.Fatalf("time constraint = %+v", cl)
 	}
+
+	// Only required/index/additional columns get constraints, as in osquery's xBestIndex; range comparisons
+	// on TEXT columns never do. The raw context JSON lists every column sorted by name.
+	if _, err := h.Query(ctx, `SELECT pid FROM test_exec WHERE time > 1700000015 AND path LIKE '/tmp/%'
+		AND path > 'a' AND pid = 102`); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	raw := rec.raw[len(rec.raw)-1]
+	rec.mu.Unlock()
+	wantRaw := `{"constraints":[{"name":"path","list":[{"op":65,"expr":"/tmp/%"}],"affinity":"TEXT"},` +
+		`{"name":"pid","list":[],"affinity":"BIGINT"},{"name":"secret","list":[],"affinity":"TEXT"},` +
+		`{"name":"time","list":[{"op":4,"expr":"1700000015"}],"affinity":"BIGINT"}],` +
+		`"colsUsed":["time","pid","path"],"colsUsedBitset":7}`
+	if raw != wantRaw {
+		t.Fatalf("context\n got %s\nwant %s", raw, wantRaw)
+	}
+
+	// A required column must be constrained.
+	if _, err := h.Query(ctx, "SELECT * FROM test_required"); err == nil ||
+		!strings.Contains(err.Error(), "test_required was queried without a required column") {
+		t.Fatalf("err = %v", err)
+	}
+	rows, err = h.Query(ctx, "SELECT id, v FROM test_required WHERE id IN ('a', 'b') ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRows(t, rows, []map[string]string{{"id": "a", "v": "seen"}, {"id": "b", "v": "seen"}})
 
 	// SELECT * leaves the hidden column out.
 	cols, _, err := h.QueryOrdered(ctx, "SELECT * FROM test_exec")
@@ -163,7 +218,8 @@ func TestHarnessOsqueryTables(t *testing.T) {
 		want []map[string]string
 	}{
 		{"SELECT name, internal, active FROM osquery_registry WHERE registry = 'table' AND internal = 0 ORDER BY name",
-			[]map[string]string{{"name": "test_exec", "internal": "0", "active": "1"}, {"name": "test_fail", "internal": "0", "active": "1"}}},
+			[]map[string]string{{"name": "test_exec", "internal": "0", "active": "1"}, {"name": "test_fail", "internal": "0", "active": "1"},
+				{"name": "test_required", "internal": "0", "active": "1"}}},
 		{"SELECT name, type FROM osquery_extensions ORDER BY uuid",
 			[]map[string]string{{"name": "core", "type": "core"}, {"name": "compile_lineage", "type": "extension"}}},
 		{"SELECT version, build_platform, extensions FROM osquery_info",

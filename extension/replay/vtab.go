@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,11 +176,16 @@ type extTable struct {
 	cols []routeColumn
 }
 
-// osquery's constraint operators (osquery/core/tables.h ConstraintOperator).
+// osqueryOps maps SQLite's constraint operators to the codes osquery sends (SQLITE_INDEX_CONSTRAINT_*, as in
+// osquery/core/tables.h ConstraintOperator). Operators without a right-hand value are not listed.
 var osqueryOps = map[vtab.ConstraintOp]int{
 	vtab.OpEQ: 2, vtab.OpGT: 4, vtab.OpLE: 8, vtab.OpLT: 16, vtab.OpGE: 32,
-	vtab.OpLIKE: 65, vtab.OpGLOB: 66,
+	vtab.OpMATCH: 64, vtab.OpLIKE: 65, vtab.OpGLOB: 66, vtab.OpREGEXP: 67, vtab.OpNE: 68, vtab.OpISNOT: 69,
+	vtab.OpIS: 72,
 }
+
+// osquery's kMaxIndexCost.
+const maxIndexCost = 1000000
 
 // plan is what BestIndex hands to Filter through IdxStr.
 type plan struct {
@@ -189,28 +194,61 @@ type plan struct {
 	ColUsed uint64 `json:"u"`
 }
 
+// BestIndex follows osquery's xBestIndex (osquery/sql/virtual_table.cpp): only constraints on columns marked
+// required, index or additional are passed to the table; range comparisons on TEXT columns never are; SQLite
+// filters everything again.
 func (t *extTable) BestIndex(info *vtab.IndexInfo) error {
 	p := plan{ColUsed: info.ColUsed}
+	cost := float64(maxIndexCost)
+	hasRequiredConstraint := false
 	arg := 0
 	for i, c := range info.Constraints {
-		op, ok := osqueryOps[c.Op]
-		if !c.Usable || !ok || c.Column < 0 || c.Column >= len(t.cols) {
+		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) {
 			continue
 		}
+		op, ok := osqueryOps[c.Op]
+		if !ok {
+			continue
+		}
+		col := t.cols[c.Column]
+		if strings.EqualFold(col.Type, "TEXT") && (op == 4 || op == 8 || op == 16 || op == 32) {
+			cost += 10
+			continue
+		}
+		switch {
+		case col.Op&opRequired != 0:
+			hasRequiredConstraint = true
+			cost = 1
+		case col.Op&(opIndex|opAdditional) != 0:
+			cost = 1
+		default:
+			continue // not indexed: SQLite filters it
+		}
 		info.Constraints[i].ArgIndex = arg
-		info.Constraints[i].Omit = false // SQLite re-applies the filter, as in osquery
+		info.Constraints[i].Omit = false
 		arg++
 		p.Cols = append(p.Cols, c.Column)
 		p.Ops = append(p.Ops, op)
+	}
+	for i, col := range t.cols {
+		if colUsed(info.ColUsed, i) && col.Op&opRequired != 0 && !hasRequiredConstraint {
+			cost = maxIndexCost
+		}
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
 	info.IdxStr = string(b)
-	info.EstimatedCost = 1e6 / float64(1+len(p.Cols))
-	info.EstimatedRows = 1000
+	info.EstimatedCost = cost
 	return nil
+}
+
+func colUsed(used uint64, i int) bool {
+	if i >= 63 {
+		i = 63
+	}
+	return used&(1<<uint(i)) != 0
 }
 
 func (t *extTable) Open() (vtab.Cursor, error) { return &extCursor{t: t}, nil }
@@ -223,11 +261,12 @@ type extCursor struct {
 	i    int
 }
 
-// queryContext is the JSON osquery sends as the "context" of a generate call.
+// queryContext is the JSON osquery sends as the "context" of a generate call
+// (TablePlugin::setRequestFromContext): every column of the table, sorted by name, with its constraint list.
 type queryContext struct {
 	Constraints    []constraintList `json:"constraints"`
-	ColsUsed       []string         `json:"colsUsed,omitempty"`
-	ColsUsedBitset uint64           `json:"colsUsedBitset,omitempty"`
+	ColsUsed       []string         `json:"colsUsed"`
+	ColsUsedBitset uint64           `json:"colsUsedBitset"`
 }
 
 type constraintList struct {
@@ -248,30 +287,46 @@ func (c *extCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 			return fmt.Errorf("%s: bad plan: %w", c.t.name, err)
 		}
 	}
-	qc := queryContext{Constraints: []constraintList{}}
-	byCol := map[int]int{}
-	for i, col := range p.Cols {
-		if i >= len(vals) {
-			break
+	byName := map[string]*constraintList{}
+	names := make([]string, 0, len(c.t.cols))
+	requiredCol := false
+	for _, col := range c.t.cols {
+		if _, dup := byName[col.Name]; !dup {
+			names = append(names, col.Name)
 		}
-		k, ok := byCol[col]
-		if !ok {
-			k = len(qc.Constraints)
-			byCol[col] = k
-			qc.Constraints = append(qc.Constraints, constraintList{
-				Name: c.t.cols[col].Name, Affinity: c.t.cols[col].Type, List: []constraint{},
-			})
+		byName[col.Name] = &constraintList{Name: col.Name, Affinity: col.Type, List: []constraint{}}
+		if col.Op&opRequired != 0 {
+			requiredCol = true
 		}
-		qc.Constraints[k].List = append(qc.Constraints[k].List, constraint{Op: p.Ops[i], Expr: exprString(vals[i])})
 	}
-	used := p.ColUsed
+	requiredOK := !requiredCol
+	for i, ci := range p.Cols {
+		col := c.t.cols[ci]
+		if col.Op&opRequired != 0 {
+			requiredOK = true
+		}
+		if i >= len(vals) {
+			continue
+		}
+		expr := exprString(vals[i])
+		if expr == "" { // osquery skips values SQLite renders as NULL or ""
+			continue
+		}
+		byName[col.Name].List = append(byName[col.Name].List, constraint{Op: p.Ops[i], Expr: expr})
+	}
+	if !requiredOK {
+		return fmt.Errorf("%s: constraint failed: table %s was queried without a required column in the WHERE clause",
+			c.t.name, c.t.name)
+	}
+	sort.Strings(names)
+	qc := queryContext{ColsUsedBitset: p.ColUsed, ColsUsed: []string{}}
+	for _, n := range names {
+		qc.Constraints = append(qc.Constraints, *byName[n])
+	}
 	for i, col := range c.t.cols {
-		if i < 63 && used&(1<<uint(i)) != 0 || i >= 63 && used&(1<<63) != 0 {
+		if colUsed(p.ColUsed, i) {
 			qc.ColsUsed = append(qc.ColsUsed, col.Name)
 		}
-	}
-	if bits.OnesCount64(used) > 0 {
-		qc.ColsUsedBitset = used
 	}
 	ctxJSON, err := json.Marshal(qc)
 	if err != nil {
@@ -286,6 +341,7 @@ func (c *extCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 	return nil
 }
 
+// exprString renders a constraint value like sqlite3_value_text.
 func exprString(v vtab.Value) string {
 	switch x := v.(type) {
 	case nil:
@@ -297,7 +353,11 @@ func exprString(v vtab.Value) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		return strconv.FormatFloat(x, 'g', 15, 64)
+		s := strconv.FormatFloat(x, 'g', 15, 64)
+		if !strings.ContainsAny(s, ".eEnN") {
+			s += ".0"
+		}
+		return s
 	case time.Time:
 		return x.UTC().Format(time.RFC3339)
 	}
