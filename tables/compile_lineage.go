@@ -17,7 +17,7 @@ import (
 
 var compileLineageColumns = []table.ColumnDefinition{
 	table.TextColumn("lineage_id", table.ColumnDescription("Deterministic id of this compile (UUIDv5 over the compiler process identity)")),
-	table.BigIntColumn("time", table.ColumnDescription("Compiler start, unix seconds; constrain it (time > ...) to narrow the search")),
+	table.BigIntColumn("time", table.AdditionalColumn(), table.ColumnDescription("Compiler start, unix seconds; constrain it (time > ...) to narrow the search")),
 	table.TextColumn("platform", table.ColumnDescription("windows, linux or darwin")),
 	table.TextColumn("source", table.ColumnDescription("Process telemetry used: sysmon, process_etw_events, security_4688, process_events, es_process_events")),
 	table.BigIntColumn("compiler_pid"),

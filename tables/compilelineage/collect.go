@@ -197,64 +197,29 @@ func (s *procSet) add(ps []Proc) []Proc {
 }
 
 // Collect fetches what the lineage of compiles started in [from, to] needs, narrowly: the
-// compiler starts first, then only the processes, files and connections related to them.
+// compiler starts first, then, one scan per round, only the processes, files and
+// connections related to them.
 func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, to int64, p Params) (*Events, error) {
 	p = p.withDefaults()
 	ev := &Events{Platform: platform, Gaps: slices.Clone(plan.Gaps)}
 	if plan.Procs == nil {
 		return ev, nil
 	}
-	ps := plan.Procs
-	compilers, err := ps.compilers(ctx, q, from, to)
+	compilers, err := plan.Procs.compilers(ctx, q, from, to)
 	if err != nil || len(compilers) == 0 {
 		return ev, err
 	}
-	var all procSet
-	all.add(compilers)
-	minT := compilers[0].Time
-	maxT := compilers[0].Time
+	w := walker{src: plan.Procs, q: q, depth: map[string]int{}}
+	w.all.add(compilers)
+	minT, maxT := compilers[0].Time, compilers[0].Time
 	for _, c := range compilers {
 		minT, maxT = minTime(minT, c.Time), maxTime(maxT, c.Time)
+		w.depth[c.Key] = 0
 	}
-	since := minT.Add(-p.Skew).Unix()
+	w.since = minT.Add(-p.Skew).Unix()
 
-	// Ancestry, up to five generations above the compilers.
-	frontier := compilers
-	var parents []Proc
-	for range 5 {
-		got, err := ps.parents(ctx, q, frontier)
-		if err != nil {
-			return ev, err
-		}
-		frontier = all.add(got)
-		if parents == nil {
-			parents = frontier
-		}
-		if len(frontier) == 0 {
-			break
-		}
-	}
-	// Parents whose start is outside the buffer still write files and connect: look them
-	// up by the key or pid their children name.
-	var unseenParents []Proc
-	for _, c := range compilers {
-		if c.ParentKey != "" && !all.seen[c.ParentKey] || c.ParentKey == "" && c.PPID > 0 {
-			unseenParents = append(unseenParents, Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time})
-		}
-	}
-	// Descendants of the compilers (helpers, follow-up children) and of their parents.
-	frontier = append(append(slices.Clone(compilers), parents...), unseenParents...)
-	for range 4 {
-		got, err := ps.children(ctx, q, frontier, since)
-		if err != nil {
-			return ev, err
-		}
-		if frontier = all.add(got); len(frontier) == 0 {
-			break
-		}
-	}
-
-	// Files written by the compiles, and by their parents for in-process compiles.
+	// Phase 1: ancestry (five generations), descendants of the compilers (helpers,
+	// follow-ups) and of their parents, and starts of the outputs named on command lines.
 	var outputs []string
 	for _, c := range compilers {
 		kind := compilerKind(baseName(c.Path), c.OriginalName, c.Cmdline)
@@ -262,57 +227,171 @@ func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, t
 			outputs = append(outputs, inv.Output)
 		}
 	}
+	if err := w.rounds(ctx, compilers, compilers, outputs, 5, compilers); err != nil {
+		return ev, err
+	}
+
+	// Files written by the compiles, and by their parents for in-process compiles; parents
+	// outside the buffer are looked up by the key or pid their children name.
 	if plan.Files != nil {
-		files, err := plan.Files.files(ctx, q, append(slices.Clone(all.list), unseenParents...), outputs, since, maxT.Add(p.CompileWindow).Unix())
+		files, err := plan.Files.files(ctx, q, append(slices.Clone(w.all.list), w.unseen...), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
 			return ev, err
 		}
 		ev.Files = files
 	}
-	posix := platform != "windows"
+	// Phase 2: executions of what the compiles wrote, and what those started.
+	var written []string
 	for _, f := range ev.Files {
-		if looksLikeArtifact(f.Path, posix) {
-			outputs = append(outputs, f.Path)
+		if looksLikeArtifact(f.Path, platform != "windows") && !slices.Contains(outputs, f.Path) {
+			written = append(written, f.Path)
 		}
 	}
-
-	// Executions of anything the compiles produced, and what those started.
-	var names []string
-	for _, o := range outputs {
-		if n := baseName(o); n != "" && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	for _, part := range chunks(names, 100) {
-		got, err := ps.byBaseName(ctx, q, part, since)
-		if err != nil {
-			return ev, err
-		}
-		frontier = all.add(got)
-		for range 2 {
-			if len(frontier) == 0 {
-				break
-			}
-			kids, err := ps.children(ctx, q, frontier, since)
-			if err != nil {
-				return ev, err
-			}
-			frontier = all.add(kids)
-		}
+	if err := w.rounds(ctx, nil, nil, dedupe(written), 3, nil); err != nil {
+		return ev, err
 	}
 
 	// Connections by every related process.
 	if plan.Conns != nil {
-		for _, part := range chunks(append(slices.Clone(all.list), unseenParents...), 500) {
-			conns, err := plan.Conns.conns(ctx, q, part, since)
+		for _, part := range chunks(append(slices.Clone(w.all.list), w.unseen...), 500) {
+			conns, err := plan.Conns.conns(ctx, q, part, w.since)
 			if err != nil {
 				return ev, err
 			}
 			ev.Conns = append(ev.Conns, conns...)
 		}
 	}
-	ev.Procs = all.list
+	ev.Procs = w.all.list
 	return ev, nil
+}
+
+// walker expands the set of related processes round by round.
+type walker struct {
+	src    procSource
+	q      Querier
+	all    procSet
+	depth  map[string]int // generations below a compiler (or below a compiler's parent + 1)
+	since  int64
+	unseen []Proc // stand-ins for parents that started before the buffer
+}
+
+const (
+	maxUp   = 5 // generations of ancestry
+	maxDown = 4 // generations below a compiler
+)
+
+// rounds asks for parents of up, children of down and starts of paths, then repeats with
+// what came back, at most n times. compilers, when given, marks the first round: the
+// parents found there are the compilers' own and their children are followed too.
+func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n int, compilers []Proc) error {
+	upDepth := map[string]int{}
+	for _, u := range up {
+		upDepth[u.Key] = 0
+	}
+	for i := 0; i < n; i++ {
+		r := Related{ParentsOf: up, ChildrenOf: down, Paths: paths, Since: w.since}
+		if r.empty() {
+			return nil
+		}
+		got, err := w.src.related(ctx, w.q, r)
+		if err != nil {
+			return err
+		}
+		fresh := w.all.add(got)
+		ups, downs := indexProcs(up), indexProcs(down)
+		var nextUp, nextDown []Proc
+		for _, f := range fresh {
+			if kid := ups.childOf(f); kid != nil {
+				d := upDepth[kid.Key] + 1
+				upDepth[f.Key] = d
+				if d < maxUp {
+					nextUp = append(nextUp, f)
+				}
+				if i == 0 && compilers != nil {
+					// The compilers' parents: their other children are the follow-ups.
+					w.depth[f.Key] = 1
+					nextDown = append(nextDown, f)
+				}
+				continue
+			}
+			d := 1 // an execution of a path
+			if par := downs.parentOf(f); par != nil {
+				d = w.depth[par.Key] + 1
+			}
+			w.depth[f.Key] = d
+			if d < maxDown {
+				nextDown = append(nextDown, f)
+			}
+		}
+		if i == 0 && compilers != nil {
+			for _, c := range compilers {
+				if (c.ParentKey != "" && !w.all.seen[c.ParentKey]) || (c.ParentKey == "" && c.PPID > 0 && !parentFound(c, fresh)) {
+					stand := Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time}
+					w.unseen = append(w.unseen, stand)
+					w.depth[stand.Key] = 1
+					nextDown = append(nextDown, stand)
+				}
+			}
+		}
+		up, down, paths = nextUp, nextDown, nil
+	}
+	return nil
+}
+
+// procIndex finds parents and children among a round's processes without a scan per pair.
+type procIndex struct {
+	byKey       map[string]*Proc
+	byPID       map[int64][]*Proc
+	byParentKey map[string]*Proc
+	byPPID      map[int64][]*Proc
+}
+
+func indexProcs(ps []Proc) procIndex {
+	ix := procIndex{byKey: map[string]*Proc{}, byPID: map[int64][]*Proc{}, byParentKey: map[string]*Proc{}, byPPID: map[int64][]*Proc{}}
+	for i := range ps {
+		p := &ps[i]
+		ix.byKey[p.Key] = p
+		if p.PID > 0 {
+			ix.byPID[p.PID] = append(ix.byPID[p.PID], p)
+		}
+		if p.ParentKey != "" {
+			ix.byParentKey[p.ParentKey] = p
+		} else if p.PPID > 0 {
+			ix.byPPID[p.PPID] = append(ix.byPPID[p.PPID], p)
+		}
+	}
+	return ix
+}
+
+// childOf returns an indexed process whose parent par can be.
+func (ix procIndex) childOf(par Proc) *Proc {
+	if c := ix.byParentKey[par.Key]; c != nil {
+		return c
+	}
+	for _, c := range ix.byPPID[par.PID] {
+		if !par.Time.After(c.Time.Add(2 * time.Second)) {
+			return c
+		}
+	}
+	return nil
+}
+
+// parentOf returns the indexed process that can be c's parent.
+func (ix procIndex) parentOf(c Proc) *Proc {
+	if c.ParentKey != "" {
+		return ix.byKey[c.ParentKey]
+	}
+	var best *Proc
+	for _, p := range ix.byPID[c.PPID] {
+		if !p.Time.After(c.Time.Add(2*time.Second)) && (best == nil || p.Time.After(best.Time)) {
+			best = p
+		}
+	}
+	return best
+}
+
+func parentFound(c Proc, procs []Proc) bool {
+	return indexProcs(procs).parentOf(c) != nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -21,13 +21,25 @@ type procSource interface {
 	name() string
 	// compilers returns compiler starts with from <= time <= to.
 	compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error)
-	// parents returns the parents of procs (any start time).
-	parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error)
-	// children returns processes started by procs at or after since.
-	children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error)
-	// byBaseName returns starts at or after since whose image has one of these base names.
-	byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error)
+	// related returns, in one query, what Related asks for.
+	related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 }
+
+// Related asks for the processes linked to those already known: one scan of the process
+// table per round instead of one per question.
+type Related struct {
+	ParentsOf  []Proc   // their parents, whenever they started
+	ChildrenOf []Proc   // their children started at or after Since
+	Paths      []string // starts of these images at or after Since (executions of artifacts)
+	Since      int64
+}
+
+func (r Related) empty() bool {
+	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
+}
+
+// orWhere joins the predicates of a Related query.
+func orWhere(conds []string) string { return "(" + strings.Join(conds, " OR ") + ")" }
 
 // fileSource reads file writes.
 type fileSource interface {
@@ -196,34 +208,45 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 	return sysmonProcs(rows), err
 }
 
-func (s sysmon) byGUIDs(ctx context.Context, q Querier, col string, guids []string, extra string) ([]Proc, error) {
-	var out []Proc
-	for _, part := range chunks(guids, 200) {
-		list, _ := textList(part)
-		rows, err := query(ctx, q, sysmonWhere(1, "lower("+col+") IN "+list+extra))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, sysmonProcs(rows)...)
+func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+	var conds []string
+	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
+		conds = append(conds, "lower("+jGUID+") IN "+list)
 	}
-	return out, nil
-}
-
-func (s sysmon) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
-	return s.byGUIDs(ctx, q, jGUID, keysOf(procs, func(p Proc) string { return p.ParentKey }), "")
-}
-
-func (s sysmon) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
-	return s.byGUIDs(ctx, q, jPGUID, keysOf(procs, func(p Proc) string { return p.Key }), fmt.Sprintf(" AND time >= %d", since))
-}
-
-func (sysmon) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
-	suf, ok := suffixAny(jImage, prefixAll(`\`, names))
-	if !ok {
+	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
+	}
+	if list, ok := textList(pathForms(r.Paths)); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jImage, list))
+	}
+	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, sysmonWhere(1, fmt.Sprintf("time >= %d AND %s", since, suf)))
+	rows, err := query(ctx, q, sysmonWhere(1, orWhere(conds)))
 	return sysmonProcs(rows), err
+}
+
+// pathForms lists the lower-case forms a Windows image path can take in process events:
+// as written, and under the volume device names ETW reports (\Device\HarddiskVolumeN\...).
+// An IN list of exact forms lets osquery's SQLite match with one lookup per row, where a
+// suffix or LIKE test per candidate would cost a scan per output. POSIX paths are exact.
+func pathForms(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if !windowsPath(p) {
+			out = append(out, p)
+			continue
+		}
+		n := NormalizePath(p)
+		out = append(out, n)
+		rest := stripDrive(n)
+		if rest != n {
+			for v := 1; v <= 8; v++ {
+				out = append(out, fmt.Sprintf(`\device\harddiskvolume%d%s`, v, rest))
+			}
+		}
+	}
+	return dedupe(out)
 }
 
 func prefixAll(p string, names []string) []string {
@@ -333,38 +356,29 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 	return t.procs(rows), err
 }
 
-func (t pidTable) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
-	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PPID }))
-	if !ok {
-		return nil, nil
+func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+	var conds []string
+	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
+		var latest int64
+		for _, p := range r.ParentsOf {
+			latest = max(latest, p.Time.Unix()+2)
+		}
+		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, latest))
 	}
-	var latest int64
-	for _, p := range procs {
-		latest = max(latest, p.Time.Unix()+2)
+	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
 	}
-	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("%s IN %s AND time <= %d", t.pidCol, list, latest)))
-	return t.procs(rows), err
-}
-
-func (t pidTable) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
-	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
-	if !ok {
-		return nil, nil
-	}
-	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("%s IN %s AND time >= %d", t.ppidCol, list, since)))
-	return t.procs(rows), err
-}
-
-func (t pidTable) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
-	sep := "/"
+	forms, col := r.Paths, "path"
 	if t.windows {
-		sep = `\`
+		forms, col = pathForms(r.Paths), "lower(path)"
 	}
-	suf, ok := suffixAny("path", prefixAll(sep, names))
-	if !ok {
+	if list, ok := textList(forms); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, col, list))
+	}
+	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, t.selectSQL(fmt.Sprintf("time >= %d AND %s", since, suf)))
+	rows, err := query(ctx, q, t.selectSQL(orWhere(conds)))
 	return t.procs(rows), err
 }
 
@@ -422,30 +436,21 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 	return s.procs(rows), err
 }
 
-func (s security4688) parents(ctx context.Context, q Querier, procs []Proc) ([]Proc, error) {
-	list, ok := textList(hexPIDs(pidsOf(procs, func(p Proc) int64 { return p.PPID })))
-	if !ok {
+func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+	var conds []string
+	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
+		conds = append(conds, "lower("+jNewPID+") IN "+list)
+	}
+	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
+	}
+	if list, ok := textList(pathForms(r.Paths)); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jNewName, list))
+	}
+	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, s.sql("lower("+jNewPID+") IN "+list))
-	return s.procs(rows), err
-}
-
-func (s security4688) children(ctx context.Context, q Querier, procs []Proc, since int64) ([]Proc, error) {
-	list, ok := textList(hexPIDs(pidsOf(procs, func(p Proc) int64 { return p.PID })))
-	if !ok {
-		return nil, nil
-	}
-	rows, err := query(ctx, q, s.sql(fmt.Sprintf("time >= %d AND lower(%s) IN %s", since, jCreator, list)))
-	return s.procs(rows), err
-}
-
-func (s security4688) byBaseName(ctx context.Context, q Querier, names []string, since int64) ([]Proc, error) {
-	suf, ok := suffixAny(jNewName, prefixAll(`\`, names))
-	if !ok {
-		return nil, nil
-	}
-	rows, err := query(ctx, q, s.sql(fmt.Sprintf("time >= %d AND %s", since, suf)))
+	rows, err := query(ctx, q, s.sql(orWhere(conds)))
 	return s.procs(rows), err
 }
 
