@@ -7,6 +7,7 @@ if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syn
 param([string[]]$Names = @())
 . (Join-Path $PSScriptRoot '..\lib\common.ps1')
 
+$Names = @($Names | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $all = @(Get-ChildItem -LiteralPath (Join-Path $ClabVm 'scenarios') -Directory | Sort-Object Name | ForEach-Object { $_.Name })
 if ($Names.Count -gt 0) { $all = @($all | Where-Object { $Names -contains $_ }) }
 if ($all.Count -eq 0) { throw 'no scenarios to run' }
