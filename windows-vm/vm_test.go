@@ -116,6 +116,9 @@ func TestPowerShellScripts(t *testing.T) {
 					strings.Contains(lower, "set-content") || strings.Contains(lower, "add-content") || strings.Contains(code, "> ")) {
 					t.Errorf("%s:%d: extensions.load must be written with Write-Utf8NoBom (UTF-8 without BOM)", p, n+1)
 				}
+				if filepath.Dir(p) != "lib" && strings.Contains(code, "2>&1") {
+					t.Errorf("%s:%d: run native programs with Invoke-Native (lib/common.ps1): 2>&1 under $ErrorActionPreference='Stop' turns stderr into terminating errors in PowerShell 5.1", p, n+1)
+				}
 				if strings.HasPrefix(p, "scenarios"+string(filepath.Separator)) || strings.HasPrefix(p, "assert"+string(filepath.Separator)) {
 					if strings.Contains(lower, "invoke-webrequest") || strings.Contains(lower, "net.webclient") {
 						t.Errorf("%s:%d: scenarios and assertions must stay offline", p, n+1)

@@ -11,6 +11,9 @@ $script:Osqueryi = 'C:\Program Files\osquery\osqueryi.exe'
 $script:OsqueryPipe = '\\.\pipe\osquery.em'
 $script:OsqueryResultsLog = 'C:\Program Files\osquery\log\osqueryd.results.log'
 $script:ExtensionName = 'compile_lineage'
+# A daemon other than the local MSI install (e.g. Fleet's Orbit) is reached by setting these two.
+if ($env:CLAB_OSQUERYI) { $script:Osqueryi = $env:CLAB_OSQUERYI }
+if ($env:CLAB_OSQUERY_PIPE) { $script:OsqueryPipe = $env:CLAB_OSQUERY_PIPE }
 $script:Net4 = 'C:\Windows\Microsoft.NET\Framework64\v4.0.30319'
 
 function Assert-ScriptSyntax {
@@ -37,16 +40,34 @@ function Write-Utf8NoBom {
     }
 }
 
+function Invoke-Native {
+    # Runs a native program and returns its exit code, stdout lines and all output lines. Windows
+    # PowerShell 5.1 turns native stderr into error records, which $ErrorActionPreference = 'Stop' (and
+    # WinRM, which Vagrant provisions through) would raise as terminating errors: check ExitCode instead.
+    param([Parameter(Mandatory = $true)][string]$FilePath, [string[]]$Arguments = @())
+    $old = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        $raw = @(& $FilePath @Arguments 2>&1)
+        $code = $LASTEXITCODE
+    } finally {
+        $ErrorActionPreference = $old
+    }
+    $stdout = @($raw | Where-Object { $_ -is [string] })
+    $all = @($raw | ForEach-Object { [string]$_ })
+    return [pscustomobject]@{ ExitCode = $code; Stdout = $stdout; Output = $all }
+}
+
 function Invoke-Osquery {
     # Runs SQL inside the running osqueryd through its extension manager pipe and returns the rows.
     # A standalone osqueryi would see neither event tables nor extension tables.
     param([Parameter(Mandatory = $true)][string]$Sql)
     if (-not (Test-Path -LiteralPath $script:Osqueryi)) { throw "osqueryi not found at $($script:Osqueryi)" }
-    $out = & $script:Osqueryi --connect $script:OsqueryPipe --json $Sql 2>&1
-    if ($LASTEXITCODE -ne 0) {
-        throw ('osqueryi --connect failed (exit {0}) for [{1}]: {2}' -f $LASTEXITCODE, $Sql, ($out -join "`n"))
+    $r = Invoke-Native -FilePath $script:Osqueryi -Arguments @('--connect', $script:OsqueryPipe, '--json', $Sql)
+    if ($r.ExitCode -ne 0) {
+        throw ('osqueryi --connect failed (exit {0}) for [{1}]: {2}' -f $r.ExitCode, $Sql, ($r.Output -join "`n"))
     }
-    $text = ($out | Where-Object { $_ -is [string] }) -join "`n"
+    $text = $r.Stdout -join "`n"
     if (-not $text.Trim()) { return @() }
     # Windows PowerShell 5.1 ConvertFrom-Json emits a JSON array as one object: enumerate it.
     $rows = New-Object System.Collections.Generic.List[object]

@@ -25,5 +25,6 @@ if (Get-Command -Name Add-MpPreference -ErrorAction SilentlyContinue) {
 
 # Sysmon UtcTime and osquery unixTime are UTC; keep the guest clock on UTC so logs line up.
 Set-TimeZone -Id 'UTC'
-w32tm /resync /force | Out-Null
+$r = Invoke-Native -FilePath 'w32tm.exe' -Arguments @('/resync', '/force')
+Write-Host ("w32tm /resync: exit {0} {1}" -f $r.ExitCode, ($r.Output -join ' '))
 Write-Host ('clock: {0:o}' -f (Get-Date).ToUniversalTime())

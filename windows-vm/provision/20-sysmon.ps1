@@ -32,12 +32,10 @@ if (-not $version.StartsWith($SysmonVersion)) {
 }
 
 [xml](Get-Content -LiteralPath $ConfigPath -Raw) | Out-Null
-if (Get-Service -Name 'Sysmon64' -ErrorAction SilentlyContinue) {
-    & $exe -accepteula -c $ConfigPath
-} else {
-    & $exe -accepteula -i $ConfigPath
-}
-if ($LASTEXITCODE -ne 0) { throw "Sysmon64.exe exited $LASTEXITCODE with $ConfigPath" }
+$mode = '-i'
+if (Get-Service -Name 'Sysmon64' -ErrorAction SilentlyContinue) { $mode = '-c' }
+$r = Invoke-Native -FilePath $exe -Arguments @('-accepteula', $mode, $ConfigPath)
+if ($r.ExitCode -ne 0) { throw ("Sysmon64.exe $mode exited {0} with {1}: {2}" -f $r.ExitCode, $ConfigPath, ($r.Output -join "`n")) }
 
 Wait-Until -Description 'Sysmon64 service running' -TimeoutSeconds 60 -Condition {
     (Get-Service -Name 'Sysmon64').Status -eq 'Running'

@@ -36,7 +36,7 @@ if (-not $installed) {
     Write-Host "osquery $OsqueryVersion already installed"
 }
 if (-not (Test-Path -LiteralPath $osqueryd)) { throw "osqueryd.exe missing at $osqueryd after install" }
-$version = & (Join-Path $OsqueryHome 'osqueryi.exe') --version
+$version = (Invoke-Native -FilePath (Join-Path $OsqueryHome 'osqueryi.exe') -Arguments @('--version')).Output -join ' '
 if (-not ($version -match [regex]::Escape($OsqueryVersion))) { throw "osqueryi reports [$version], pinned $OsqueryVersion" }
 
 $svc = Get-Service -Name 'osqueryd' -ErrorAction SilentlyContinue
@@ -63,8 +63,8 @@ foreach ($pack in @('compile_after_delivery.conf', 'compile_after_delivery_fallb
 }
 New-Item -ItemType Directory -Force -Path (Join-Path $OsqueryHome 'log') | Out-Null
 
-& $osqueryd --flagfile $flags --config_check
-if ($LASTEXITCODE -ne 0) { throw "osqueryd --config_check failed ($LASTEXITCODE) for $conf" }
+$r = Invoke-Native -FilePath $osqueryd -Arguments @('--flagfile', $flags, '--config_check')
+if ($r.ExitCode -ne 0) { throw ("osqueryd --config_check failed ({0}) for {1}: {2}" -f $r.ExitCode, $conf, ($r.Output -join "`n")) }
 
 if (-not (Get-Service -Name 'osqueryd' -ErrorAction SilentlyContinue)) {
     New-Service -Name 'osqueryd' -DisplayName 'osqueryd' -StartupType Automatic `

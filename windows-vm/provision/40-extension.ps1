@@ -32,8 +32,8 @@ foreach ($target in @($extDir, $dst)) {
             @($target, '/grant', 'SYSTEM:f', '/t'),
             @($target, '/inheritance:r', '/t'),
             @($target, '/inheritance:d', '/t'))) {
-        & icacls.exe @icaclsArgs | Out-Null
-        if ($LASTEXITCODE -ne 0) { throw "icacls $($icaclsArgs -join ' ') exited $LASTEXITCODE" }
+        $r = Invoke-Native -FilePath 'icacls.exe' -Arguments $icaclsArgs
+        if ($r.ExitCode -ne 0) { throw ("icacls {0} exited {1}: {2}" -f ($icaclsArgs -join ' '), $r.ExitCode, ($r.Output -join "`n")) }
     }
 }
 foreach ($target in @($extDir, $dst)) {

@@ -18,8 +18,8 @@ $listener = Start-LoopbackListener -Port $port -LogPath $log
 try {
     $project = Join-Path $dir 'inline.xml'
     Write-Utf8NoBom -Path $project -Text ([IO.File]::ReadAllText((Join-Path $PSScriptRoot 'inline.xml')).Replace('__PORT__', [string]$port))
-    $out = & "$env:SystemRoot\System32\wbem\WMIC.exe" process call create "$Net4\MSBuild.exe $project" 2>&1
-    $text = $out -join "`n"
+    $r = Invoke-Native -FilePath "$env:SystemRoot\System32\wbem\WMIC.exe" -Arguments @('process', 'call', 'create', "$Net4\MSBuild.exe $project")
+    $text = $r.Output -join "`n"
     if ($text -notmatch 'ReturnValue = 0') { throw "wmic process call create failed: $text" }
     $m = [regex]::Match($text, 'ProcessId = (\d+)')
     if (-not $m.Success) { throw "wmic printed no ProcessId: $text" }

@@ -13,11 +13,12 @@ New-Item -ItemType Directory -Force -Path $src | Out-Null
 Copy-Item -Path (Join-Path $PSScriptRoot 'project\*') -Destination $src -Recurse
 $task = 'clab-build-agent'
 $action = "$Net4\MSBuild.exe C:\src\agent\agent.csproj /nologo /v:minimal /p:Configuration=Release"
-& "$env:SystemRoot\System32\schtasks.exe" /Create /F /TN $task /RU SYSTEM /SC ONCE /ST 23:59 /TR $action | Out-Null
-if ($LASTEXITCODE -ne 0) { throw "schtasks /Create exited $LASTEXITCODE" }
+$schtasks = "$env:SystemRoot\System32\schtasks.exe"
+$r = Invoke-Native -FilePath $schtasks -Arguments @('/Create', '/F', '/TN', $task, '/RU', 'SYSTEM', '/SC', 'ONCE', '/ST', '23:59', '/TR', $action)
+if ($r.ExitCode -ne 0) { throw ("schtasks /Create exited {0}: {1}" -f $r.ExitCode, ($r.Output -join "`n")) }
 try {
-    & "$env:SystemRoot\System32\schtasks.exe" /Run /TN $task | Out-Null
-    if ($LASTEXITCODE -ne 0) { throw "schtasks /Run exited $LASTEXITCODE" }
+    $r = Invoke-Native -FilePath $schtasks -Arguments @('/Run', '/TN', $task)
+    if ($r.ExitCode -ne 0) { throw ("schtasks /Run exited {0}: {1}" -f $r.ExitCode, ($r.Output -join "`n")) }
     $out = Join-Path $src 'bin\Release\agent.dll'
     Wait-Until -Description "the build agent task to finish and write $out" -TimeoutSeconds 300 -IntervalMilliseconds 2000 -Condition {
         $info = Get-ScheduledTaskInfo -TaskName $task
@@ -25,7 +26,7 @@ try {
     }
     $result.artifacts = @($out)
 } finally {
-    & "$env:SystemRoot\System32\schtasks.exe" /Delete /F /TN $task | Out-Null
+    Invoke-Native -FilePath $schtasks -Arguments @('/Delete', '/F', '/TN', $task) | Out-Null
 }
 Save-ScenarioResult -Result $result
 Write-Host "$name done"
