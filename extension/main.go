@@ -8,6 +8,7 @@
 //
 //	compile_lineage.ext replay --fixture FILE [--fixture FILE ...] (--query SQL | --query-file FILE) [--now UNIXTIME]
 //	compile_lineage.ext spec
+//	compile_lineage.ext demo [--results-log FILE]
 //
 // Environment:
 //
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return runReplay(args[1:], stdout, stderr)
 		case "spec":
 			return runSpec(args[1:], stdout, stderr)
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseServeFlags(args, stderr)

@@ -306,3 +306,47 @@ func TestExtensionStopsWhenCoreGoesAway(t *testing.T) {
 		t.Fatal("serve.Run still running 10s after the core stopped")
 	}
 }
+
+// The fake core answers the other calls of osquery's extension manager API the way osquery does.
+func TestCoreThriftAPI(t *testing.T) {
+	h := startHarness(t, linuxFixture, &recorder{})
+	c, err := osquery.NewClient(h.sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	st, err := c.PingContext(ctx)
+	if err != nil || st.Code != 0 {
+		t.Fatalf("ping: %v %+v", err, st)
+	}
+	exts, err := c.ExtensionsContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exts) != 2 || exts[0].Name != "core" || exts[1].Name != "compile_lineage" || exts[1].Version != "replay" {
+		t.Fatalf("extensions = %v", exts)
+	}
+	opts, err := c.OptionsContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := opts["events_expiry"]; o == nil || o.Value != "3600" {
+		t.Fatalf("events_expiry option = %+v", o)
+	}
+	resp, err := c.GetQueryColumnsContext(ctx, "SELECT pid, path FROM process_events")
+	if err != nil || resp.Status.Code != 0 {
+		t.Fatalf("columns: %v %+v", err, resp)
+	}
+	assertRows(t, resp.Response, []map[string]string{{"pid": "BIGINT"}, {"path": "TEXT"}})
+	resp, err = c.QueryContext(ctx, "SELECT nope FROM processes")
+	if err != nil || resp.Status.Code != 1 || !strings.Contains(resp.Status.Message, "no such column: nope") {
+		t.Fatalf("query error: %v %+v", err, resp.Status)
+	}
+	st, err = c.RegisterExtensionContext(ctx, &osquerygen.InternalExtensionInfo{Name: "compile_lineage"}, osquerygen.ExtensionRegistry{})
+	if err != nil || st.Code != 1 || st.Message != "Duplicate extension registered" {
+		t.Fatalf("duplicate registration: %v %+v", err, st)
+	}
+}
