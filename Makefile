@@ -36,7 +36,7 @@ lint:
 demo:
 	mkdir -p $(BUILD)
 	$(GO) run ./extension demo --results-log $(BUILD)/demo-results.log
-	$(GO) run ./correlator score --roles examples/roles.csv $(BUILD)/demo-results.log
+	$(GO) run ./correlator score --roles extension/examples/roles.csv $(BUILD)/demo-results.log
 
 ## packs: regenerate the osquery packs and Fleet YAML from packs/queries/*.sql
 packs:

@@ -37,11 +37,15 @@ func replayQuery(t testing.TB, sql string, fixtures ...string) ([]map[string]str
 // TestSourceSets replays one fixture per platform's source set through Thrift and compares
 // every column of every row with a golden file.
 func TestSourceSets(t *testing.T) {
-	for _, name := range []string{"linux_webshell", "darwin_downloads", "windows_etw"} {
+	for name, fixture := range map[string]string{
+		"linux_webshell":   filepath.Join("..", "extension", "examples", "web_server_audit.json"),
+		"darwin_downloads": filepath.Join("testdata", "darwin_downloads.json"),
+		"windows_etw":      filepath.Join("testdata", "windows_etw.json"),
+	} {
 		t.Run(name, func(t *testing.T) {
-			rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid", filepath.Join("testdata", name+".json"))
+			rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid", fixture)
 			golden(t, filepath.Join("testdata", name+".rows.golden.json"), rows)
-			telemetry, _ := replayQuery(t, "SELECT * FROM compile_telemetry ORDER BY signal, source_table", filepath.Join("testdata", name+".json"))
+			telemetry, _ := replayQuery(t, "SELECT * FROM compile_telemetry ORDER BY signal, source_table", fixture)
 			golden(t, filepath.Join("testdata", name+".telemetry.golden.json"), telemetry)
 		})
 	}
@@ -71,7 +75,7 @@ func golden(t *testing.T, path string, rows []map[string]string) {
 // TestConstraintsNarrow checks that a time constraint reaches the extension and narrows
 // what it fetches, and that osquery's own filter still applies.
 func TestConstraintsNarrow(t *testing.T) {
-	fx := filepath.Join("testdata", "linux_webshell.json")
+	fx := filepath.Join("..", "extension", "examples", "web_server_audit.json")
 	all, full := replayQuery(t, "SELECT lineage_id FROM compile_lineage", fx)
 	late, narrow := replayQuery(t, "SELECT lineage_id, time FROM compile_lineage WHERE time >= 1764064150", fx)
 	if len(all) != 3 || len(late) != 2 {
