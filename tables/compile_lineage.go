@@ -83,7 +83,7 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 		return nil, t.fail(ctx, err)
 	}
 	plan := compilelineage.Choose(tel)
-	ev, err := compilelineage.Collect(ctx, t.q, plan, tel.Platform, from, to, compilelineage.Params{ReadFile: readResponseFile})
+	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, compilelineage.Params{ReadFile: readResponseFile})
 	if err != nil {
 		return nil, t.fail(ctx, err)
 	}

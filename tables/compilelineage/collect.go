@@ -22,6 +22,9 @@ type Telemetry struct {
 	Events   map[string]int64
 	Sysmon   bool // windows_events holds Sysmon events
 	Security bool // windows_events holds Security 4688 events
+	// Host is system_info.uuid: it makes lineage ids unique across a fleet even where the
+	// process key is only pid@start.
+	Host string
 }
 
 // usable reports whether a table exists and its subscriber is not known to be off.
@@ -51,6 +54,13 @@ func Discover(ctx context.Context, q Querier, since int64) (*Telemetry, error) {
 	for _, r := range rows {
 		t.Active[r["name"]] = int(atoi(r["active"]))
 		t.Events[r["name"]] = atoi(r["events"])
+	}
+	rows, err = query(ctx, q, "SELECT uuid FROM system_info")
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 1 {
+		t.Host = strings.ToLower(rows[0]["uuid"])
 	}
 	switch {
 	case t.Exists["windows_events"] || t.Exists["process_etw_events"] || t.Exists["ntfs_journal_events"]:
@@ -199,9 +209,10 @@ func (s *procSet) add(ps []Proc) []Proc {
 // Collect fetches what the lineage of compiles started in [from, to] needs, narrowly: the
 // compiler starts first, then, one scan per round, only the processes, files and
 // connections related to them.
-func Collect(ctx context.Context, q Querier, plan Plan, platform string, from, to int64, p Params) (*Events, error) {
+func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to int64, p Params) (*Events, error) {
 	p = p.withDefaults()
-	ev := &Events{Platform: platform, Gaps: slices.Clone(plan.Gaps)}
+	platform := tel.Platform
+	ev := &Events{Platform: platform, Host: tel.Host, Gaps: slices.Clone(plan.Gaps)}
 	if plan.Procs == nil {
 		return ev, nil
 	}

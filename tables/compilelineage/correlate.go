@@ -189,7 +189,7 @@ func (ix *index) isHelper(c *Proc, kind string) bool {
 
 func (ix *index) lineage(c *Proc, kind string) Lineage {
 	l := Lineage{
-		ID:       uuid.NewSHA1(Namespace, []byte(ev2platform(ix.ev)+"|"+c.Key)).String(),
+		ID:       uuid.NewSHA1(Namespace, []byte(ix.ev.Host+"|"+ix.ev.Platform+"|"+c.Key)).String(),
 		Platform: ix.ev.Platform,
 		Source:   c.Source,
 		Compiler: *c,
@@ -308,8 +308,6 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	l.Evidence = dedupe(l.Evidence)
 	return l
 }
-
-func ev2platform(ev *Events) string { return ev.Platform }
 
 // ancestry lists process names from the oldest known ancestor down to p.
 func (ix *index) ancestry(p *Proc) []string {

@@ -48,6 +48,7 @@ type Conn struct {
 // Events is everything the lineage is built from.
 type Events struct {
 	Platform string
+	Host     string // system_info.uuid, part of every lineage id
 	Procs    []Proc
 	Files    []FileEvent
 	Conns    []Conn
