@@ -204,6 +204,14 @@ func TestHarnessEndToEnd(t *testing.T) {
 	if _, err := h.Query(ctx, "SELECT * FROM windows_events"); err == nil || !strings.Contains(err.Error(), "no such table: windows_events") {
 		t.Fatalf("err = %v", err)
 	}
+	// Tables with required columns need them constrained.
+	if _, err := h.Query(ctx, "SELECT sha256 FROM hash"); err == nil ||
+		!strings.Contains(err.Error(), "hash was queried without a required column") {
+		t.Fatalf("err = %v", err)
+	}
+	if rows, err := h.Query(ctx, "SELECT sha256 FROM hash WHERE path = '/tmp/x'"); err != nil || len(rows) != 0 {
+		t.Fatalf("hash with path: %v %v", rows, err)
+	}
 	// Darwin-only columns do not exist on Linux.
 	if _, err := h.Query(ctx, "SELECT status FROM process_events"); err == nil {
 		t.Fatal("process_events.status exists on linux")

@@ -8,7 +8,8 @@ import (
 // The osquery table schemas the harness knows, copied from osquery/osquery specs/**/*.table (osquery 5.23.1,
 // see /work/shared/osquery-facts.md section 1). Each column is "name TYPE [hidden] [platform]"; a platform word
 // (linux, darwin, windows) limits the column to that platform. A table's platforms limit the table.
-// Hidden columns are declared HIDDEN in SQLite, so SELECT * leaves them out as osquery does.
+// Hidden columns are declared HIDDEN in SQLite, so SELECT * leaves them out as osquery does; a query on a table
+// with required columns must constrain one of them (osquery fails the query with "constraint failed").
 var schemaSpecs = []tableSpec{
 	{
 		name: "process_events", spec: "specs/posix/process_events.table", platforms: "linux,darwin",
@@ -87,9 +88,9 @@ filename TEXT; dest_filename TEXT; event_type TEXT; time BIGINT; eid TEXT hidden
 	},
 	{
 		name: "windows_eventlog", spec: "specs/windows/windows_eventlog.table", platforms: "windows", plain: true,
-		cols: `channel TEXT; datetime TEXT; task INTEGER; level INTEGER; provider_name TEXT; provider_guid TEXT;
+		cols: `channel TEXT required; datetime TEXT; task INTEGER; level INTEGER; provider_name TEXT; provider_guid TEXT;
 computer_name TEXT; eventid INTEGER; keywords TEXT; data TEXT; pid INTEGER; tid INTEGER; time_range TEXT hidden;
-timestamp TEXT hidden; xpath TEXT hidden`,
+timestamp TEXT hidden; xpath TEXT hidden required`,
 	},
 	{
 		name: "process_open_sockets", spec: "specs/process_open_sockets.table", plain: true,
@@ -114,12 +115,12 @@ cpu_subtype INTEGER darwin; translated INTEGER darwin; cgroup_path TEXT linux`,
 	},
 	{
 		name: "hash", spec: "specs/hash.table", plain: true,
-		cols: `path TEXT; directory TEXT; md5 TEXT; sha1 TEXT; sha256 TEXT; pid_with_namespace INTEGER hidden linux;
+		cols: `path TEXT required; directory TEXT required; md5 TEXT; sha1 TEXT; sha256 TEXT; pid_with_namespace INTEGER hidden linux;
 mount_namespace_id TEXT hidden linux`,
 	},
 	{
 		name: "authenticode", spec: "specs/windows/authenticode.table", platforms: "windows", plain: true,
-		cols: `path TEXT; original_program_name TEXT; serial_number TEXT; issuer_name TEXT; subject_name TEXT; result TEXT`,
+		cols: `path TEXT required; original_program_name TEXT; serial_number TEXT; issuer_name TEXT; subject_name TEXT; result TEXT`,
 	},
 	{
 		name: "users", spec: "specs/users.table", plain: true,
@@ -184,6 +185,7 @@ type Column struct {
 	Name     string
 	Type     string // TEXT, INTEGER, BIGINT, UNSIGNED_BIGINT, DOUBLE, DATETIME, BLOB
 	Hidden   bool
+	Required bool
 	Platform string // empty = every platform
 }
 
@@ -215,6 +217,8 @@ func Schema() map[string]*Table {
 				switch x {
 				case "hidden":
 					c.Hidden = true
+				case "required":
+					c.Required = true
 				case "linux", "darwin", "windows":
 					c.Platform = x
 				default:

@@ -108,9 +108,31 @@ func (m *fixtureModule) Connect(ctx vtab.Context, args []string) (vtab.Table, er
 	return t, nil
 }
 
+// BestIndex scans everything (SQLite filters) but, like osquery, notes whether a required column is constrained.
 func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
-	info.EstimatedCost = 1e6
-	info.EstimatedRows = 1e6
+	info.EstimatedCost = maxIndexCost
+	info.EstimatedRows = maxIndexCost
+	required := false
+	for _, c := range t.cols {
+		required = required || c.Required
+	}
+	if !required {
+		return nil
+	}
+	info.IdxNum = 1 // required column not constrained
+	for _, c := range info.Constraints {
+		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) || !t.cols[c.Column].Required {
+			continue
+		}
+		if _, ok := osqueryOps[c.Op]; !ok {
+			continue
+		}
+		if t.cols[c.Column].Type == "TEXT" && (c.Op == vtab.OpGT || c.Op == vtab.OpGE || c.Op == vtab.OpLT || c.Op == vtab.OpLE) {
+			continue
+		}
+		info.IdxNum = 0
+		info.EstimatedCost = 1
+	}
 	return nil
 }
 
@@ -125,6 +147,10 @@ type memCursor struct {
 }
 
 func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
+	if idxNum == 1 {
+		return fmt.Errorf("%s: constraint failed: table %s was queried without a required column in the WHERE clause",
+			c.t.name, c.t.name)
+	}
 	c.rows = c.t.rows()
 	c.i = 0
 	return nil
