@@ -116,6 +116,9 @@ func TestPowerShellScripts(t *testing.T) {
 					strings.Contains(lower, "set-content") || strings.Contains(lower, "add-content") || strings.Contains(code, "> ")) {
 					t.Errorf("%s:%d: extensions.load must be written with Write-Utf8NoBom (UTF-8 without BOM)", p, n+1)
 				}
+				if n > 0 && strings.HasPrefix(strings.ToLower(code), "param(") {
+					t.Errorf("%s:%d: a script-level param() block must be the first statement, before the strict-mode header: take arguments through $args", p, n+1)
+				}
 				if filepath.Dir(p) != "lib" && strings.Contains(code, "2>&1") {
 					t.Errorf("%s:%d: run native programs with Invoke-Native (lib/common.ps1): 2>&1 under $ErrorActionPreference='Stop' turns stderr into terminating errors in PowerShell 5.1", p, n+1)
 				}

@@ -7,8 +7,12 @@ if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syn
 #  - the pack queries' rows in osqueryd.results.log (waits for the scheduled queries to fire);
 # then writes lineage.json, telemetry.json and verdict.json to C:\lineage\vm\out\<scenario>\, which the
 # host reads (windows-vm/out/) to re-check the rows with the Go rules and run the correlator per role.
-param([Parameter(Mandatory = $true)][string]$Name, [int]$PackWaitSeconds = 240)
+# Usage: Assert-Scenario.ps1 <scenario name> (arguments through $args, see Invoke-Scenario.ps1).
 . (Join-Path $PSScriptRoot '..\lib\common.ps1')
+if ($args.Count -ne 1) { throw 'usage: Assert-Scenario.ps1 <scenario name>' }
+$Name = [string]$args[0]
+if ($Name -notmatch '^(attack|benign)_[a-z0-9_]+$') { throw "bad scenario name $Name" }
+$PackWaitSeconds = 240
 
 $expected = Get-Content -LiteralPath (Join-Path $ClabVm "scenarios\$Name\expected.json") -Raw | ConvertFrom-Json
 $run = Get-Content -LiteralPath (Join-Path $ClabWork "out\$Name\run.json") -Raw | ConvertFrom-Json

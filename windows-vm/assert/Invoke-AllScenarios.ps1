@@ -4,8 +4,9 @@ $syntaxErrors = $null
 if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Runs every scenario (or the ones named), then asserts each, copies the result log out for the host's
 # correlator run, and writes C:\lineage\vm\out\report.txt. Exits 1 when any scenario failed.
-param([string[]]$Names = @())
+# Usage: Invoke-AllScenarios.ps1 [name[,name...]] (arguments through $args, see Invoke-Scenario.ps1).
 . (Join-Path $PSScriptRoot '..\lib\common.ps1')
+$Names = @($args | ForEach-Object { [string]$_ })
 
 $Names = @($Names | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 $all = @(Get-ChildItem -LiteralPath (Join-Path $ClabVm 'scenarios') -Directory | Sort-Object Name | ForEach-Object { $_.Name })
@@ -18,7 +19,7 @@ $ran = @()
 foreach ($n in $all) {
     Write-Host "== run $n"
     try {
-        & (Join-Path $PSScriptRoot 'Invoke-Scenario.ps1') -Name $n | Out-Null
+        & (Join-Path $PSScriptRoot 'Invoke-Scenario.ps1') $n | Out-Null
         $ran += $n
     } catch {
         $dir = Join-Path $outRoot $n
@@ -30,7 +31,7 @@ foreach ($n in $all) {
 }
 foreach ($n in $ran) {
     Write-Host "== assert $n"
-    & (Join-Path $PSScriptRoot 'Assert-Scenario.ps1') -Name $n
+    & (Join-Path $PSScriptRoot 'Assert-Scenario.ps1') $n
 }
 Copy-Item -LiteralPath $OsqueryResultsLog -Destination (Join-Path $outRoot 'osqueryd.results.log') -Force
 

@@ -4,8 +4,12 @@ $syntaxErrors = $null
 if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Runs one scenario's run.ps1 as the vagrant user through a scheduled task (parent svchost.exe), so the
 # WinRM host that `vagrant winrm` uses (wsmprovhost.exe, a remote-admin parent) is not in the ancestry.
-param([Parameter(Mandatory = $true)][string]$Name, [int]$TimeoutSeconds = 600)
+# Usage: Invoke-Scenario.ps1 <scenario name>. Arguments come through $args: a param() block would have to
+# precede the strict-mode header every script starts with.
 . (Join-Path $PSScriptRoot '..\lib\common.ps1')
+if ($args.Count -ne 1) { throw 'usage: Invoke-Scenario.ps1 <scenario name>' }
+$Name = [string]$args[0]
+$TimeoutSeconds = 600
 
 if ($Name -notmatch '^(attack|benign)_[a-z0-9_]+$') { throw "bad scenario name $Name" }
 $script = Join-Path $ClabVm "scenarios\$Name\run.ps1"

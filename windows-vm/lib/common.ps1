@@ -71,7 +71,7 @@ function Invoke-Osquery {
     if (-not $text.Trim()) { return @() }
     # Windows PowerShell 5.1 ConvertFrom-Json emits a JSON array as one object: enumerate it.
     $rows = New-Object System.Collections.Generic.List[object]
-    foreach ($r in (ConvertFrom-Json -InputObject $text)) { $rows.Add($r) }
+    foreach ($row in (ConvertFrom-Json -InputObject $text)) { $rows.Add($row) }
     return , $rows.ToArray()
 }
 

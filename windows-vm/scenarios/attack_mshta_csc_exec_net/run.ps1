@@ -21,6 +21,7 @@ try {
     $htaPath = Join-Path $dir 'launcher.hta'
     Write-Utf8NoBom -Path $htaPath -Text $hta
     $p = Start-Process -FilePath "$env:SystemRoot\System32\mshta.exe" -ArgumentList ('"{0}"' -f $htaPath) -WorkingDirectory $dir -PassThru
+    $null = $p.Handle # keeps ExitCode readable after WaitForExit
     if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'mshta did not finish within 120 s' }
     $exe = Join-Path $dir 'update.exe'
     if (-not (Test-Path -LiteralPath $exe)) { throw "csc did not write $exe" }

@@ -18,6 +18,7 @@ $cmdText = [IO.File]::ReadAllText((Join-Path $PSScriptRoot 'open.cmd')).Replace(
 $openCmd = Join-Path $dir 'open.cmd'
 Write-Utf8NoBom -Path $openCmd -Text $cmdText
 $p = Start-Process -FilePath $word -ArgumentList @('/c', "$env:SystemRoot\System32\cmd.exe", '/c', $openCmd) -WorkingDirectory $dir -PassThru
+$null = $p.Handle # keeps ExitCode readable after WaitForExit
 if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'WINWORD.EXE did not finish within 120 s' }
 if ($p.ExitCode -ne 0) { throw "open.cmd exited $($p.ExitCode)" }
 $marker = Join-Path $dir 'invoice.txt'

@@ -21,6 +21,7 @@ try {
     $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($stage))
     $psArgs = @('-NoProfile', '-NonInteractive', '-WindowStyle', 'Hidden', '-EncodedCommand', $encoded)
     $p = Start-Process -FilePath "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe" -ArgumentList $psArgs -PassThru
+    $null = $p.Handle # keeps ExitCode readable after WaitForExit
     if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'the encoded powershell did not finish within 120 s' }
     if ($p.ExitCode -ne 0) { throw "the encoded powershell exited $($p.ExitCode)" }
     Wait-Until -Description 'the Add-Type beacon in the listener log' -TimeoutSeconds 60 -Condition {

@@ -16,6 +16,7 @@ $sct = $sct.Replace('__DIR__', $dir.Replace('\', '\\')).Replace('__VBC__', ($Net
 $sctPath = Join-Path $dir 'loader.sct'
 Write-Utf8NoBom -Path $sctPath -Text $sct
 $p = Start-Process -FilePath "$env:SystemRoot\System32\regsvr32.exe" -ArgumentList @('/s', '/n', '/u', "/i:$sctPath", 'scrobj.dll') -WorkingDirectory $dir -PassThru
+$null = $p.Handle # keeps ExitCode readable after WaitForExit
 if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'regsvr32 did not finish within 120 s' }
 $marker = Join-Path $dir 'helper.txt'
 Wait-Until -Description "helper.exe to write $marker" -TimeoutSeconds 30 -Condition { Test-Path -LiteralPath $marker }

@@ -16,6 +16,7 @@ $js = $js.Replace('__DIR__', $dir.Replace('\', '\\')).Replace('__CSC__', ($Net4 
 $jsPath = Join-Path $dir 'build.js'
 Write-Utf8NoBom -Path $jsPath -Text $js
 $p = Start-Process -FilePath "$env:SystemRoot\System32\wscript.exe" -ArgumentList ('"{0}"' -f $jsPath) -WorkingDirectory $dir -PassThru
+$null = $p.Handle # keeps ExitCode readable after WaitForExit
 if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'wscript did not finish within 120 s' }
 if ($p.ExitCode -ne 0) { throw "build.js exited $($p.ExitCode)" }
 $marker = Join-Path $dir 'svcupdate.txt'

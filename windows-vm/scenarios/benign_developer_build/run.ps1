@@ -15,6 +15,7 @@ $buildLog = Join-Path $ClabWork "out\$name-msbuild.log"
 New-Item -ItemType Directory -Force -Path (Split-Path -Parent $buildLog) | Out-Null
 $msbuildArgs = @('C:\src\hello\hello.csproj', '/nologo', '/v:minimal', '/p:Configuration=Debug')
 $p = Start-Process -FilePath "$Net4\MSBuild.exe" -ArgumentList $msbuildArgs -WorkingDirectory $src -RedirectStandardOutput $buildLog -PassThru -NoNewWindow
+$null = $p.Handle # keeps ExitCode readable after WaitForExit
 if (-not $p.WaitForExit(300000)) { Stop-Process -Id $p.Id -Force; throw 'MSBuild did not finish within 300 s' }
 if ($p.ExitCode -ne 0) { throw "MSBuild exited $($p.ExitCode); see $buildLog" }
 $out = Join-Path $src 'bin\Debug\hello.exe'
