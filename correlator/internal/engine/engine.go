@@ -11,8 +11,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
@@ -109,11 +107,10 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	} else {
 		rar.HostFirst, rar.FleetFirst = e.State.SeePair(host.Key(), rec.ParentName, rec.CompilerName)
 	}
-	role := score.Role{Name: assign.Role, All: assign.Roles(), Label: assign.Label}
+	role := score.Role{Name: assign.Role, All: assign.All, Label: assign.Label}
 	res := score.Evaluate(e.Policy, &rec, role, rar)
 	e.Stats.Scored++
 
-	a := e.build(row, input, &rec, role, res)
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
@@ -126,12 +123,8 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		OutputPath:   rec.OutputPath,
 		CompilerPath: rec.CompilerPath,
 	}, now())
-	switch {
-	case m.Applied != nil:
-		a.Exception = note(m.Applied, true, "applied")
-		a.Suppressed = true
-	case m.Expired != nil:
-		a.Exception = note(m.Expired, false, "expired")
+	suppressed := m.Applied != nil
+	if m.Applied == nil && m.Expired != nil {
 		e.Stats.ExpiredMatched++
 	}
 
@@ -147,18 +140,18 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		AlertBand:   prior.AlertBand,
 	}
 	out := Output{}
+	realert := false
 	switch {
 	case !res.Alert:
 		e.Stats.BelowThreshold++
-		a.BelowThreshold = true
-	case a.Suppressed:
+	case suppressed:
 		e.Stats.Suppressed++
 	case !prior.Alerted:
 		out.Emit = true
 		e.Stats.Alerts++
 	case next.Stage > prior.AlertStage || next.Band > prior.AlertBand:
 		out.Emit = true
-		a.Realert = true
+		realert = true
 		e.Stats.Realerts++
 	default:
 		e.Stats.NotRaised++
@@ -168,11 +161,22 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		next.AlertStage = max(next.Stage, prior.AlertStage)
 		next.AlertBand = max(next.Band, prior.AlertBand)
 	}
-	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
 	e.State.SetLineage(rec.LineageID, next)
-	if out.Emit || e.KeepBelow {
-		out.Alert = a
+	if !out.Emit && !e.KeepBelow {
+		return out, nil
 	}
+	a := e.build(row, input, &rec, role, res)
+	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
+	a.BelowThreshold = !res.Alert
+	a.Realert = realert
+	switch {
+	case m.Applied != nil:
+		a.Exception = note(m.Applied, true, "applied")
+		a.Suppressed = true
+	case m.Expired != nil:
+		a.Exception = note(m.Expired, false, "expired")
+	}
+	out.Alert = a
 	return out, nil
 }
 
@@ -235,8 +239,13 @@ func fingerprint(r *lineage.Record) uint64 {
 	mix(r.CompilerName)
 	mix(r.OutputPath)
 	mix(r.ConnectionOrigin)
-	mix(strconv.FormatInt(r.Executions, 10))
-	mix(strings.Join(r.Reasons, ";"))
+	for i := range 8 {
+		h ^= uint64(byte(r.Executions >> (8 * i)))
+		h *= 1099511628211
+	}
+	for _, x := range r.Reasons {
+		mix(x)
+	}
 	return h
 }
 

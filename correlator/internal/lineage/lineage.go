@@ -86,6 +86,8 @@ type Record struct {
 	// Fallback is the rule name of an extension-free fallback query; empty
 	// for compile_lineage rows.
 	Fallback string `json:"fallback,omitempty"`
+
+	reasons, gaps string // raw lists while decoding
 }
 
 // Kind tells which row shape a row has.
@@ -127,15 +129,29 @@ func Classify(c resultlog.Columns) Kind {
 
 // FromRow builds a Record from a compile_lineage or fallback row. ok is
 // false for any other row. hostKey is used to derive fallback lineage ids.
+// All string values share one allocation.
 func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
 	kind := Classify(c)
 	if kind == KindOther {
 		return Record{}, false
 	}
 	var r Record
+	total := 0
 	for i := range c.Len() {
-		set(&r, c, i)
+		total += c.RawLen(i)
 	}
+	d := decoder{c: c}
+	d.sb.Grow(total)
+	for i := range c.Len() {
+		d.set(&r, i)
+	}
+	d.finish()
+	r.CompilerName = strings.ToLower(r.CompilerName)
+	r.ParentName = strings.ToLower(r.ParentName)
+	r.Stage = strings.ToLower(r.Stage)
+	r.Reasons = SplitList(r.reasons)
+	r.TelemetryGaps = SplitList(r.gaps)
+	r.reasons, r.gaps = "", ""
 	if kind == KindFallback {
 		fillFallback(&r, hostKey)
 	}
@@ -151,81 +167,116 @@ func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
 	return r, true
 }
 
-func set(r *Record, c resultlog.Columns, i int) {
-	// Keys are compared without allocating; only used values are copied.
+// decoder copies the string values of a row into one buffer and points the
+// record's fields into one string made from it.
+type decoder struct {
+	c       resultlog.Columns
+	sb      strings.Builder // String() hands out its buffer without a copy
+	scratch []byte
+	pend    [48]pending
+	n       int
+}
+
+type pending struct {
+	dst  *string
+	a, b int
+}
+
+func (d *decoder) str(dst *string, i int) {
+	if d.n == len(d.pend) {
+		*dst = d.c.Value(i) // more string columns than expected (repeats)
+		return
+	}
+	a := d.sb.Len()
+	d.scratch = d.c.AppendValue(d.scratch[:0], i)
+	d.sb.Write(d.scratch)
+	d.pend[d.n] = pending{dst: dst, a: a, b: d.sb.Len()}
+	d.n++
+}
+
+func (d *decoder) finish() {
+	arena := d.sb.String()
+	for _, p := range d.pend[:d.n] {
+		*p.dst = arena[p.a:p.b]
+	}
+}
+
+func (d *decoder) set(r *Record, i int) {
+	c := d.c
+	// Keys are compared without allocating.
 	switch {
 	case c.KeyIs(i, "lineage_id"):
-		r.LineageID = c.Value(i)
+		d.str(&r.LineageID, i)
 	case c.KeyIs(i, "time"):
-		r.Time = toInt(c.Value(i))
+		r.Time = c.Int(i)
 	case c.KeyIs(i, "platform"):
-		r.Platform = c.Value(i)
+		d.str(&r.Platform, i)
 	case c.KeyIs(i, "source"):
-		r.Source = c.Value(i)
+		d.str(&r.Source, i)
 	case c.KeyIs(i, "compiler_pid"):
-		r.CompilerPID = toInt(c.Value(i))
+		r.CompilerPID = c.Int(i)
 	case c.KeyIs(i, "compiler_guid"):
-		r.CompilerGUID = c.Value(i)
+		d.str(&r.CompilerGUID, i)
 	case c.KeyIs(i, "compiler_path"):
-		r.CompilerPath = c.Value(i)
+		d.str(&r.CompilerPath, i)
 	case c.KeyIs(i, "compiler_name"):
-		r.CompilerName = strings.ToLower(c.Value(i))
+		d.str(&r.CompilerName, i)
 	case c.KeyIs(i, "compiler_original_name"):
-		r.CompilerOriginalName = c.Value(i)
+		d.str(&r.CompilerOriginalName, i)
 	case c.KeyIs(i, "compiler_cmdline"):
-		r.CompilerCmdline = c.Value(i)
+		d.str(&r.CompilerCmdline, i)
 	case c.KeyIs(i, "compiler_user"):
-		r.CompilerUser = c.Value(i)
+		d.str(&r.CompilerUser, i)
 	case c.KeyIs(i, "parent_pid"):
-		r.ParentPID = toInt(c.Value(i))
+		r.ParentPID = c.Int(i)
 	case c.KeyIs(i, "parent_path"):
-		r.ParentPath = c.Value(i)
+		d.str(&r.ParentPath, i)
 	case c.KeyIs(i, "parent_name"):
-		r.ParentName = strings.ToLower(c.Value(i))
+		d.str(&r.ParentName, i)
 	case c.KeyIs(i, "parent_cmdline"):
-		r.ParentCmdline = c.Value(i)
+		d.str(&r.ParentCmdline, i)
 	case c.KeyIs(i, "ancestry"):
-		r.Ancestry = c.Value(i)
+		d.str(&r.Ancestry, i)
 	case c.KeyIs(i, "parent_class"):
-		r.ParentClass = c.Value(i)
+		d.str(&r.ParentClass, i)
 	case c.KeyIs(i, "output_path"):
-		r.OutputPath = c.Value(i)
+		d.str(&r.OutputPath, i)
 	case c.KeyIs(i, "output_source"):
-		r.OutputSource = c.Value(i)
+		d.str(&r.OutputSource, i)
 	case c.KeyIs(i, "artifact_written"):
-		r.ArtifactWritten = toInt(c.Value(i)) != 0
+		r.ArtifactWritten = c.Int(i) != 0
 	case c.KeyIs(i, "artifact_written_time"):
-		r.ArtifactWrittenTime = toInt(c.Value(i))
+		r.ArtifactWrittenTime = c.Int(i)
 	case c.KeyIs(i, "artifact_sha256"):
-		r.ArtifactSHA256 = c.Value(i)
+		d.str(&r.ArtifactSHA256, i)
 	case c.KeyIs(i, "executions"):
-		r.Executions = toInt(c.Value(i))
+		r.Executions = c.Int(i)
 	case c.KeyIs(i, "first_exec_pid"):
-		r.FirstExecPID = toInt(c.Value(i))
+		r.FirstExecPID = c.Int(i)
 	case c.KeyIs(i, "first_exec_time"):
-		r.FirstExecTime = toInt(c.Value(i))
+		r.FirstExecTime = c.Int(i)
 	case c.KeyIs(i, "connections"):
-		r.Connections = toInt(c.Value(i))
+		r.Connections = c.Int(i)
 	case c.KeyIs(i, "first_remote_address"):
-		r.FirstRemoteAddress = c.Value(i)
+		d.str(&r.FirstRemoteAddress, i)
 	case c.KeyIs(i, "first_remote_port"):
-		r.FirstRemotePort = toInt(c.Value(i))
+		r.FirstRemotePort = c.Int(i)
 	case c.KeyIs(i, "connection_origin"):
-		r.ConnectionOrigin = c.Value(i)
+		d.str(&r.ConnectionOrigin, i)
 	case c.KeyIs(i, "followup_processes"):
-		r.FollowupProcesses = c.Value(i)
+		d.str(&r.FollowupProcesses, i)
 	case c.KeyIs(i, "stage"):
-		r.Stage = strings.ToLower(c.Value(i))
+		d.str(&r.Stage, i)
 	case c.KeyIs(i, "link_evidence"):
-		r.LinkEvidence = c.Value(i)
+		d.str(&r.LinkEvidence, i)
 	case c.KeyIs(i, "suspicious"):
-		r.Suspicious = toInt(c.Value(i)) != 0
+		r.Suspicious = c.Int(i) != 0
 	case c.KeyIs(i, "reasons"):
-		r.Reasons = SplitList(c.Value(i))
+		d.str(&r.reasons, i)
 	case c.KeyIs(i, "telemetry_gaps"):
-		r.TelemetryGaps = SplitList(c.Value(i))
+		d.str(&r.gaps, i)
 	case c.KeyIs(i, "fallback"):
-		r.Fallback = c.Value(i)
+		d.str(&r.Fallback, i)
 	}
 }
 
@@ -264,18 +315,4 @@ func BaseName(p string) string {
 		p = p[i+1:]
 	}
 	return strings.ToLower(p)
-}
-
-func toInt(s string) int64 {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0
-	}
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == f && f < 9.2e18 && f > -9.2e18 {
-		return int64(f)
-	}
-	return 0
 }

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -82,6 +83,55 @@ func (c Columns) Key(i int) string { return text(c.f[i].key, c.f[i].kesc) }
 // Value returns the value of column i as a new string.
 func (c Columns) Value(i int) string { return text(c.f[i].val, c.f[i].vesc) }
 
+// AppendValue appends the (unescaped) value of column i to dst.
+func (c Columns) AppendValue(dst []byte, i int) []byte {
+	if c.f[i].vesc {
+		return appendUnescaped(dst, c.f[i].val)
+	}
+	return append(dst, c.f[i].val...)
+}
+
+// RawLen is the length of column i's value as written (an upper bound of
+// its unescaped length).
+func (c Columns) RawLen(i int) int { return len(c.f[i].val) }
+
+// Int parses the value of column i as an integer without allocating (as
+// strconv.ParseInt, then ParseFloat); a value that is not a number gives 0.
+func (c Columns) Int(i int) int64 {
+	b := c.f[i].val
+	if c.f[i].vesc {
+		b = appendUnescaped(nil, b)
+	}
+	b = bytes.TrimSpace(b)
+	j, neg := 0, false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg, j = b[0] == '-', 1
+	}
+	if j == len(b) {
+		return 0
+	}
+	var n int64
+	for ; j < len(b); j++ {
+		ch := b[j]
+		if ch < '0' || ch > '9' || n > (math.MaxInt64-9)/10 {
+			return floatInt(b)
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n
+}
+
+func floatInt(b []byte) int64 {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f != f || f > 9.2e18 || f < -9.2e18 {
+		return 0
+	}
+	return int64(f)
+}
+
 // KeyIs reports whether column i is named name, without allocating.
 func (c Columns) KeyIs(i int, name string) bool {
 	if c.f[i].kesc {
@@ -137,6 +187,7 @@ type segment struct {
 // Parser parses lines. It reuses its buffers, so it is not safe for
 // concurrent use; use one Parser per goroutine.
 type Parser struct {
+	cur    Row
 	fields []field
 	segs   []segment
 	intern map[string]string
@@ -171,7 +222,8 @@ func (p *Parser) str(b []byte, esc bool) string {
 func (p *Parser) Parse(line []byte, fn func(*Row) error) (int, error) {
 	p.fields = p.fields[:0]
 	p.segs = p.segs[:0]
-	var row Row
+	p.cur = Row{}
+	row := &p.cur
 	var topHostname, decHostname, topUUID, decUUID string
 	s := scanner{b: line}
 	if err := s.expect('{'); err != nil {
@@ -188,27 +240,26 @@ func (p *Parser) Parse(line []byte, fn func(*Row) error) (int, error) {
 			if err := s.expect(':'); err != nil {
 				return 0, err
 			}
-			key := string(k)
 			if kesc {
-				key = unescape(k)
+				k = []byte(unescape(k))
 			}
-			switch key {
+			switch string(k) {
 			case "name":
-				row.Query, err = p.stringValue(&s, key)
+				row.Query, err = p.stringValue(&s, "name")
 			case "hostIdentifier":
-				row.Host.Identifier, err = p.stringValue(&s, key)
+				row.Host.Identifier, err = p.stringValue(&s, "hostIdentifier")
 			case "hostname":
-				topHostname, err = p.stringValue(&s, key)
+				topHostname, err = p.stringValue(&s, "hostname")
 			case "host_uuid":
-				topUUID, err = p.stringValue(&s, key)
+				topUUID, err = p.stringValue(&s, "host_uuid")
 			case "unixTime":
-				row.UnixTime, err = intValue(&s, key)
+				row.UnixTime, err = intValue(&s, "unixTime")
 			case "epoch":
-				row.Epoch, err = intValue(&s, key)
+				row.Epoch, err = intValue(&s, "epoch")
 			case "counter":
-				row.Counter, err = intValue(&s, key)
+				row.Counter, err = intValue(&s, "counter")
 			case "action":
-				row.Action, err = p.stringValue(&s, key)
+				row.Action, err = p.stringValue(&s, "action")
 			case "decorations":
 				decUUID, decHostname, err = p.decorations(&s)
 			case "columns":
@@ -245,7 +296,7 @@ func (p *Parser) Parse(line []byte, fn func(*Row) error) (int, error) {
 		if row.Action == "" {
 			row.Action = lineAction
 		}
-		if err := fn(&row); err != nil {
+		if err := fn(row); err != nil {
 			return 0, err
 		}
 	}
@@ -343,7 +394,10 @@ func (p *Parser) decorations(s *scanner) (uuid, hostname string, err error) {
 		if err := s.expect(':'); err != nil {
 			return "", "", err
 		}
-		switch text(k, kesc) {
+		if kesc {
+			k = []byte(unescape(k))
+		}
+		switch string(k) {
 		case "host_uuid":
 			uuid, err = p.stringValue(s, "decorations.host_uuid")
 		case "hostname":
@@ -381,9 +435,14 @@ func (p *Parser) diffResults(s *scanner) error {
 		if err := s.expect(':'); err != nil {
 			return err
 		}
-		switch key := text(k, kesc); key {
-		case "added", "removed":
-			err = p.rows(s, key, true)
+		if kesc {
+			k = []byte(unescape(k))
+		}
+		switch string(k) {
+		case "added":
+			err = p.rows(s, "added", true)
+		case "removed":
+			err = p.rows(s, "removed", true)
 		default:
 			err = s.skip(2)
 		}
@@ -415,7 +474,7 @@ func (p *Parser) rows(s *scanner, action string, array bool) error {
 		return nil
 	}
 	for {
-		if err := p.row(s, action, action+" row"); err != nil {
+		if err := p.row(s, action, "row"); err != nil {
 			return err
 		}
 		more, err := s.next(']')

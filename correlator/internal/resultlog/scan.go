@@ -255,7 +255,11 @@ func (s *scanner) next(closing byte) (bool, error) {
 // unescape decodes the body of a JSON string that contains escapes. Invalid
 // surrogates become U+FFFD, as encoding/json does.
 func unescape(raw []byte) string {
-	out := make([]byte, 0, len(raw))
+	return string(appendUnescaped(make([]byte, 0, len(raw)), raw))
+}
+
+// appendUnescaped appends the decoded body of a JSON string to out.
+func appendUnescaped(out, raw []byte) []byte {
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		if c != '\\' {
@@ -295,7 +299,7 @@ func unescape(raw []byte) string {
 		}
 		i += 2
 	}
-	return string(out)
+	return out
 }
 
 func hex4(b []byte) rune {

@@ -29,21 +29,14 @@ type Match struct {
 
 // Assignment is the result of resolving a host.
 type Assignment struct {
-	Role    string  // the role that matters most
-	Label   string  // the source of Role
-	Matches []Match // every role found, in source order
+	Role    string   // the role that matters most
+	Label   string   // the source of Role
+	All     []string // every role found, in source order, once each
+	Matches []Match  // every role found with its source
 }
 
 // Roles lists the role names of an assignment.
-func (a Assignment) Roles() []string {
-	out := make([]string, 0, len(a.Matches))
-	for _, m := range a.Matches {
-		if !slices.Contains(out, m.Role) {
-			out = append(out, m.Role)
-		}
-	}
-	return out
-}
+func (a Assignment) Roles() []string { return a.All }
 
 // Chooser picks the role that matters most among several.
 type Chooser func(roles []string) string
@@ -259,6 +252,11 @@ func (r *Resolver) assign(ms []Match) Assignment {
 		role = r.choose(names)
 	}
 	a := Assignment{Role: role, Matches: ms}
+	for _, m := range ms {
+		if !slices.Contains(a.All, m.Role) {
+			a.All = append(a.All, m.Role)
+		}
+	}
 	for _, m := range ms {
 		if m.Role == role {
 			a.Label = m.Label

@@ -14,9 +14,9 @@
 package score
 
 import (
-	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/lineage"
@@ -142,7 +142,7 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 		evidence += r.Points
 	}
 	if evidence > p.EvidenceCap {
-		add("evidence_cap", p.EvidenceCap-evidence, fmt.Sprintf("evidence capped at %g", p.EvidenceCap))
+		add("evidence_cap", p.EvidenceCap-evidence, "evidence capped at "+strconv.FormatFloat(p.EvidenceCap, 'g', -1, 64))
 		evidence = p.EvidenceCap
 	}
 	if evidence < 0 {
@@ -156,15 +156,15 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 		label = "default role"
 	}
 	factor := rp.Likelihood
-	detail := fmt.Sprintf("role %s (%s): likelihood odds x%.2f", roleName, label, rp.Likelihood)
+	detail := "role " + roleName + " (" + label + "): likelihood odds x" + f2(rp.Likelihood)
 	if slices.Contains(rp.RoutineParentClasses, class) {
 		factor *= rp.RoutineFactor
-		detail += fmt.Sprintf(", %s parent is routine here x%.2f", class, rp.RoutineFactor)
+		detail += ", " + class + " parent is routine here x" + f2(rp.RoutineFactor)
 	}
 	afterLikelihood := odds(evidence, factor)
 	add("role_likelihood", round1(afterLikelihood-evidence), detail)
 	final := odds(afterLikelihood, rp.Impact)
-	add("role_impact", round1(final-afterLikelihood), fmt.Sprintf("role %s (%s): impact odds x%.2f", roleName, label, rp.Impact))
+	add("role_impact", round1(final-afterLikelihood), "role "+roleName+" ("+label+"): impact odds x"+f2(rp.Impact))
 
 	res.Evidence = evidence
 	res.Likelihood = factor
@@ -216,6 +216,8 @@ func odds(s, m float64) float64 {
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
 func techniques(p *policy.Policy, rec *lineage.Record) []string {
 	out := make([]string, 0, 3)
