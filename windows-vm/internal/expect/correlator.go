@@ -76,6 +76,9 @@ func CheckCorrelator(e *Expected, byRole map[string][]Alert) []string {
 	var fails []string
 	c := e.Correlator
 	need := slices.Concat(c.AlertRoles, c.QuietRoles)
+	for r := range c.MinSeverity {
+		need = append(need, r)
+	}
 	for _, p := range c.ScoreHigher {
 		need = append(need, p[0], p[1])
 	}
@@ -92,6 +95,23 @@ func CheckCorrelator(e *Expected, byRole map[string][]Alert) []string {
 	for _, r := range c.QuietRoles {
 		if raised := alerting(byRole[r]); len(raised) > 0 {
 			fails = append(fails, fmt.Sprintf("%d alert(s) as %s, want none (top score %.1f, severity %s)", len(raised), r, TopScore(raised), raised[0].Severity))
+		}
+	}
+	roles := make([]string, 0, len(c.MinSeverity))
+	for r := range c.MinSeverity {
+		roles = append(roles, r)
+	}
+	slices.Sort(roles)
+	for _, r := range roles {
+		want := slices.Index(Severities, c.MinSeverity[r])
+		top, topName := -1, "none"
+		for _, a := range alerting(byRole[r]) {
+			if i := slices.Index(Severities, a.Severity); i > top {
+				top, topName = i, a.Severity
+			}
+		}
+		if top < want {
+			fails = append(fails, fmt.Sprintf("most severe alert as %s is %s, want at least %s", r, topName, c.MinSeverity[r]))
 		}
 	}
 	for _, p := range c.ScoreHigher {

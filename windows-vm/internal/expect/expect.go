@@ -97,7 +97,12 @@ type Correlator struct {
 	AlertRoles  []string    `json:"alert_roles"`  // roles under which at least one alert is raised
 	QuietRoles  []string    `json:"quiet_roles"`  // roles under which no alert is raised
 	ScoreHigher [][2]string `json:"score_higher"` // [a, b]: the top score as role a is above the top score as b
+	// MinSeverity: the most severe raised alert as the role is at least this band.
+	MinSeverity map[string]string `json:"min_severity"`
 }
+
+// Severities are the correlator's bands, least severe first (correlator/internal/policy/default.yaml).
+var Severities = []string{"informational", "low", "medium", "high", "critical"}
 
 // Known values, from CONTRACT.md.
 var (
@@ -208,6 +213,11 @@ func (e *Expected) validate() error {
 	for _, p := range c.ScoreHigher {
 		if !slices.Contains(Roles, p[0]) || !slices.Contains(Roles, p[1]) || p[0] == p[1] {
 			return fmt.Errorf("correlator: bad score_higher pair %q", p)
+		}
+	}
+	for r, sev := range c.MinSeverity {
+		if !slices.Contains(Roles, r) || !slices.Contains(Severities, sev) {
+			return fmt.Errorf("correlator: bad min_severity %s: %s", r, sev)
 		}
 	}
 	if e.Kind == "attack" && len(c.ScoreHigher) == 0 {

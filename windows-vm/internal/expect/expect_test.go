@@ -20,7 +20,8 @@ const validExpected = `{
   "telemetry_signals": ["process"],
   "pack_queries": [{"name": "pack_p_q", "match": {"parent_name": "mshta.exe", "output_path": "~(?i)update\\.exe$"}}],
   "forbidden_pack_queries": [],
-  "correlator": {"alert_roles": ["user_endpoint"], "quiet_roles": [], "score_higher": [["user_endpoint", "build_server"]]},
+  "correlator": {"alert_roles": ["user_endpoint"], "quiet_roles": [], "score_higher": [["user_endpoint", "build_server"]],
+    "min_severity": {"user_endpoint": "high"}},
   "known_failures": []
 }`
 
@@ -53,6 +54,10 @@ func TestParse(t *testing.T) {
 		{name: "attack without ordering", edit: func(s string) string {
 			return strings.Replace(s, `[["user_endpoint", "build_server"]]`, `[]`, 1)
 		}, wantErr: "needs score_higher"},
+		{name: "unknown severity", edit: func(s string) string {
+			return strings.Replace(s, `{"user_endpoint": "high"}`, `{"user_endpoint": "severe"}`, 1)
+		},
+			wantErr: "bad min_severity user_endpoint: severe"},
 		{name: "known failure without reason", edit: func(s string) string {
 			return strings.Replace(s, `"known_failures": []`, `"known_failures": [{"match": "x", "reason": ""}]`, 1)
 		}, wantErr: "known_failures[0]"},
@@ -198,6 +203,7 @@ func TestCheckCorrelator(t *testing.T) {
 		AlertRoles:  []string{"user_endpoint"},
 		QuietRoles:  []string{"build_server"},
 		ScoreHigher: [][2]string{{"user_endpoint", "build_server"}, {"domain_controller", "build_server"}},
+		MinSeverity: map[string]string{"user_endpoint": "high"},
 	}}
 	alerts := `{"host":"cl-win","role":"user_endpoint","lineage_id":"a","score":80,"severity":"high"}
 {"host":"cl-win","role":"user_endpoint","lineage_id":"b","score":10,"severity":"informational","below_threshold":true}
@@ -221,7 +227,11 @@ func TestCheckCorrelator(t *testing.T) {
 		{name: "no alert and missing role", byRole: map[string][]Alert{
 			"user_endpoint": {{Score: 39, BelowThreshold: true}}, "build_server": nil,
 		}, want: []string{"correlator was not run with role domain_controller", "no alert as user_endpoint (top score 39.0)",
+			"most severe alert as user_endpoint is none, want at least high",
 			"top score as domain_controller (0.0) is not above build_server (0.0)"}},
+		{name: "severity too low", byRole: map[string][]Alert{
+			"user_endpoint": {{Score: 60, Severity: "medium"}}, "build_server": nil, "domain_controller": {{Score: 90}},
+		}, want: []string{"most severe alert as user_endpoint is medium, want at least high"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
