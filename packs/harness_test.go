@@ -170,6 +170,13 @@ func TestQueriesOnFixtures(t *testing.T) {
 				"parent_name": "bash", "compiler_user": "bob", "fallback": "linux_tmp_compiler"},
 		}},
 		{"fallback_linux_tmp_compiler", "linux_benign", nil},
+		{"fallback_macos_suspicious_dir_compiler", "macos_attack", []want{
+			{"time": ts(8), "compiler_pid": "9002", "compiler_name": "clang", "compiler_cmdline": "clang -o /tmp/updater u.c",
+				"parent_pid": "9000", "parent_name": "zsh", "compiler_user": "alice", "fallback": "macos_suspicious_dir_compiler"},
+			{"time": ts(30), "compiler_pid": "9100", "compiler_name": "osacompile", "parent_pid": "9050",
+				"parent_name": "osascript", "compiler_user": "alice", "fallback": "macos_suspicious_dir_compiler"},
+		}},
+		{"fallback_macos_suspicious_dir_compiler", "macos_benign", nil},
 
 		// Extension queries (rows produced by compile_lineage / compile_telemetry through Thrift).
 		{"compile_suspicious", "windows_sysmon_attack", []want{
@@ -214,6 +221,18 @@ func TestQueriesOnFixtures(t *testing.T) {
 			{"platform": "windows", "signal": "network", "sources": "*"},
 		}},
 		{"compile_telemetry_gaps", "linux_attack", nil},
+		{"compile_suspicious", "macos_attack", []want{
+			{"compiler_pid": "9002", "compiler_name": "clang", "parent_name": "zsh", "reasons": "~temp_output",
+				"output_path": "/tmp/updater", "stage": "executed"},
+		}},
+		{"compile_suspicious", "macos_benign", nil},
+		{"compile_artifact_executed", "macos_attack", []want{
+			{"compiler_pid": "9002", "output_path": "/tmp/updater", "executions": ">=1", "first_exec_pid": "9003"},
+		}},
+		{"compile_telemetry_gaps", "macos_attack", []want{
+			{"platform": "darwin", "signal": "file", "sources": "~es_process_file_events:disabled"},
+			{"platform": "darwin", "signal": "network", "sources": "~:disabled"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query+"/"+tt.fixture, func(t *testing.T) {

@@ -21,17 +21,18 @@ var wantQueries = map[string]struct {
 	interval int
 	fallback string // "" = needs the extension
 }{
-	"compile_suspicious":                    {"windows,linux,darwin", 300, ""},
-	"compile_artifact_executed":             {"windows,linux,darwin", 300, ""},
-	"compile_artifact_network":              {"windows,linux,darwin", 300, ""},
-	"compile_baseline":                      {"windows,linux,darwin", 1800, ""},
-	"compile_telemetry_gaps":                {"windows,linux,darwin", 3000, ""},
-	"fallback_elastic_dotnet_parent_etw":    {"windows", 300, "elastic_dotnet_parent"},
-	"fallback_elastic_dotnet_parent_sysmon": {"windows", 300, "elastic_dotnet_parent"},
-	"fallback_an1381_etw":                   {"windows", 300, "mitre_an1381"},
-	"fallback_an1381_sysmon":                {"windows", 300, "mitre_an1381"},
-	"fallback_linux_webserver_compiler":     {"linux", 300, "linux_webserver_compiler"},
-	"fallback_linux_tmp_compiler":           {"linux", 300, "linux_tmp_compiler"},
+	"compile_suspicious":                     {"windows,linux,darwin", 300, ""},
+	"compile_artifact_executed":              {"windows,linux,darwin", 300, ""},
+	"compile_artifact_network":               {"windows,linux,darwin", 300, ""},
+	"compile_baseline":                       {"windows,linux,darwin", 1800, ""},
+	"compile_telemetry_gaps":                 {"windows,linux,darwin", 3000, ""},
+	"fallback_elastic_dotnet_parent_etw":     {"windows", 300, "elastic_dotnet_parent"},
+	"fallback_elastic_dotnet_parent_sysmon":  {"windows", 300, "elastic_dotnet_parent"},
+	"fallback_an1381_etw":                    {"windows", 300, "mitre_an1381"},
+	"fallback_an1381_sysmon":                 {"windows", 300, "mitre_an1381"},
+	"fallback_linux_webserver_compiler":      {"linux", 300, "linux_webserver_compiler"},
+	"fallback_linux_tmp_compiler":            {"linux", 300, "linux_tmp_compiler"},
+	"fallback_macos_suspicious_dir_compiler": {"darwin", 300, "macos_suspicious_dir_compiler"},
 }
 
 func mustEmbedded(t testing.TB) []Query {
@@ -210,7 +211,7 @@ func TestOsqueryPacks(t *testing.T) {
 		pack   Pack
 		ext    bool
 		wanted int
-	}{{ext, true, 5}, {fb, false, 6}}
+	}{{ext, true, 5}, {fb, false, 7}}
 	for _, c := range checks {
 		if len(c.pack.Queries) != c.wanted {
 			t.Errorf("pack has %d queries, want %d", len(c.pack.Queries), c.wanted)
