@@ -15,6 +15,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -150,7 +151,13 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 			}
 		}
 		values := fixtureValues(cols, rows)
-		mt := &memTable{name: name, cols: cols, rows: func() [][]any { return values }}
+		mt := &memTable{name: name, cols: cols, rows: func() [][]any { return values }, timeCol: -1}
+		if t.Evented {
+			if tc := columnIndex(cols, "time"); tc >= 0 {
+				sortByTime(values, tc)
+				mt.timeCol = tc
+			}
+		}
 		if !given {
 			if dyn := h.dynamicRows(name, cols, fx, schema); dyn != nil {
 				mt.rows = dyn
@@ -159,6 +166,27 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 		mem[name] = mt
 	}
 	return mem, nil
+}
+
+func columnIndex(cols []Column, name string) int {
+	for i, c := range cols {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// sortByTime orders event rows by their time, as osquery's event store indexes them; rows
+// without a time come first.
+func sortByTime(rows [][]any, col int) {
+	key := func(r []any) int64 {
+		if v, ok := r[col].(int64); ok {
+			return v
+		}
+		return math.MinInt64
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return key(rows[i]) < key(rows[j]) })
 }
 
 func hasColumn(cols []Column, name string) bool {
@@ -247,7 +275,8 @@ func (h *Harness) startCore() error {
 		return fmt.Errorf("listen on %s: %w", h.sock, err)
 	}
 	h.server = thrift.NewTSimpleServer4(gen.NewExtensionManagerProcessor(h.core), srvTransport,
-		thrift.NewTTransportFactory(), thrift.NewTBinaryProtocolFactoryDefault())
+		// osquery's extension manager serves buffered transports (TBufferTransports).
+		thrift.NewTBufferedTransportFactory(64<<10), thrift.NewTBinaryProtocolFactoryDefault())
 	if err := h.server.Listen(); err != nil {
 		return fmt.Errorf("listen on %s: %w", h.sock, err)
 	}

@@ -358,3 +358,44 @@ func TestCoreThriftAPI(t *testing.T) {
 		t.Fatalf("duplicate registration: %v %+v", err, st)
 	}
 }
+
+// TestEventTimeConstraints checks that time constraints on event tables, which the harness
+// answers from rows sorted by time as osquery's event store does, return exactly the rows
+// in range.
+func TestEventTimeConstraints(t *testing.T) {
+	fx, err := ParseFixture("events.json", strings.NewReader(`{"socket_events": [
+		{"action": "connect", "pid": "5", "time": "50"}, {"action": "connect", "pid": "1", "time": "10"},
+		{"action": "connect", "pid": "3", "time": "30"}, {"action": "connect", "pid": "2", "time": "20"},
+		{"action": "connect", "pid": "4", "time": "40"}, {"action": "connect", "pid": "6"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Start(context.Background(), Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for where, want := range map[string]string{
+		"time > 20":                  "3,4,5",
+		"time >= 20 AND time < 40":   "2,3",
+		"time = 30":                  "3",
+		"time <= 10":                 "1",
+		"time > 50":                  "",
+		"time > 20 AND time > 35":    "4,5",
+		"time >= '30'":               "3,4,5",
+		"time BETWEEN 15 AND 45":     "2,3,4",
+		"time IS NULL OR time >= 50": "5,6",
+	} {
+		rows, err := h.Query(context.Background(), "SELECT pid FROM socket_events WHERE "+where+" ORDER BY pid")
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r["pid"])
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("WHERE %s: pids %v, want %s", where, got, want)
+		}
+	}
+}

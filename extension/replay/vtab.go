@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -29,6 +30,10 @@ type memTable struct {
 	cols []Column
 	// rows returns the rows for one scan, one value per column (nil = NULL).
 	rows func() [][]any
+	// timeCol is the index of `time` in an evented table whose rows are sorted by it, else -1.
+	// osquery's event subscribers read only the requested time range from their store
+	// (EventSubscriber::get(start, stop)); the harness answers time constraints the same way.
+	timeCol int
 }
 
 // declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab.
@@ -117,7 +122,7 @@ func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
 		required = required || c.Required
 	}
 	if !required {
-		return nil
+		return t.timeIndex(info)
 	}
 	info.IdxNum = 1 // required column not constrained
 	for _, c := range info.Constraints {
@@ -136,6 +141,77 @@ func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
 	return nil
 }
 
+// timeIndex passes time constraints of an evented table to Filter (plan 2).
+func (t *memTable) timeIndex(info *vtab.IndexInfo) error {
+	if t.timeCol < 0 {
+		return nil
+	}
+	var ops []string
+	for i, c := range info.Constraints {
+		if !c.Usable || c.Column != t.timeCol {
+			continue
+		}
+		switch c.Op {
+		case vtab.OpEQ, vtab.OpGT, vtab.OpGE, vtab.OpLT, vtab.OpLE:
+			info.Constraints[i].ArgIndex = len(ops)
+			info.Constraints[i].Omit = false // SQLite filters again, as with osquery
+			ops = append(ops, strconv.Itoa(int(c.Op)))
+		}
+	}
+	if len(ops) > 0 {
+		info.IdxNum = 2
+		info.IdxStr = strings.Join(ops, ",")
+		info.EstimatedCost = maxIndexCost / 100
+	}
+	return nil
+}
+
+// timeRange narrows rows sorted by time to the bounds of a plan made by timeIndex.
+func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][]any {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	for i, op := range strings.Split(idxStr, ",") {
+		if i >= len(vals) {
+			break
+		}
+		var v int64
+		switch x := vals[i].(type) {
+		case int64:
+			v = x
+		case float64:
+			v = int64(x)
+		case string:
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				continue // not a number: SQLite filters it
+			}
+			v = n
+		default:
+			continue
+		}
+		switch o, _ := strconv.Atoi(op); vtab.ConstraintOp(o) {
+		case vtab.OpEQ:
+			lo, hi = max(lo, v), min(hi, v)
+		case vtab.OpGT:
+			lo = max(lo, v+1)
+		case vtab.OpGE:
+			lo = max(lo, v)
+		case vtab.OpLT:
+			hi = min(hi, v-1)
+		case vtab.OpLE:
+			hi = min(hi, v)
+		}
+	}
+	at := func(i int) int64 {
+		if v, ok := rows[i][t.timeCol].(int64); ok {
+			return v
+		}
+		return math.MinInt64
+	}
+	start := sort.Search(len(rows), func(i int) bool { return at(i) >= lo })
+	end := sort.Search(len(rows), func(i int) bool { return at(i) > hi })
+	return rows[start:max(start, end)]
+}
+
 func (t *memTable) Open() (vtab.Cursor, error) { return &memCursor{t: t}, nil }
 func (t *memTable) Disconnect() error          { return nil }
 func (t *memTable) Destroy() error             { return nil }
@@ -152,6 +228,9 @@ func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 			c.t.name, c.t.name)
 	}
 	c.rows = c.t.rows()
+	if idxNum == 2 {
+		c.rows = c.t.timeRange(c.rows, idxStr, vals)
+	}
 	c.i = 0
 	return nil
 }
