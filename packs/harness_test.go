@@ -221,6 +221,7 @@ func TestQueriesOnFixtures(t *testing.T) {
 			{"platform": "windows", "signal": "network", "sources": "*"},
 		}},
 		{"compile_telemetry_gaps", "linux_attack", nil},
+		{"compile_telemetry_gaps", "windows_sysmon_attack", nil},
 		{"compile_suspicious", "macos_attack", []want{
 			{"compiler_pid": "9002", "compiler_name": "clang", "parent_name": "zsh", "reasons": "~temp_output",
 				"output_path": "/tmp/updater", "stage": "executed"},

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,10 +68,32 @@ func TestEmbeddedQueries(t *testing.T) {
 		if usesExt != q.RequiresExtension {
 			t.Errorf("%s: uses extension tables = %v but requires_extension = %v", q.Name, usesExt, q.RequiresExtension)
 		}
+		// Features the SQL uses need a minimum osquery version: MATERIALIZED CTEs need SQLite 3.35
+		// (osquery 5.0), JSON functions are built into SQLite 3.38 (osquery 5.4), process_etw_events
+		// appeared in osquery 5.8.
+		for feature, min := range map[string]string{"AS MATERIALIZED": "5.0.0", "json_extract": "5.4.0",
+			"process_etw_events": "5.8.0", "es_process_events": "4.9.0"} {
+			if strings.Contains(q.SQL, feature) && versionLess(q.MinOsqueryVersion, min) {
+				t.Errorf("%s uses %s but declares min_osquery_version %s (< %s)", q.Name, feature, q.MinOsqueryVersion, min)
+			}
+		}
 		if q.Fallback != "" && !strings.Contains(q.SQL, "'"+q.Fallback+"' AS fallback") {
 			t.Errorf("%s: SQL does not emit fallback = %q", q.Name, q.Fallback)
 		}
 	}
+}
+
+// versionLess compares x.y.z versions numerically.
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range 3 {
+		x, _ := strconv.Atoi(pa[i])
+		y, _ := strconv.Atoi(pb[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 func TestParseErrors(t *testing.T) {

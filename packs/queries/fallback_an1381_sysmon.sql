@@ -8,7 +8,7 @@
 --   asks for (execution or network of the written binary, Sysmon 11 and 3) is what compile_lineage adds.
 -- platform: windows
 -- interval: 300
--- min_osquery_version: 4.6.0
+-- min_osquery_version: 5.4.0
 -- logging: differential_ignore_removals
 -- attack: T1027.004, T1127.001
 -- false_positives: PowerShell Add-Type in admin or vendor scripts run by a user, developers building

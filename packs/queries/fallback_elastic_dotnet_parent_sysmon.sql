@@ -4,7 +4,7 @@
 --   svchost, rundll32, cmstp or regsvr32. Sysmon carries the parent in the event, so no join is needed.
 -- platform: windows
 -- interval: 300
--- min_osquery_version: 4.6.0
+-- min_osquery_version: 5.4.0
 -- logging: differential_ignore_removals
 -- attack: T1027.004, T1059.005, T1218
 -- false_positives: Developer automation or admin scripts run through a script host, enterprise apps
