@@ -104,16 +104,16 @@ const (
 func Classify(c resultlog.Columns) Kind {
 	var id, name, stage, fallback, path bool
 	for i := range c.Len() {
-		switch {
-		case c.KeyIs(i, "lineage_id"):
+		switch string(c.KeyBytes(i)) {
+		case "lineage_id":
 			id = true
-		case c.KeyIs(i, "compiler_name"):
+		case "compiler_name":
 			name = true
-		case c.KeyIs(i, "stage"):
+		case "stage":
 			stage = true
-		case c.KeyIs(i, "fallback"):
+		case "fallback":
 			fallback = true
-		case c.KeyIs(i, "compiler_path"):
+		case "compiler_path":
 			path = true
 		}
 	}
@@ -136,16 +136,11 @@ func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
 		return Record{}, false
 	}
 	var r Record
-	total := 0
-	for i := range c.Len() {
-		total += c.RawLen(i)
-	}
 	d := decoder{c: c}
-	d.sb.Grow(total)
 	for i := range c.Len() {
 		d.set(&r, i)
 	}
-	d.finish()
+	d.finish(&r)
 	r.CompilerName = strings.ToLower(r.CompilerName)
 	r.ParentName = strings.ToLower(r.ParentName)
 	r.Stage = strings.ToLower(r.Stage)
@@ -167,116 +162,176 @@ func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
 	return r, true
 }
 
-// decoder copies the string values of a row into one buffer and points the
-// record's fields into one string made from it.
+// Fields of Record decoded as strings.
+const (
+	fLineageID = iota
+	fPlatform
+	fSource
+	fCompilerGUID
+	fCompilerPath
+	fCompilerName
+	fCompilerOriginalName
+	fCompilerCmdline
+	fCompilerUser
+	fParentPath
+	fParentName
+	fParentCmdline
+	fAncestry
+	fParentClass
+	fOutputPath
+	fOutputSource
+	fArtifactSHA256
+	fFirstRemoteAddress
+	fConnectionOrigin
+	fFollowupProcesses
+	fStage
+	fLinkEvidence
+	fReasons
+	fTelemetryGaps
+	fFallback
+	numStringFields
+)
+
+// decoder copies the string values of a row into one buffer; finish turns
+// it into one string and points the record's fields into it.
 type decoder struct {
 	c       resultlog.Columns
-	sb      strings.Builder // String() hands out its buffer without a copy
+	sb      *strings.Builder // its String() hands out the buffer without a copy
 	scratch []byte
-	pend    [48]pending
-	n       int
+	span    [numStringFields][2]int32
+	has     [numStringFields]bool
 }
 
-type pending struct {
-	dst  *string
-	a, b int
-}
-
-func (d *decoder) str(dst *string, i int) {
-	if d.n == len(d.pend) {
-		*dst = d.c.Value(i) // more string columns than expected (repeats)
-		return
+func (d *decoder) str(f, i int) {
+	if d.sb == nil {
+		total := 0
+		for j := range d.c.Len() {
+			total += d.c.RawLen(j)
+		}
+		d.sb = &strings.Builder{}
+		d.sb.Grow(total)
 	}
 	a := d.sb.Len()
 	d.scratch = d.c.AppendValue(d.scratch[:0], i)
 	d.sb.Write(d.scratch)
-	d.pend[d.n] = pending{dst: dst, a: a, b: d.sb.Len()}
-	d.n++
+	d.span[f] = [2]int32{int32(a), int32(d.sb.Len())}
+	d.has[f] = true
 }
 
-func (d *decoder) finish() {
-	arena := d.sb.String()
-	for _, p := range d.pend[:d.n] {
-		*p.dst = arena[p.a:p.b]
+func (d *decoder) finish(r *Record) {
+	var arena string
+	if d.sb != nil {
+		arena = d.sb.String()
 	}
+	get := func(f int) string {
+		if !d.has[f] {
+			return ""
+		}
+		return arena[d.span[f][0]:d.span[f][1]]
+	}
+	r.LineageID = get(fLineageID)
+	r.Platform = get(fPlatform)
+	r.Source = get(fSource)
+	r.CompilerGUID = get(fCompilerGUID)
+	r.CompilerPath = get(fCompilerPath)
+	r.CompilerName = get(fCompilerName)
+	r.CompilerOriginalName = get(fCompilerOriginalName)
+	r.CompilerCmdline = get(fCompilerCmdline)
+	r.CompilerUser = get(fCompilerUser)
+	r.ParentPath = get(fParentPath)
+	r.ParentName = get(fParentName)
+	r.ParentCmdline = get(fParentCmdline)
+	r.Ancestry = get(fAncestry)
+	r.ParentClass = get(fParentClass)
+	r.OutputPath = get(fOutputPath)
+	r.OutputSource = get(fOutputSource)
+	r.ArtifactSHA256 = get(fArtifactSHA256)
+	r.FirstRemoteAddress = get(fFirstRemoteAddress)
+	r.ConnectionOrigin = get(fConnectionOrigin)
+	r.FollowupProcesses = get(fFollowupProcesses)
+	r.Stage = get(fStage)
+	r.LinkEvidence = get(fLinkEvidence)
+	r.reasons = get(fReasons)
+	r.gaps = get(fTelemetryGaps)
+	r.Fallback = get(fFallback)
 }
 
 func (d *decoder) set(r *Record, i int) {
 	c := d.c
-	// Keys are compared without allocating.
-	switch {
-	case c.KeyIs(i, "lineage_id"):
-		d.str(&r.LineageID, i)
-	case c.KeyIs(i, "time"):
+	// A switch over the key bytes compiles to comparisons without allocation.
+	switch string(c.KeyBytes(i)) {
+	case "lineage_id":
+		d.str(fLineageID, i)
+	case "time":
 		r.Time = c.Int(i)
-	case c.KeyIs(i, "platform"):
-		d.str(&r.Platform, i)
-	case c.KeyIs(i, "source"):
-		d.str(&r.Source, i)
-	case c.KeyIs(i, "compiler_pid"):
+	case "platform":
+		d.str(fPlatform, i)
+	case "source":
+		d.str(fSource, i)
+	case "compiler_pid":
 		r.CompilerPID = c.Int(i)
-	case c.KeyIs(i, "compiler_guid"):
-		d.str(&r.CompilerGUID, i)
-	case c.KeyIs(i, "compiler_path"):
-		d.str(&r.CompilerPath, i)
-	case c.KeyIs(i, "compiler_name"):
-		d.str(&r.CompilerName, i)
-	case c.KeyIs(i, "compiler_original_name"):
-		d.str(&r.CompilerOriginalName, i)
-	case c.KeyIs(i, "compiler_cmdline"):
-		d.str(&r.CompilerCmdline, i)
-	case c.KeyIs(i, "compiler_user"):
-		d.str(&r.CompilerUser, i)
-	case c.KeyIs(i, "parent_pid"):
+	case "compiler_guid":
+		d.str(fCompilerGUID, i)
+	case "compiler_path":
+		d.str(fCompilerPath, i)
+	case "compiler_name":
+		d.str(fCompilerName, i)
+	case "compiler_original_name":
+		d.str(fCompilerOriginalName, i)
+	case "compiler_cmdline":
+		d.str(fCompilerCmdline, i)
+	case "compiler_user":
+		d.str(fCompilerUser, i)
+	case "parent_pid":
 		r.ParentPID = c.Int(i)
-	case c.KeyIs(i, "parent_path"):
-		d.str(&r.ParentPath, i)
-	case c.KeyIs(i, "parent_name"):
-		d.str(&r.ParentName, i)
-	case c.KeyIs(i, "parent_cmdline"):
-		d.str(&r.ParentCmdline, i)
-	case c.KeyIs(i, "ancestry"):
-		d.str(&r.Ancestry, i)
-	case c.KeyIs(i, "parent_class"):
-		d.str(&r.ParentClass, i)
-	case c.KeyIs(i, "output_path"):
-		d.str(&r.OutputPath, i)
-	case c.KeyIs(i, "output_source"):
-		d.str(&r.OutputSource, i)
-	case c.KeyIs(i, "artifact_written"):
+	case "parent_path":
+		d.str(fParentPath, i)
+	case "parent_name":
+		d.str(fParentName, i)
+	case "parent_cmdline":
+		d.str(fParentCmdline, i)
+	case "ancestry":
+		d.str(fAncestry, i)
+	case "parent_class":
+		d.str(fParentClass, i)
+	case "output_path":
+		d.str(fOutputPath, i)
+	case "output_source":
+		d.str(fOutputSource, i)
+	case "artifact_written":
 		r.ArtifactWritten = c.Int(i) != 0
-	case c.KeyIs(i, "artifact_written_time"):
+	case "artifact_written_time":
 		r.ArtifactWrittenTime = c.Int(i)
-	case c.KeyIs(i, "artifact_sha256"):
-		d.str(&r.ArtifactSHA256, i)
-	case c.KeyIs(i, "executions"):
+	case "artifact_sha256":
+		d.str(fArtifactSHA256, i)
+	case "executions":
 		r.Executions = c.Int(i)
-	case c.KeyIs(i, "first_exec_pid"):
+	case "first_exec_pid":
 		r.FirstExecPID = c.Int(i)
-	case c.KeyIs(i, "first_exec_time"):
+	case "first_exec_time":
 		r.FirstExecTime = c.Int(i)
-	case c.KeyIs(i, "connections"):
+	case "connections":
 		r.Connections = c.Int(i)
-	case c.KeyIs(i, "first_remote_address"):
-		d.str(&r.FirstRemoteAddress, i)
-	case c.KeyIs(i, "first_remote_port"):
+	case "first_remote_address":
+		d.str(fFirstRemoteAddress, i)
+	case "first_remote_port":
 		r.FirstRemotePort = c.Int(i)
-	case c.KeyIs(i, "connection_origin"):
-		d.str(&r.ConnectionOrigin, i)
-	case c.KeyIs(i, "followup_processes"):
-		d.str(&r.FollowupProcesses, i)
-	case c.KeyIs(i, "stage"):
-		d.str(&r.Stage, i)
-	case c.KeyIs(i, "link_evidence"):
-		d.str(&r.LinkEvidence, i)
-	case c.KeyIs(i, "suspicious"):
+	case "connection_origin":
+		d.str(fConnectionOrigin, i)
+	case "followup_processes":
+		d.str(fFollowupProcesses, i)
+	case "stage":
+		d.str(fStage, i)
+	case "link_evidence":
+		d.str(fLinkEvidence, i)
+	case "suspicious":
 		r.Suspicious = c.Int(i) != 0
-	case c.KeyIs(i, "reasons"):
-		d.str(&r.reasons, i)
-	case c.KeyIs(i, "telemetry_gaps"):
-		d.str(&r.gaps, i)
-	case c.KeyIs(i, "fallback"):
-		d.str(&r.Fallback, i)
+	case "reasons":
+		d.str(fReasons, i)
+	case "telemetry_gaps":
+		d.str(fTelemetryGaps, i)
+	case "fallback":
+		d.str(fFallback, i)
 	}
 }
 

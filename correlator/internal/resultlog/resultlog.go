@@ -132,6 +132,15 @@ func floatInt(b []byte) int64 {
 	return int64(f)
 }
 
+// KeyBytes returns the name of column i as bytes (valid during the
+// callback; allocates only for names written with escapes).
+func (c Columns) KeyBytes(i int) []byte {
+	if c.f[i].kesc {
+		return appendUnescaped(nil, c.f[i].key)
+	}
+	return c.f[i].key
+}
+
 // KeyIs reports whether column i is named name, without allocating.
 func (c Columns) KeyIs(i int, name string) bool {
 	if c.f[i].kesc {
@@ -259,7 +268,7 @@ func (p *Parser) Parse(line []byte, fn func(*Row) error) (int, error) {
 			case "counter":
 				row.Counter, err = intValue(&s, "counter")
 			case "action":
-				row.Action, err = p.stringValue(&s, "action")
+				row.Action, err = p.action(&s)
 			case "decorations":
 				decUUID, decHostname, err = p.decorations(&s)
 			case "columns":
@@ -334,6 +343,29 @@ func (p *Parser) stringValue(s *scanner, key string) (string, error) {
 		}
 		return p.str(n, false), nil
 	}
+}
+
+// action reads the action, returning constants for the known values.
+func (p *Parser) action(s *scanner) (string, error) {
+	if s.peek() == '"' {
+		save := s.i
+		raw, esc, err := s.str()
+		if err != nil {
+			return "", err
+		}
+		if !esc {
+			switch string(raw) {
+			case "added":
+				return "added", nil
+			case "removed":
+				return "removed", nil
+			case "snapshot":
+				return "snapshot", nil
+			}
+		}
+		s.i = save
+	}
+	return p.stringValue(s, "action")
 }
 
 // intValue reads a number given as a JSON number or a numeric string.

@@ -447,3 +447,25 @@ func hasDuplicateKeys(line []byte) bool {
 	}
 	return check()
 }
+
+func TestColumnsIntAndAppendValue(t *testing.T) {
+	t.Parallel()
+	line := `{"columns":{"a":"42","b":"-7","c":" 12 ","d":"1.9","e":"x","f":"","g":99999999999999999999,"h":"+3","i":"\u0035","j":"C:\\x"}}`
+	want := map[string]int64{"a": 42, "b": -7, "c": 12, "d": 1, "e": 0, "f": 0, "g": 0, "h": 3, "i": 5, "j": 0}
+	p := NewParser()
+	_, err := p.Parse([]byte(line), func(r *Row) error {
+		for i := range r.Columns.Len() {
+			k := r.Columns.Key(i)
+			if got := r.Columns.Int(i); got != want[k] {
+				t.Errorf("Int(%s) = %d, want %d", k, got, want[k])
+			}
+			if got, wantV := string(r.Columns.AppendValue([]byte("pre:"), i)), "pre:"+r.Columns.Value(i); got != wantV {
+				t.Errorf("AppendValue(%s) = %q, want %q", k, got, wantV)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -80,6 +80,13 @@ func (s *scanner) str() ([]byte, bool, error) {
 	start := s.i
 	esc := false
 	for s.i < len(s.b) {
+		// Skip plain bytes fast; stop at a quote, backslash or control byte.
+		for s.i < len(s.b) && !strSpecial[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -115,6 +122,15 @@ func (s *scanner) str() ([]byte, bool, error) {
 	}
 	return nil, false, errEnd
 }
+
+// strSpecial marks the bytes that end a run of plain string bytes.
+var strSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
