@@ -33,20 +33,17 @@ compilers AS MATERIALIZED (
                                               'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
     AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
 ),
-known AS MATERIALIZED (
-  SELECT time, pid, ppid, path, cmdline, name FROM starts
-  UNION ALL
-  SELECT start_time, pid, parent, path, cmdline, lower(name) FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM starts)
-),
 ancestry(c_pid, c_time, a_pid, a_ppid, a_time, a_name, a_path, a_cmdline, depth) AS (
   SELECT pid, time, pid, ppid, time, name, path, cmdline, 0 FROM compilers
   UNION ALL
-  SELECT a.c_pid, a.c_time, k.pid, k.ppid, k.time, k.name, k.path, k.cmdline, a.depth + 1
+  SELECT a.c_pid, a.c_time, a.a_ppid, coalesce(s.ppid, pr.parent), coalesce(s.time, pr.start_time),
+         coalesce(s.name, lower(pr.name)), coalesce(s.path, pr.path), coalesce(s.cmdline, pr.cmdline),
+         a.depth + 1
   FROM ancestry a
-  JOIN known k ON k.pid = a.a_ppid
-    AND k.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
-  WHERE a.depth < 3 AND a.a_ppid > 0
+  LEFT JOIN starts s ON s.pid = a.a_ppid
+    AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
+  LEFT JOIN processes pr ON s.pid IS NULL AND pr.pid = a.a_ppid AND pr.start_time <= a.a_time
+  WHERE a.depth < 3 AND a.a_ppid > 0 AND (s.pid IS NOT NULL OR pr.pid IS NOT NULL)
 ),
 lineage AS MATERIALIZED (
   SELECT c_pid, c_time,

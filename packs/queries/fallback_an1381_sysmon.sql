@@ -52,22 +52,19 @@ compilers AS MATERIALIZED (
     AND lower(path) NOT LIKE '%\dotnet\sdk\%'
     AND lower(path) NOT LIKE '%\jetbrains\%'
 ),
-known AS MATERIALIZED (
-  SELECT time, pid, ppid, guid, pguid, path, name FROM named
-  UNION ALL
-  SELECT start_time, pid, parent, NULL, NULL, path, lower(name) FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM named WHERE pid IS NOT NULL)
-),
 ancestry(k, a_ppid, a_pguid, a_time, a_name, a_path, depth) AS (
   SELECT k, ppid, pguid, time, name, path, 0 FROM compilers
   UNION ALL
-  SELECT a.k, coalesce(kg.ppid, kp.ppid), coalesce(kg.pguid, kp.pguid), coalesce(kg.time, kp.time),
-         coalesce(kg.name, kp.name), coalesce(kg.path, kp.path), a.depth + 1
+  SELECT a.k, coalesce(sg.ppid, sp.ppid, pr.parent), coalesce(sg.pguid, sp.pguid),
+         coalesce(sg.time, sp.time, pr.start_time), coalesce(sg.name, sp.name, lower(pr.name)),
+         coalesce(sg.path, sp.path, pr.path), a.depth + 1
   FROM ancestry a
-  LEFT JOIN known kg ON kg.guid = a.a_pguid
-  LEFT JOIN known kp ON kg.guid IS NULL AND kp.pid = a.a_ppid
-    AND kp.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
-  WHERE a.depth < 3 AND (kg.guid IS NOT NULL OR kp.pid IS NOT NULL)
+  LEFT JOIN named sg ON sg.guid = a.a_pguid
+  LEFT JOIN named sp ON sg.guid IS NULL AND sp.pid = a.a_ppid
+    AND sp.time = (SELECT max(x.time) FROM named x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
+  LEFT JOIN processes pr ON sg.guid IS NULL AND sp.pid IS NULL AND pr.pid = a.a_ppid
+    AND pr.start_time <= a.a_time
+  WHERE a.depth < 3 AND (sg.guid IS NOT NULL OR sp.pid IS NOT NULL OR pr.pid IS NOT NULL)
 ),
 lineage AS MATERIALIZED (
   SELECT k,

@@ -1,8 +1,8 @@
 -- name: fallback_elastic_dotnet_parent_etw
 -- description: Extension-free fallback, Elastic "Suspicious .NET Code Compilation": csc.exe or vbc.exe
 --   started by wscript, mshta, cscript, wmic, svchost, rundll32, cmstp or regsvr32, from ETW process
---   starts. The parent comes from the same run's ProcessStart events, or from processes when it
---   started before the run and is still running.
+--   starts. The parent comes from the same run's ProcessStart events, or, when it started before the
+--   run and still runs, from processes (looked up by pid, only for compilers).
 -- platform: windows
 -- interval: 300
 -- min_osquery_version: 5.8.0
@@ -22,20 +22,21 @@ WITH starts AS MATERIALIZED (
   WHERE type = 'ProcessStart'
 ),
 compilers AS MATERIALIZED (
-  SELECT * FROM starts WHERE name IN ('csc.exe', 'vbc.exe')
+  SELECT c.*, s.path AS s_path, s.name AS s_name, s.cmdline AS s_cmdline
+  FROM starts c
+  LEFT JOIN starts s ON s.pid = c.ppid
+    AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
+  WHERE c.name IN ('csc.exe', 'vbc.exe')
 ),
-known AS MATERIALIZED (
-  SELECT time, pid, path, cmdline, name FROM starts
-  UNION ALL
-  SELECT start_time, pid, path, cmdline, lower(name) FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM starts)
+lineage AS (
+  SELECT c.*, coalesce(c.s_path, pr.path) AS parent_path, coalesce(c.s_name, lower(pr.name)) AS parent_name,
+         coalesce(c.s_cmdline, pr.cmdline) AS parent_cmdline
+  FROM compilers c
+  LEFT JOIN processes pr ON c.s_name IS NULL AND pr.pid = c.ppid AND pr.start_time <= c.time
 )
-SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
-       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, p.path AS parent_path,
-       p.name AS parent_name, p.cmdline AS parent_cmdline, c.username AS compiler_user,
-       'elastic_dotnet_parent' AS fallback
-FROM compilers c
-JOIN known p ON p.pid = c.ppid
-  AND p.time = (SELECT max(k.time) FROM known k WHERE k.pid = c.ppid AND k.time <= c.time)
-WHERE p.name IN ('wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe',
-                 'rundll32.exe', 'cmstp.exe', 'regsvr32.exe');
+SELECT DISTINCT time, pid AS compiler_pid, path AS compiler_path, name AS compiler_name,
+       cmdline AS compiler_cmdline, ppid AS parent_pid, parent_path, parent_name, parent_cmdline,
+       username AS compiler_user, 'elastic_dotnet_parent' AS fallback
+FROM lineage
+WHERE parent_name IN ('wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe',
+                      'rundll32.exe', 'cmstp.exe', 'regsvr32.exe');

@@ -22,27 +22,23 @@ WITH starts AS MATERIALIZED (
   WHERE syscall IN ('execve', 'execveat')
 ),
 compilers AS MATERIALIZED (
-  SELECT * FROM starts
-  WHERE (name IN ('cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
-         OR name GLOB '*-gcc' OR name GLOB '*-g++' OR name GLOB 'gcc-[0-9]*' OR name GLOB 'g++-[0-9]*'
-         OR name GLOB '*-gcc-[0-9]*' OR name GLOB '*-g++-[0-9]*' OR name GLOB 'clang-[0-9]*'
-         OR name GLOB 'clang++-[0-9]*')
-    AND (path GLOB '/tmp/*' OR path GLOB '/dev/shm/*' OR path GLOB '/var/tmp/*'
-         OR cwd = '/tmp' OR cwd = '/dev/shm' OR cwd = '/var/tmp'
-         OR cwd GLOB '/tmp/*' OR cwd GLOB '/dev/shm/*' OR cwd GLOB '/var/tmp/*'
-         OR cmdline GLOB '*[ =]/tmp/*' OR cmdline GLOB '*[ =]/dev/shm/*' OR cmdline GLOB '*[ =]/var/tmp/*')
-),
-known AS MATERIALIZED (
-  SELECT time, pid, path, cmdline, name FROM starts
-  UNION ALL
-  SELECT start_time, pid, path, cmdline, name FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM starts)
+  SELECT c.*, s.path AS s_path, s.name AS s_name, s.cmdline AS s_cmdline
+  FROM starts c
+  LEFT JOIN starts s ON s.pid = c.ppid
+    AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
+  WHERE (c.name IN ('cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+         OR c.name GLOB '*-gcc' OR c.name GLOB '*-g++' OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*'
+         OR c.name GLOB '*-gcc-[0-9]*' OR c.name GLOB '*-g++-[0-9]*' OR c.name GLOB 'clang-[0-9]*'
+         OR c.name GLOB 'clang++-[0-9]*')
+    AND (c.path GLOB '/tmp/*' OR c.path GLOB '/dev/shm/*' OR c.path GLOB '/var/tmp/*'
+         OR c.cwd IN ('/tmp', '/dev/shm', '/var/tmp')
+         OR c.cwd GLOB '/tmp/*' OR c.cwd GLOB '/dev/shm/*' OR c.cwd GLOB '/var/tmp/*'
+         OR c.cmdline GLOB '*[ =]/tmp/*' OR c.cmdline GLOB '*[ =]/dev/shm/*' OR c.cmdline GLOB '*[ =]/var/tmp/*')
 )
 SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
-       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, p.path AS parent_path,
-       p.name AS parent_name, p.cmdline AS parent_cmdline,
+       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, coalesce(c.s_path, pr.path) AS parent_path,
+       coalesce(c.s_name, pr.name) AS parent_name, coalesce(c.s_cmdline, pr.cmdline) AS parent_cmdline,
        coalesce(u.username, CAST(c.uid AS TEXT)) AS compiler_user, 'linux_tmp_compiler' AS fallback
 FROM compilers c
-LEFT JOIN known p ON p.pid = c.ppid
-  AND p.time = (SELECT max(k.time) FROM known k WHERE k.pid = c.ppid AND k.time <= c.time)
+LEFT JOIN processes pr ON c.s_name IS NULL AND pr.pid = c.ppid AND pr.start_time <= c.time
 LEFT JOIN users u ON u.uid = c.uid;

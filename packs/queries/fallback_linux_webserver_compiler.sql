@@ -31,24 +31,19 @@ compilers AS MATERIALIZED (
      OR name GLOB '*-gcc-[0-9]*' OR name GLOB '*-g++-[0-9]*' OR name GLOB 'clang-[0-9]*'
      OR name GLOB 'clang++-[0-9]*'
 ),
-known AS MATERIALIZED (
-  SELECT time, pid, ppid, path, cmdline, name FROM starts
-  UNION ALL
-  SELECT start_time, pid, parent, path, cmdline, name FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM starts)
-),
 ancestry(c_pid, c_time, a_pid, a_ppid, a_time, a_name, a_path, a_cmdline, depth) AS (
   SELECT pid, time, pid, ppid, time, name, path, cmdline, 0 FROM compilers
   UNION ALL
-  SELECT a.c_pid, a.c_time, k.pid, k.ppid, k.time, k.name, k.path, k.cmdline, a.depth + 1
+  SELECT a.c_pid, a.c_time, a.a_ppid, coalesce(s.ppid, pr.parent), coalesce(s.time, pr.start_time),
+         coalesce(s.name, pr.name), coalesce(s.path, pr.path), coalesce(s.cmdline, pr.cmdline), a.depth + 1
   FROM ancestry a
-  JOIN known k ON k.pid = a.a_ppid
-    AND k.time = (SELECT max(x.time) FROM known x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
-  WHERE a.depth < 3 AND a.a_ppid > 0
+  LEFT JOIN starts s ON s.pid = a.a_ppid
+    AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = a.a_ppid AND x.time <= a.a_time)
+  LEFT JOIN processes pr ON s.pid IS NULL AND pr.pid = a.a_ppid AND pr.start_time <= a.a_time
+  WHERE a.depth < 3 AND a.a_ppid > 0 AND (s.pid IS NOT NULL OR pr.pid IS NOT NULL)
 ),
 lineage AS MATERIALIZED (
   SELECT c_pid, c_time,
-         max(CASE WHEN depth = 1 THEN a_pid END) AS parent_pid,
          max(CASE WHEN depth = 1 THEN a_path END) AS parent_path,
          max(CASE WHEN depth = 1 THEN a_name END) AS parent_name,
          max(CASE WHEN depth = 1 THEN a_cmdline END) AS parent_cmdline,

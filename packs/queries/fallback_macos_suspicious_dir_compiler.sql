@@ -22,26 +22,22 @@ WITH starts AS MATERIALIZED (
   WHERE event_type = 'exec'
 ),
 compilers AS MATERIALIZED (
-  SELECT * FROM starts
-  WHERE (name IN ('cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'mcs', 'osacompile')
-         OR name GLOB 'gcc-[0-9]*' OR name GLOB 'g++-[0-9]*')
-    AND (cwd IN ('/tmp', '/private/tmp', '/private/var/tmp', '/Users/Shared')
-         OR cwd GLOB '/tmp/*' OR cwd GLOB '/private/tmp/*' OR cwd GLOB '/private/var/tmp/*'
-         OR cwd GLOB '/Users/Shared/*' OR cwd GLOB '/Users/*/Downloads' OR cwd GLOB '/Users/*/Downloads/*'
-         OR cmdline GLOB '*[ =]/tmp/*' OR cmdline GLOB '*[ =]/private/tmp/*'
-         OR cmdline GLOB '*[ =]/private/var/tmp/*' OR cmdline GLOB '*[ =]/Users/Shared/*'
-         OR cmdline GLOB '*[ =]/Users/*/Downloads/*')
-),
-known AS MATERIALIZED (
-  SELECT time, pid, path, cmdline, name FROM starts
-  UNION ALL
-  SELECT start_time, pid, path, cmdline, name FROM processes
-  WHERE EXISTS (SELECT 1 FROM compilers) AND pid NOT IN (SELECT pid FROM starts)
+  SELECT c.*, s.path AS s_path, s.name AS s_name, s.cmdline AS s_cmdline
+  FROM starts c
+  LEFT JOIN starts s ON s.pid = c.ppid
+    AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
+  WHERE (c.name IN ('cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'mcs', 'osacompile')
+         OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*')
+    AND (c.cwd IN ('/tmp', '/private/tmp', '/private/var/tmp', '/Users/Shared')
+         OR c.cwd GLOB '/tmp/*' OR c.cwd GLOB '/private/tmp/*' OR c.cwd GLOB '/private/var/tmp/*'
+         OR c.cwd GLOB '/Users/Shared/*' OR c.cwd GLOB '/Users/*/Downloads' OR c.cwd GLOB '/Users/*/Downloads/*'
+         OR c.cmdline GLOB '*[ =]/tmp/*' OR c.cmdline GLOB '*[ =]/private/tmp/*'
+         OR c.cmdline GLOB '*[ =]/private/var/tmp/*' OR c.cmdline GLOB '*[ =]/Users/Shared/*'
+         OR c.cmdline GLOB '*[ =]/Users/*/Downloads/*')
 )
 SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
-       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, p.path AS parent_path,
-       p.name AS parent_name, p.cmdline AS parent_cmdline, c.username AS compiler_user,
-       'macos_suspicious_dir_compiler' AS fallback
+       c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, coalesce(c.s_path, pr.path) AS parent_path,
+       coalesce(c.s_name, pr.name) AS parent_name, coalesce(c.s_cmdline, pr.cmdline) AS parent_cmdline,
+       c.username AS compiler_user, 'macos_suspicious_dir_compiler' AS fallback
 FROM compilers c
-LEFT JOIN known p ON p.pid = c.ppid
-  AND p.time = (SELECT max(k.time) FROM known k WHERE k.pid = c.ppid AND k.time <= c.time);
+LEFT JOIN processes pr ON c.s_name IS NULL AND pr.pid = c.ppid AND pr.start_time <= c.time;
