@@ -18,6 +18,8 @@ import (
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/replaycheck"
 )
 
+var placeholder = regexp.MustCompile(`__[A-Z0-9]+__`)
+
 const strictHeader = "Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'"
 
 // TestVagrantfile runs `ruby -c` and the Ruby stub that loads the Vagrantfile with a fake Vagrant.configure.
@@ -302,6 +304,32 @@ func TestScenarioFolders(t *testing.T) {
 		run, err := os.ReadFile(filepath.Join(sc.dir, "run.ps1"))
 		if err != nil {
 			t.Fatalf("read run.ps1: %v", err)
+		}
+		// Every placeholder in a dropped template is filled in by run.ps1, and run.ps1 fills no other.
+		files, err := os.ReadDir(sc.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templated := map[string]bool{}
+		for _, f := range files {
+			if f.IsDir() || strings.HasSuffix(f.Name(), ".ps1") || strings.HasSuffix(f.Name(), ".json") || strings.HasSuffix(f.Name(), ".jsonl") {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(sc.dir, f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ph := range placeholder.FindAllString(string(data), -1) {
+				templated[ph] = true
+				if !strings.Contains(string(run), "'"+ph+"'") {
+					t.Errorf("%s/%s: placeholder %s is never replaced by run.ps1", sc.name, f.Name(), ph)
+				}
+			}
+		}
+		for _, ph := range placeholder.FindAllString(string(run), -1) {
+			if !templated[ph] {
+				t.Errorf("%s/run.ps1 replaces %s, which no template of the scenario contains", sc.name, ph)
+			}
 		}
 		if !strings.Contains(string(run), "Save-ScenarioResult") {
 			t.Errorf("%s/run.ps1 never calls Save-ScenarioResult (the assertion step reads run.json)", sc.name)
