@@ -54,13 +54,12 @@ func Run(ctx context.Context, cfg Config) error {
 	// The server dials its own client (registration, pings; closed by Shutdown); the tables get a dedicated
 	// one. Both wait for the socket (osquery-go polls every 200 ms), so dial them together.
 	type opened struct {
-		client *osquery.ExtensionManagerClient
+		client *queryClient
 		err    error
 	}
 	queryc := make(chan opened, 1)
 	go func() {
-		c, err := osquery.NewClient(cfg.Socket, cfg.Timeout,
-			osquery.DefaultWaitTime(cfg.Tables.QueryTimeout), osquery.MaxWaitTime(cfg.Tables.QueryTimeout))
+		c, err := dialQueryClient(cfg.Socket, cfg.Timeout)
 		queryc <- opened{c, err}
 	}()
 	server, serr := osquery.NewExtensionManagerServer(cfg.Name, cfg.Socket,

@@ -264,7 +264,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 
 	// Connections by every related process.
 	if plan.Conns != nil {
-		for _, part := range chunks(append(slices.Clone(w.all.list), w.unseen...), 500) {
+		for _, part := range chunks(append(slices.Clone(w.all.list), w.unseen...), 5000) {
 			conns, err := plan.Conns.conns(ctx, q, part, w.since)
 			if err != nil {
 				return ev, err
@@ -335,8 +335,9 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 			}
 		}
 		if i == 0 && compilers != nil {
+			found := indexProcs(got)
 			for _, c := range compilers {
-				if (c.ParentKey != "" && !w.all.seen[c.ParentKey]) || (c.ParentKey == "" && c.PPID > 0 && !parentFound(c, fresh)) {
+				if (c.ParentKey != "" && !w.all.seen[c.ParentKey]) || (c.ParentKey == "" && c.PPID > 0 && found.parentOf(c) == nil) {
 					stand := Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time}
 					w.unseen = append(w.unseen, stand)
 					w.depth[stand.Key] = 1
@@ -399,10 +400,6 @@ func (ix procIndex) parentOf(c Proc) *Proc {
 		}
 	}
 	return best
-}
-
-func parentFound(c Proc, procs []Proc) bool {
-	return indexProcs(procs).parentOf(c) != nil
 }
 
 func minTime(a, b time.Time) time.Time {
