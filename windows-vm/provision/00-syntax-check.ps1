@@ -2,12 +2,12 @@ Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 $syntaxErrors = $null
 [void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
 if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
-# Parses every PowerShell file synced into the guest and fails on the first file with errors.
+# Parses every PowerShell file synced into the guest and fails listing every file with errors.
 # This is the only faithful PowerShell syntax gate: the Linux host has no pwsh.
 . 'C:\lineage\vm\lib\common.ps1'
 
-$files = Get-ChildItem -LiteralPath $ClabVm -Recurse -File -Include '*.ps1', '*.psm1'
-if (-not $files) { throw "no PowerShell files under ${ClabVm}: is the windows-vm folder synced?" }
+$files = @(Get-ChildItem -LiteralPath $ClabVm -Recurse -File | Where-Object { $_.Extension -eq '.ps1' -or $_.Extension -eq '.psm1' })
+if ($files.Count -eq 0) { throw "no PowerShell files under ${ClabVm}: is the windows-vm folder synced?" }
 $bad = @()
 foreach ($f in $files) {
     try {
