@@ -559,7 +559,19 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			add("network_tool_ancestry")
 		}
 	}
-	if win && kind != kindCvtres && !devAncestry {
+	// A project or solution outside temp folders built from a terminal is how developers
+	// build by hand: that is a development environment too.
+	terminalBuild := false
+	if kind == kindMSBuild && (l.ParentClass == ClassShell || l.ParentClass == ClassScriptHost) {
+		for _, s := range inv.Sources {
+			ls := strings.ToLower(s)
+			if (strings.HasSuffix(ls, "proj") || strings.HasSuffix(ls, ".sln")) && !UserWritable(s) &&
+				!strings.Contains(NormalizePath(s), `\windows\`) {
+				terminalBuild = true
+			}
+		}
+	}
+	if win && kind != kindCvtres && !devAncestry && !terminalBuild {
 		switch l.ParentClass {
 		case ClassScriptHost, ClassOffice, ClassLOLBin, ClassShell, ClassUnknown, ClassRemoteAdmin:
 			add("user_space_parent_non_dev")

@@ -282,3 +282,31 @@ func TestResponseFileGivesOutput(t *testing.T) {
 		t.Fatalf("reasons %v evidence %v", got[0].Reasons, got[0].Evidence)
 	}
 }
+
+func TestTerminalBuildIsADevelopmentEnvironment(t *testing.T) {
+	msbuild := fw + "MSBuild.exe"
+	tests := []struct {
+		name, cmdline, cwd string
+		flagged            bool
+	}{
+		{"project under a source folder", `MSBuild.exe C:\src\app\app.csproj /p:Configuration=Debug`, `C:\src\app`, false},
+		{"solution relative to the working folder", `MSBuild.exe app.sln`, `C:\Users\dev\source\repos\app`, false},
+		{"project in system32", `MSBuild.exe xxxFile.csproj`, `C:\Windows\system32\`, true},
+		{"project in Downloads", `MSBuild.exe C:\Users\u\Downloads\x.csproj`, ``, true},
+		{"inline task xml", `MSBuild.exe C:\src\x.xml`, ``, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := win("{b}", "{p}", 1, msbuild, tt.cmdline)
+			c.Cwd = tt.cwd
+			ev := Events{Platform: "windows", Procs: []Proc{win("{p}", "", 0, ps, "powershell.exe"), c}}
+			got := Correlate(&ev, Params{})
+			if len(got) != 1 {
+				t.Fatalf("got %v", got)
+			}
+			if flagged := slices.Contains(got[0].Reasons, "user_space_parent_non_dev"); flagged != tt.flagged {
+				t.Fatalf("user_space_parent_non_dev = %v, want %v (reasons %v)", flagged, tt.flagged, got[0].Reasons)
+			}
+		})
+	}
+}
