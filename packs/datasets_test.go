@@ -117,6 +117,7 @@ func TestDatasetComparison(t *testing.T) {
 	}
 
 	table := renderComparison(results)
+	t.Log("fallbacks and compile_lineage on the real recordings:" + table)
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatalf("read README.md: %v", err)
