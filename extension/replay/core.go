@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	gen "github.com/osquery/osquery-go/gen/osquery"
 )
@@ -19,6 +20,7 @@ type fakeCore struct {
 	version string
 
 	rowsServed atomic.Int64
+	coreNanos  atomic.Int64
 	queries    atomic.Int64
 
 	mu         sync.Mutex
@@ -189,7 +191,9 @@ func (c *fakeCore) DeregisterExtension(ctx context.Context, uuid gen.ExtensionRo
 // Query runs SQL for an extension; rows and queries are counted for Stats.
 func (c *fakeCore) Query(ctx context.Context, sqlText string) (*gen.ExtensionResponse, error) {
 	c.queries.Add(1)
+	start := time.Now()
 	rows, err := runQuery(ctx, c.db, sqlText)
+	c.coreNanos.Add(int64(time.Since(start)))
 	if err != nil {
 		return &gen.ExtensionResponse{Status: failure(err.Error())}, nil
 	}

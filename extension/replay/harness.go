@@ -53,6 +53,9 @@ type Options struct {
 type Stats struct {
 	Queries    int64
 	RowsServed int64
+	// CoreTime is the time the fake core spent running those queries in SQLite: what osquery
+	// itself would spend, as opposed to the extension's own work.
+	CoreTime time.Duration
 }
 
 // Harness is a running fake osquery with the extension attached.
@@ -347,13 +350,15 @@ func (h *Harness) Now() int64 { return h.now }
 
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
-	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load()}
+	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
+		CoreTime: time.Duration(h.core.coreNanos.Load())}
 }
 
 // ResetStats sets the counters to zero.
 func (h *Harness) ResetStats() {
 	h.core.queries.Store(0)
 	h.core.rowsServed.Store(0)
+	h.core.coreNanos.Store(0)
 }
 
 // Close stops the extension and the core and removes the temporary files.
