@@ -21,31 +21,31 @@
 --   enable_windows_events_subscriber=true
 --   windows_event_channels=System,Application,Setup,Security,Microsoft-Windows-Sysmon/Operational
 WITH RECURSIVE
-starts AS MATERIALIZED (
+named AS MATERIALIZED (
   SELECT coalesce(CAST(strftime('%s', json_extract(data, '$.EventData.UtcTime')) AS INTEGER), time) AS time,
          CAST(json_extract(data, '$.EventData.ProcessId') AS INTEGER) AS pid,
          CAST(json_extract(data, '$.EventData.ParentProcessId') AS INTEGER) AS ppid,
          json_extract(data, '$.EventData.ProcessGuid') AS guid,
          json_extract(data, '$.EventData.ParentProcessGuid') AS pguid,
-         json_extract(data, '$.EventData.Image') AS path,
-         json_extract(data, '$.EventData.CommandLine') AS cmdline,
-         json_extract(data, '$.EventData.User') AS username,
-         json_extract(data, '$.EventData.ParentImage') AS parent_path,
-         json_extract(data, '$.EventData.ParentCommandLine') AS parent_cmdline
-  FROM windows_events
-  WHERE source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 1
-),
-named AS MATERIALIZED (
-  SELECT *,
-         lower(substr(path, length(rtrim(path, replace(path, '\', ''))) + 1)) AS name,
-         lower(substr(parent_path, length(rtrim(parent_path, replace(parent_path, '\', ''))) + 1)) AS parent_name
-  FROM starts
+         path, lower(substr(path, length(rtrim(path, replace(path, '\', ''))) + 1)) AS name,
+         CASE WHEN lower(path) LIKE '%\csc.exe' OR lower(path) LIKE '%\ilasm.exe'
+                   OR lower(path) LIKE '%\msbuild.exe' THEN data END AS compiler_data
+  FROM (SELECT time, data, json_extract(data, '$.EventData.Image') AS path
+        FROM windows_events
+        WHERE source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 1)
 ),
 compilers AS MATERIALIZED (
-  SELECT coalesce(guid, '') || '|' || coalesce(pid, '') || '|' || time || '|' || coalesce(path, '') AS k, *
-  FROM named
-  WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe')
-    AND upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
+  SELECT *,
+         lower(substr(parent_path, length(rtrim(parent_path, replace(parent_path, '\', ''))) + 1)) AS parent_name
+  FROM (SELECT coalesce(guid, '') || '|' || coalesce(pid, '') || '|' || time || '|' || coalesce(path, '') AS k,
+               time, pid, ppid, guid, pguid, path, name,
+               json_extract(compiler_data, '$.EventData.CommandLine') AS cmdline,
+               json_extract(compiler_data, '$.EventData.User') AS username,
+               json_extract(compiler_data, '$.EventData.ParentImage') AS parent_path,
+               json_extract(compiler_data, '$.EventData.ParentCommandLine') AS parent_cmdline
+        FROM named
+        WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe'))
+  WHERE upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
                                               'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
     AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
     AND lower(path) NOT LIKE '%\microsoft visual studio\%'

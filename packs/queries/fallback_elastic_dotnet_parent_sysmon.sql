@@ -16,7 +16,7 @@
 -- flags.windows: disable_events=false enable_windows_events_publisher=true
 --   enable_windows_events_subscriber=true
 --   windows_event_channels=System,Application,Setup,Security,Microsoft-Windows-Sysmon/Operational
-WITH starts AS MATERIALIZED (
+WITH starts AS (
   SELECT coalesce(CAST(strftime('%s', json_extract(data, '$.EventData.UtcTime')) AS INTEGER), time) AS time,
          CAST(json_extract(data, '$.EventData.ProcessId') AS INTEGER) AS pid,
          json_extract(data, '$.EventData.Image') AS path,
