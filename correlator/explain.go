@@ -57,11 +57,15 @@ func cmdExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 }
 
 func explainFromFiles(ctx context.Context, c *common, id string, files []string, stdin io.Reader, stderr io.Writer) (*alert.Alert, error) {
-	s, err := c.load()
+	logger := c.logger(stderr)
+	s, err := c.load(logger)
 	if err != nil {
 		return nil, err
 	}
-	dl, err := openDeadLetters(c.deadLetter, c.logger(stderr))
+	if err := s.resolver.RefreshFleet(ctx); err != nil {
+		return nil, err
+	}
+	dl, err := openDeadLetters(c.deadLetter, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -376,5 +378,46 @@ func TestRunNeedsStateAndInput(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, "", "run", "--state", filepath.Join(t.TempDir(), "s.db"), "--listen", "0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "bearer token or TLS") {
 		t.Errorf("run on 0.0.0.0 without token: %v", err)
+	}
+}
+
+// TestScoreWithFleetLabels resolves roles through a Fleet server (httptest,
+// Fleet's documented response shapes) named in a YAML roles file.
+func TestScoreWithFleetLabels(t *testing.T) {
+	t.Setenv("CORRELATOR_TEST_FLEET_TOKEN", "fleet-s3cret")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer fleet-s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Query().Get("page") != "0" {
+			_, _ = w.Write([]byte(`{"labels":[],"hosts":[]}`))
+			return
+		}
+		switch r.URL.Path {
+		case "/api/v1/fleet/labels":
+			_, _ = w.Write([]byte(`{"labels":[{"id":6,"name":"All Hosts","label_type":"builtin"},{"id":31,"name":"Domain Controllers","label_type":"regular","label_membership_type":"manual","host_count":1}]}`))
+		case "/api/v1/fleet/labels/31/hosts":
+			_, _ = w.Write([]byte(`{"hosts":[{"id":12,"hostname":"ws-0042.corp.example","uuid":"4c4c4544-0042-3510-8057-b7c04f4a4e31","computer_name":"WS-0042","display_name":"WS-0042","platform":"windows","status":"online"}]}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	rolesFile := filepath.Join(t.TempDir(), "roles.yaml")
+	body := "hosts:\n  - {host: WS-0042, role: user_endpoint}\nfleet_labels:\n  - {label: Domain Controllers, role: domain_controller}\nfleet:\n  url: " + srv.URL + "\n  token_env: CORRELATOR_TEST_FLEET_TOKEN\n"
+	if err := os.WriteFile(rolesFile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCmd(t, "", "score", "--quiet", "--roles", rolesFile, "testdata/good_mshta_csc_network.jsonl")
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	alerts := decodeAlerts(t, out)
+	if len(alerts) != 1 || alerts[0].Role != "domain_controller" || alerts[0].RoleLabel != "fleet label 31 (Domain Controllers) via roles.yaml:4" || !slices.Equal(alerts[0].Roles, []string{"user_endpoint", "domain_controller"}) {
+		t.Fatalf("alerts = %+v", alerts)
+	}
+	if strings.Contains(stderr, "fleet-s3cret") {
+		t.Error("the token appears in the logs")
 	}
 }

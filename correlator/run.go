@@ -65,7 +65,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func runService(ctx context.Context, o *runOptions, stdout, stderr io.Writer) error {
 	logger := o.logger(stderr)
-	s, err := o.load()
+	s, err := o.load(logger)
 	if err != nil {
 		return err
 	}

@@ -82,8 +82,11 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return errUsage
 	}
 	logger := c.logger(stderr)
-	s, err := c.load()
+	s, err := c.load(logger)
 	if err != nil {
+		return err
+	}
+	if err := s.resolver.RefreshFleet(ctx); err != nil {
 		return err
 	}
 	dl, err := openDeadLetters(c.deadLetter, logger)

@@ -70,7 +70,7 @@ type setup struct {
 	now        func() time.Time
 }
 
-func (c *common) load() (*setup, error) {
+func (c *common) load(logger hclog.Logger) (*setup, error) {
 	var s setup
 	var err error
 	if c.policy != "" {
@@ -91,6 +91,7 @@ func (c *common) load() (*setup, error) {
 			return nil, err
 		}
 	}
+	s.resolver.SetLogger(logger.Named("roles"))
 	if c.exceptions != "" {
 		if s.exceptions, err = exceptions.Load(c.exceptions); err != nil {
 			return nil, err

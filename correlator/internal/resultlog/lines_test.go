@@ -1,6 +1,7 @@
 package resultlog
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -63,4 +64,43 @@ func TestSplit(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzSplit(f *testing.F) {
+	f.Add([]byte("a\nbb\r\n\nc"), 4)
+	f.Add([]byte(strings.Repeat("x", 70000)+"\nok\n"), 100)
+	f.Add([]byte(""), 1)
+	f.Fuzz(func(t *testing.T, data []byte, maxLine int) {
+		if maxLine <= 0 || maxLine > 1<<20 {
+			maxLine = 1 << 20
+		}
+		var rebuilt []byte
+		var prevEnd, no int64
+		end, err := Split(bytes.NewReader(data), maxLine, true, 1, 0, func(l Line) error {
+			no++
+			if l.No != no {
+				t.Fatalf("line number %d, want %d", l.No, no)
+			}
+			if l.End <= prevEnd || l.End > int64(len(data)) {
+				t.Fatalf("line end %d after %d (input %d bytes)", l.End, prevEnd, len(data))
+			}
+			raw := data[prevEnd:l.End]
+			body := bytes.TrimSuffix(raw, []byte("\n"))
+			if l.TooLong != (len(body) > maxLine) {
+				t.Fatalf("TooLong = %v for a %d-byte line, max %d", l.TooLong, len(body), maxLine)
+			}
+			if !l.TooLong && !bytes.Equal(l.Data, bytes.TrimSuffix(body, []byte("\r"))) {
+				t.Fatalf("line %d = %q, want %q", l.No, l.Data, body)
+			}
+			rebuilt = append(rebuilt, raw...)
+			prevEnd = l.End
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end != int64(len(data)) || !bytes.Equal(rebuilt, data) {
+			t.Fatalf("lines do not cover the input: end %d of %d", end, len(data))
+		}
+	})
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/compilelineage/compile-lineage/correlator/internal/glob"
 	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
 )
@@ -90,6 +92,15 @@ func (r *Resolver) DefaultRole() string { return r.defaultRole }
 
 // LabelRules returns the Fleet label rules loaded from YAML files.
 func (r *Resolver) LabelRules() []LabelRule { return slices.Clone(r.rules) }
+
+// SetLogger sets the logger of the Fleet source, if any.
+func (r *Resolver) SetLogger(l hclog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fleet != nil {
+		r.fleet.SetLogger(l)
+	}
+}
 
 // SetFleet attaches a Fleet label source.
 func (r *Resolver) SetFleet(f *Fleet) {
@@ -278,6 +289,17 @@ func identities(h resultlog.Host) []string {
 		}
 	}
 	return out
+}
+
+// RefreshFleet refreshes the Fleet source once (batch commands).
+func (r *Resolver) RefreshFleet(ctx context.Context) error {
+	r.mu.Lock()
+	f := r.fleet
+	r.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f.Refresh(ctx)
 }
 
 // StartFleet refreshes the Fleet source once and then every interval until

@@ -168,12 +168,8 @@ func (s *Server) osquery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req struct {
-		NodeKey string            `json:"node_key"`
-		LogType string            `json:"log_type"`
-		Data    []json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(data, &req); err != nil {
+	req, err := ParseOsqueryLog(data)
+	if err != nil {
 		http.Error(w, "bad request body", http.StatusBadRequest)
 		return
 	}
@@ -183,17 +179,37 @@ func (s *Server) osquery(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"node_invalid":true}`)
 		return
 	}
-	if req.LogType == "result" || req.LogType == "snapshot" {
-		lines := make([][]byte, 0, len(req.Data))
-		for _, d := range req.Data {
-			lines = append(lines, unquote(d))
-		}
-		if !s.ingest(w, s.source("osquery"), lines) {
-			return
-		}
+	if len(req.Lines) > 0 && !s.ingest(w, s.source("osquery"), req.Lines) {
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"node_invalid":false}`)
+}
+
+// OsqueryLog is a parsed TLS logger request.
+type OsqueryLog struct {
+	NodeKey string
+	LogType string
+	Lines   [][]byte // result lines; empty for status logs
+}
+
+// ParseOsqueryLog parses the body osquery's TLS logger plugin posts.
+func ParseOsqueryLog(data []byte) (OsqueryLog, error) {
+	var req struct {
+		NodeKey string            `json:"node_key"`
+		LogType string            `json:"log_type"`
+		Data    []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return OsqueryLog{}, fmt.Errorf("osquery log body: %w", err)
+	}
+	out := OsqueryLog{NodeKey: req.NodeKey, LogType: req.LogType}
+	if req.LogType == "result" || req.LogType == "snapshot" {
+		for _, d := range req.Data {
+			out.Lines = append(out.Lines, unquote(d))
+		}
+	}
+	return out, nil
 }
 
 // unquote accepts a line given as a JSON object or as a JSON string that
@@ -219,13 +235,26 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	lines, err := ParseFleetWebhook(data)
+	if err != nil {
+		http.Error(w, "bad request body", http.StatusBadRequest)
+		return
+	}
+	if s.ingest(w, s.source("fleet"), lines) {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// ParseFleetWebhook parses Fleet's webhook result-log body: a JSON array
+// of {"timestamp", "details"} where details is one osquery line (or, as
+// some Fleet versions document, an array of lines).
+func ParseFleetWebhook(data []byte) ([][]byte, error) {
 	var items []struct {
 		Timestamp string          `json:"timestamp"`
 		Details   json.RawMessage `json:"details"`
 	}
 	if err := json.Unmarshal(data, &items); err != nil {
-		http.Error(w, "bad request body", http.StatusBadRequest)
-		return
+		return nil, fmt.Errorf("fleet webhook body: %w", err)
 	}
 	var lines [][]byte
 	for _, it := range items {
@@ -239,11 +268,11 @@ func (s *Server) fleet(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 		}
-		lines = append(lines, unquote(d))
+		if len(d) > 0 {
+			lines = append(lines, unquote(d))
+		}
 	}
-	if s.ingest(w, s.source("fleet"), lines) {
-		w.WriteHeader(http.StatusNoContent)
-	}
+	return lines, nil
 }
 
 // raw handles newline-delimited result-log lines.

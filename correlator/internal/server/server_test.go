@@ -148,3 +148,37 @@ func TestNonLoopbackNeedsTokenOrTLS(t *testing.T) {
 	}
 	s.ln.Close()
 }
+
+func FuzzParseOsqueryLog(f *testing.F) {
+	f.Add([]byte(`{"node_key":"k","log_type":"result","data":[` + line1 + `]}`))
+	f.Add([]byte(`{"log_type":"status","data":[{"s":0}]}`))
+	f.Add([]byte(`{"log_type":"result","data":["{\"a\":1}"]}`))
+	f.Add([]byte(`{"data":7}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := ParseOsqueryLog(data)
+		if err != nil {
+			return
+		}
+		if req.LogType != "result" && req.LogType != "snapshot" && len(req.Lines) != 0 {
+			t.Fatalf("lines taken from a %q log", req.LogType)
+		}
+	})
+}
+
+func FuzzParseFleetWebhook(f *testing.F) {
+	f.Add([]byte(`[{"timestamp":"2026-11-25T10:00:00Z","details":` + line1 + `}]`))
+	f.Add([]byte(`[{"details":[` + line1 + `,` + line2 + `]}]`))
+	f.Add([]byte(`[{"details":null},{}]`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines, err := ParseFleetWebhook(data)
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if len(l) == 0 {
+				t.Fatal("empty line returned")
+			}
+		}
+	})
+}
