@@ -42,6 +42,7 @@ type Stats struct {
 	Realerts       int64 `json:"realerts"`
 	NotRaised      int64 `json:"not_raised"`
 	BadRows        int64 `json:"bad_rows"`
+	Pruned         int64 `json:"pruned_lineages"`
 }
 
 // Engine scores rows.
@@ -55,7 +56,18 @@ type Engine struct {
 	// KeepBelow makes Process also return below-threshold and suppressed
 	// evaluations (flagged), for --all and explain.
 	KeepBelow bool
+	// Retention is how long a lineage is remembered after its latest row
+	// (by row time) before it is pruned; 0 means DefaultRetention.
+	Retention time.Duration
+	// PruneEvery is how many lineage rows pass between prunes (0: 65536).
+	PruneEvery int
+
+	newest  int64 // latest row time seen
+	sinceGC int   // lineage rows since the last prune
 }
+
+// DefaultRetention keeps lineages for 14 days after their latest row.
+const DefaultRetention = 14 * 24 * time.Hour
 
 // Output is the result of processing one row.
 type Output struct {
@@ -86,6 +98,11 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		e.Stats.BadRows++
 		return Output{}, ErrNoLineageID
 	}
+	seenAt := rec.Time
+	if row.UnixTime > seenAt {
+		seenAt = row.UnixTime
+	}
+	e.prune(seenAt)
 	fp := fingerprint(&rec)
 	prior, seen := e.State.Lineage(rec.LineageID)
 	if seen && prior.Fingerprint == fp {
@@ -138,6 +155,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		Alerted:     prior.Alerted,
 		AlertStage:  prior.AlertStage,
 		AlertBand:   prior.AlertBand,
+		Seen:        max(seenAt, prior.Seen),
 	}
 	out := Output{}
 	realert := false
@@ -178,6 +196,25 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	}
 	out.Alert = a
 	return out, nil
+}
+
+// prune drops lineages older than the retention, every pruneEvery rows.
+func (e *Engine) prune(seenAt int64) {
+	e.newest = max(e.newest, seenAt)
+	e.sinceGC++
+	every := e.PruneEvery
+	if every <= 0 {
+		every = 1 << 16
+	}
+	if e.sinceGC < every {
+		return
+	}
+	e.sinceGC = 0
+	ret := e.Retention
+	if ret <= 0 {
+		ret = DefaultRetention
+	}
+	e.Stats.Pruned += int64(e.State.Prune(e.newest - int64(ret/time.Second)))
 }
 
 func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, role score.Role, res score.Result) *alert.Alert {

@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,36 @@ func TestExceptionsSuppressAndExpire(t *testing.T) {
 	}
 	if live != 3 || expired != 1 || e.Stats.Suppressed != 3 || e.Stats.ExpiredMatched != 1 || e.Stats.Alerts != 1 {
 		t.Errorf("live %d expired %d stats %+v; want 3 suppressed, 1 expired match, 1 alert (the DC)", live, expired, e.Stats)
+	}
+}
+
+func TestRetentionPrunesOldLineages(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, "host,role\n", nil)
+	e.State = NewState(true)
+	e.Retention = time.Hour
+	e.PruneEvery = 1
+	p := resultlog.NewParser()
+	row := func(id string, at int64) {
+		line := []byte(`{"name":"q","hostIdentifier":"h1","unixTime":` + strconv.FormatInt(at, 10) + `,"columns":{"lineage_id":"` + id + `","compiler_name":"csc.exe","parent_name":"mshta.exe","parent_class":"script_host","stage":"compile"},"action":"added"}`)
+		if _, err := p.Parse(line, func(r *resultlog.Row) error { _, err := e.Process(r, "t"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row("old", 1764000000)
+	row("new", 1764000000+1800)
+	if n, _ := e.State.Len(); n != 2 {
+		t.Fatalf("lineages = %d, want 2", n)
+	}
+	row("newer", 1764000000+3*3600)
+	if _, ok := e.State.Lineage("old"); ok {
+		t.Error("lineage older than the retention kept")
+	}
+	if _, ok := e.State.Lineage("newer"); !ok {
+		t.Error("current lineage pruned")
+	}
+	ch := e.State.Drain()
+	if !slices.Contains(ch.Deleted, "old") || e.Stats.Pruned != 2 {
+		t.Errorf("deleted %v, pruned %d; want old and new pruned", ch.Deleted, e.Stats.Pruned)
 	}
 }

@@ -11,6 +11,7 @@ type Prior struct {
 	Alerted     bool    `json:"alerted,omitempty"`
 	AlertStage  int     `json:"alert_stage"`
 	AlertBand   int     `json:"alert_band"`
+	Seen        int64   `json:"seen"` // unix time of the latest row
 }
 
 // PairKey is a parent+compiler pair seen on a host ("" host: fleet-wide).
@@ -28,6 +29,7 @@ type State struct {
 	track         bool
 	dirtyLineages map[string]struct{}
 	dirtyPairs    []PairKey
+	deleted       []string
 }
 
 // NewState returns an empty state. With track set, changes are remembered
@@ -87,20 +89,39 @@ func (s *State) Load(lineages map[string]Prior, pairs []PairKey) {
 	}
 }
 
+// Prune forgets lineages last seen before the unix time before and returns
+// how many it dropped. A pruned lineage reported again alerts again.
+func (s *State) Prune(before int64) int {
+	n := 0
+	for id, p := range s.lineages {
+		if p.Seen < before {
+			delete(s.lineages, id)
+			n++
+			if s.track {
+				delete(s.dirtyLineages, id)
+				s.deleted = append(s.deleted, id)
+			}
+		}
+	}
+	return n
+}
+
 // Changes are the entries changed since the last Drain.
 type Changes struct {
 	Lineages map[string]Prior
 	Pairs    []PairKey
+	Deleted  []string // lineages pruned
 }
 
 // Drain returns and clears the changes.
 func (s *State) Drain() Changes {
-	c := Changes{Lineages: make(map[string]Prior, len(s.dirtyLineages)), Pairs: s.dirtyPairs}
+	c := Changes{Lineages: make(map[string]Prior, len(s.dirtyLineages)), Pairs: s.dirtyPairs, Deleted: s.deleted}
 	for id := range s.dirtyLineages {
 		c.Lineages[id] = s.lineages[id]
 	}
 	clear(s.dirtyLineages)
 	s.dirtyPairs = nil
+	s.deleted = nil
 	return c
 }
 

@@ -98,6 +98,15 @@ func (d *DB) CommitBatch(b Batch) error {
 				return err
 			}
 		}
+		eb := tx.Bucket(bucketExplain)
+		for _, id := range b.Changes.Deleted {
+			if err := lb.Delete([]byte(id)); err != nil {
+				return err
+			}
+			if err := eb.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
 		pb := tx.Bucket(bucketPairs)
 		for _, p := range b.Changes.Pairs {
 			if err := pb.Put([]byte(pairKey(p)), nil); err != nil {
@@ -114,7 +123,6 @@ func (d *DB) CommitBatch(b Batch) error {
 				return err
 			}
 		}
-		eb := tx.Bucket(bucketExplain)
 		for _, a := range b.Explain {
 			v, err := json.Marshal(a)
 			if err != nil {

@@ -87,3 +87,37 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("outbox after delivery = %+v", box)
 	}
 }
+
+func TestCommitDeletesPrunedLineages(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := engine.NewState(true)
+	st.SetLineage("L1", engine.Prior{Seen: 1})
+	st.SetLineage("L2", engine.Prior{Seen: 100})
+	if err := db.CommitBatch(Batch{Changes: st.Drain(), Explain: []*alert.Alert{{LineageID: "L1"}, {LineageID: "L2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Prune(50); n != 1 {
+		t.Fatalf("pruned %d, want 1", n)
+	}
+	if err := db.CommitBatch(Batch{Changes: st.Drain()}); err != nil {
+		t.Fatal(err)
+	}
+	re := engine.NewState(false)
+	if err := db.LoadInto(re); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := re.Lineage("L1"); ok {
+		t.Error("pruned lineage still stored")
+	}
+	if _, ok := re.Lineage("L2"); !ok {
+		t.Error("kept lineage lost")
+	}
+	if _, err := db.Explain("L1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("explanation of a pruned lineage: %v", err)
+	}
+}
