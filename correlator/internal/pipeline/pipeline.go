@@ -10,7 +10,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -177,6 +176,3 @@ func (p *Pipeline) Follow(ctx context.Context, path string, poll time.Duration, 
 	}
 	return nil
 }
-
-// Source names an HTTP body for dead-letter entries.
-func Source(kind string, n int64) string { return kind + "#" + strconv.FormatInt(n, 10) }
