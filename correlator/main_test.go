@@ -308,6 +308,9 @@ func TestScoreReportsSuppressedAndExpired(t *testing.T) {
 	if !slices.Equal(s.Suppressed, []string{"6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81"}) || s.Rows.Suppressed != 3 {
 		t.Errorf("suppressed = %v (%d rows), want the mshta lineage over 3 rows", s.Suppressed, s.Rows.Suppressed)
 	}
+	if s.ExceptionMatches["hta-tool"] != 3 || s.ExceptionMatches["old-dc (expired)"] != 1 {
+		t.Errorf("exception matches = %v, want hta-tool 3 and old-dc (expired) 1", s.ExceptionMatches)
+	}
 	if len(s.ExpiredExceptions) != 1 || !strings.HasPrefix(s.ExpiredExceptions[0], "old-dc (exc.yaml:7") {
 		t.Errorf("expired exceptions = %v", s.ExpiredExceptions)
 	}
@@ -355,6 +358,10 @@ func TestRunOnceFollowsAndResumes(t *testing.T) {
 	}
 	if fi, _ := os.Stat(alerts); fi.Mode().Perm() != 0o640 {
 		t.Errorf("alert file mode = %v, want 0640", fi.Mode().Perm())
+	}
+	var sum map[string]summary
+	if err := json.Unmarshal([]byte(lastLine(stderr)), &sum); err != nil || sum["summary"].Rows.Alerts != 1 || sum["summary"].Rows.Realerts != 2 || sum["summary"].Lines.Lines != 5 {
+		t.Errorf("run summary = %+v (%v)", sum, err)
 	}
 	// A second run resumes at the saved offset: nothing new.
 	out, stderr, err = runCmd(t, "", args...)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,6 +147,23 @@ func runService(ctx context.Context, o *runOptions, stdout, stderr io.Writer) er
 		errs = append(errs, err)
 	}
 	stats, lines := p.Stats()
-	logger.Info("stopped", "alerts", stats.Alerts, "realerts", stats.Realerts, "suppressed", stats.Suppressed, "below_threshold", stats.BelowThreshold, "inputs", len(lines), "dead_letters", dl.n.Load())
+	var all engine.LineStats
+	inputs := make([]string, 0, len(lines))
+	for src, ls := range lines {
+		all.Add(ls)
+		inputs = append(inputs, src)
+	}
+	slices.Sort(inputs)
+	hits, err := db.ExceptionHits()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	sum := summary{Inputs: inputs, Lines: all, Rows: stats, DeadLetters: dl.n.Load(), AlertsPrinted: int(stats.Alerts + stats.Realerts), ExceptionMatches: hits}
+	for _, x := range s.exceptions.ExpiredAt(s.now()) {
+		sum.ExpiredExceptions = append(sum.ExpiredExceptions, x.ID+" ("+x.Source+", expired "+x.Expires+")")
+	}
+	if b, err := json.Marshal(map[string]summary{"summary": sum}); err == nil {
+		fmt.Fprintln(stderr, string(b))
+	}
 	return errors.Join(errs...)
 }

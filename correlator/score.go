@@ -63,6 +63,7 @@ type summary struct {
 	DeadLetters       int64            `json:"dead_letters"`
 	AlertsPrinted     int              `json:"alerts_printed"`
 	Suppressed        []string         `json:"suppressed_lineages,omitempty"`
+	ExceptionMatches  map[string]int64 `json:"exception_matches,omitempty"`
 	ExpiredExceptions []string         `json:"expired_exceptions,omitempty"`
 }
 
@@ -150,7 +151,7 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	if !*quiet {
-		sum := summary{Inputs: files, Lines: rd.Stats, Rows: eng.Stats, DeadLetters: dl.n.Load(), AlertsPrinted: len(out)}
+		sum := summary{Inputs: files, Lines: rd.Stats, Rows: eng.Stats, DeadLetters: dl.n.Load(), AlertsPrinted: len(out), ExceptionMatches: st.ExceptionHits()}
 		for id := range suppressed {
 			sum.Suppressed = append(sum.Suppressed, id)
 		}

@@ -144,6 +144,11 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	if m.Applied == nil && m.Expired != nil {
 		e.Stats.ExpiredMatched++
 	}
+	if m.Applied != nil {
+		e.State.HitException(m.Applied.ID)
+	} else if m.Expired != nil {
+		e.State.HitException(m.Expired.ID + " (expired)")
+	}
 
 	next := Prior{
 		Stage:       lineage.StageRank(rec.Stage),

@@ -30,6 +30,26 @@ type State struct {
 	dirtyLineages map[string]struct{}
 	dirtyPairs    []PairKey
 	deleted       []string
+	exceptionHits map[string]int64 // since the last Drain
+	exceptionAll  map[string]int64 // this process's total
+}
+
+// HitException counts a lineage evaluation an exception matched.
+func (s *State) HitException(id string) {
+	if s.exceptionHits == nil {
+		s.exceptionHits, s.exceptionAll = map[string]int64{}, map[string]int64{}
+	}
+	s.exceptionHits[id]++
+	s.exceptionAll[id]++
+}
+
+// ExceptionHits returns how often each exception matched in this process.
+func (s *State) ExceptionHits() map[string]int64 {
+	out := make(map[string]int64, len(s.exceptionAll))
+	for k, v := range s.exceptionAll {
+		out[k] = v
+	}
+	return out
 }
 
 // NewState returns an empty state. With track set, changes are remembered
@@ -111,11 +131,18 @@ type Changes struct {
 	Lineages map[string]Prior
 	Pairs    []PairKey
 	Deleted  []string // lineages pruned
+	// ExceptionHits counts exception matches since the last Drain, by id
+	// ("ID (expired)" for an expired exception that matched).
+	ExceptionHits map[string]int64
 }
 
 // Drain returns and clears the changes.
 func (s *State) Drain() Changes {
-	c := Changes{Lineages: make(map[string]Prior, len(s.dirtyLineages)), Pairs: s.dirtyPairs, Deleted: s.deleted}
+	c := Changes{Lineages: make(map[string]Prior, len(s.dirtyLineages)), Pairs: s.dirtyPairs, Deleted: s.deleted, ExceptionHits: s.exceptionHits}
+	s.exceptionHits = nil
+	if s.exceptionAll != nil {
+		s.exceptionHits = map[string]int64{}
+	}
 	for id := range s.dirtyLineages {
 		c.Lineages[id] = s.lineages[id]
 	}

@@ -27,6 +27,7 @@ var (
 	bucketExplain  = []byte("explain")
 	bucketOffsets  = []byte("offsets")
 	bucketOutbox   = []byte("outbox")
+	bucketExcHits  = []byte("exception_hits")
 )
 
 // ErrNotFound is returned when a lineage has no stored explanation.
@@ -47,7 +48,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLineages, bucketPairs, bucketExplain, bucketOffsets, bucketOutbox} {
+		for _, b := range [][]byte{bucketLineages, bucketPairs, bucketExplain, bucketOffsets, bucketOutbox, bucketExcHits} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -104,6 +105,18 @@ func (d *DB) CommitBatch(b Batch) error {
 				return err
 			}
 			if err := eb.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		hb := tx.Bucket(bucketExcHits)
+		for id, n := range b.Changes.ExceptionHits {
+			var old int64
+			if v := hb.Get([]byte(id)); len(v) == 8 {
+				old = int64(binary.BigEndian.Uint64(v))
+			}
+			v := make([]byte, 8)
+			binary.BigEndian.PutUint64(v, uint64(old+n))
+			if err := hb.Put([]byte(id), v); err != nil {
 				return err
 			}
 		}
@@ -192,6 +205,24 @@ func (d *DB) LoadInto(st *engine.State) error {
 	}
 	st.Load(lineages, pairs)
 	return nil
+}
+
+// ExceptionHits returns how often each exception matched, over all runs
+// that used this state file.
+func (d *DB) ExceptionHits() (map[string]int64, error) {
+	out := map[string]int64{}
+	err := d.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketExcHits).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				out[string(k)] = int64(binary.BigEndian.Uint64(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read exception hits: %w", err)
+	}
+	return out, nil
 }
 
 // Offset returns the saved offset of an input.

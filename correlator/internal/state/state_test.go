@@ -121,3 +121,28 @@ func TestCommitDeletesPrunedLineages(t *testing.T) {
 		t.Errorf("explanation of a pruned lineage: %v", err)
 	}
 }
+
+func TestExceptionHitsAccumulate(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := engine.NewState(true)
+	for range 3 {
+		st.HitException("ansible")
+	}
+	if err := db.CommitBatch(Batch{Changes: st.Drain()}); err != nil {
+		t.Fatal(err)
+	}
+	st.HitException("ansible")
+	st.HitException("old (expired)")
+	if err := db.CommitBatch(Batch{Changes: st.Drain()}); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := db.ExceptionHits()
+	if err != nil || hits["ansible"] != 4 || hits["old (expired)"] != 1 {
+		t.Errorf("hits = %v, %v; want ansible 4, old (expired) 1", hits, err)
+	}
+}
