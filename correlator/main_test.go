@@ -428,3 +428,28 @@ func TestScoreWithFleetLabels(t *testing.T) {
 		t.Error("the token appears in the logs")
 	}
 }
+
+func TestScoreSkipsHugeLines(t *testing.T) {
+	t.Parallel()
+	good, err := os.ReadFile("testdata/good_batch_diffresults.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := `{"name":"q","columns":{"pad":"` + strings.Repeat("A", 300000) + `"}}` + "\n"
+	dl := filepath.Join(t.TempDir(), "dead.jsonl")
+	out, stderr, err := runCmd(t, huge+string(good)+huge, "score", "--quiet", "--max-line", "100000", "--dead-letter", dl, "--roles", "testdata/roles.csv", "-")
+	if err != nil {
+		t.Fatalf("score: %v\n%s", err, stderr)
+	}
+	if alerts := decodeAlerts(t, out); len(alerts) != 1 || alerts[0].Input != "stdin:2" {
+		t.Errorf("alerts = %+v, want the good row on line 2", alerts)
+	}
+	data, err := os.ReadFile(dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"line":1,"reason":"line too long (300033 bytes, max 100000)"`) || !strings.Contains(lines[1], `"line":3`) {
+		t.Errorf("dead letters = %v", lines)
+	}
+}
