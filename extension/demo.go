@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -100,6 +101,13 @@ func demoReplay(h demoHost) ([]map[string]string, int64, error) {
 			all.Merge(fx)
 		}
 	}
+	// The host's own identity, which the extension folds into every lineage id.
+	host, err := replay.ParseFixture(h.name+" system_info", strings.NewReader(
+		`{"system_info": [{"uuid": "`+h.uuid+`", "hostname": "`+h.name+`", "computer_name": "`+h.name+`"}]}`))
+	if err != nil {
+		return nil, 0, err
+	}
+	all.Merge(host)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	hs, err := replay.Start(ctx, replay.Options{Fixtures: all, Logger: hclog.NewNullLogger()})

@@ -225,6 +225,9 @@ func TestQueriesOnFixtures(t *testing.T) {
 		{"compile_suspicious", "macos_attack", []want{
 			{"compiler_pid": "9002", "compiler_name": "clang", "parent_name": "zsh", "reasons": "~temp_output",
 				"output_path": "/tmp/updater", "stage": "executed"},
+			// The parent (osascript, pid 9050) started before the buffer.
+			{"compiler_pid": "9100", "compiler_name": "osacompile", "parent_pid": "9050", "reasons": "~temp_output",
+				"output_path": "/Users/Shared/helper.app", "stage": "compile"},
 		}},
 		{"compile_suspicious", "macos_benign", nil},
 		{"compile_artifact_executed", "macos_attack", []want{

@@ -279,7 +279,7 @@ func (h *Harness) startCore() error {
 	}
 	h.server = thrift.NewTSimpleServer4(gen.NewExtensionManagerProcessor(h.core), srvTransport,
 		// osquery's extension manager serves buffered transports (TBufferTransports).
-		thrift.NewTBufferedTransportFactory(64<<10), thrift.NewTBinaryProtocolFactoryDefault())
+		thrift.NewTBufferedTransportFactory(64<<10), thrift.NewTBinaryProtocolFactoryConf(nil))
 	if err := h.server.Listen(); err != nil {
 		return fmt.Errorf("listen on %s: %w", h.sock, err)
 	}

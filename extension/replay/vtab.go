@@ -515,7 +515,7 @@ func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error)
 		return nil, fmt.Errorf("connect to extension at %s: %w", sock, err)
 	}
 	c := &extClient{sock: sock, trans: trans,
-		client: gen.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryDefault())}
+		client: gen.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))}
 	p.mu.Lock()
 	p.all = append(p.all, c)
 	p.mu.Unlock()
@@ -532,7 +532,7 @@ func dialExtension(sock string, timeout time.Duration) (*thrift.TSocket, error) 
 	if err != nil {
 		return nil, err
 	}
-	trans := thrift.NewTSocketFromAddrTimeout(addr, timeout, timeout)
+	trans := thrift.NewTSocketFromAddrConf(addr, &thrift.TConfiguration{ConnectTimeout: timeout, SocketTimeout: timeout})
 	if err := trans.Open(); err != nil {
 		return nil, err
 	}

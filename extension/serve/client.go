@@ -40,7 +40,7 @@ func (c *queryClient) dial() error {
 	}
 	buffered := thrift.NewTBufferedTransport(sock, 64<<10)
 	c.sock = sock
-	c.client = gen.NewExtensionManagerClientFactory(buffered, thrift.NewTBinaryProtocolFactoryDefault())
+	c.client = gen.NewExtensionManagerClientFactory(buffered, thrift.NewTBinaryProtocolFactoryConf(nil))
 	return nil
 }
 

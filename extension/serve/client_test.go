@@ -44,7 +44,7 @@ func startCore(t *testing.T, core *fakeCore) string {
 		t.Fatal(err)
 	}
 	srv := thrift.NewTSimpleServer4(gen.NewExtensionManagerProcessor(core), st,
-		thrift.NewTBufferedTransportFactory(64<<10), thrift.NewTBinaryProtocolFactoryDefault())
+		thrift.NewTBufferedTransportFactory(64<<10), thrift.NewTBinaryProtocolFactoryConf(nil))
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

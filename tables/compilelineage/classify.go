@@ -96,7 +96,8 @@ const (
 	kindCC      = "cc"      // gcc, clang, cc, tcc and friends
 	kindGo      = "go"
 	kindRust    = "rustc"
-	kindLinker  = "ld"     // ld started on its own
+	kindOSA     = "osacompile" // macOS AppleScript / JXA compiler
+	kindLinker  = "ld"         // ld started on its own
 	kindHelper  = "helper" // cc1, as, collect2, go's compile/link: never a row of its own
 )
 
@@ -119,6 +120,8 @@ func compilerKind(name, originalName, cmdline string) string {
 		return kindCC
 	case s == "rustc":
 		return kindRust
+	case s == "osacompile":
+		return kindOSA
 	case s == "go":
 		if goBuilds(cmdline) {
 			return kindGo
@@ -276,7 +279,7 @@ var userWritableDirs = []string{
 	`\windows\debug\`, `\windows\tracing\`, `\windows\registration\crmlog\`,
 }
 
-var posixWritableDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/"}
+var posixWritableDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/", "/Users/Shared/"}
 
 // UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
 // build cache folders (go-build*) are excluded: every `go run` and `go test` uses them.
@@ -306,6 +309,13 @@ func UserWritable(p string) bool {
 		}
 	}
 	return strings.Contains(n, "/Downloads/")
+}
+
+// devInstall reports whether a compiler runs from an IDE or SDK installation (Visual Studio,
+// its Build Tools, the .NET SDK): developer prompts and IDE builds use those copies.
+func devInstall(p string) bool {
+	n := NormalizePath(p)
+	return strings.Contains(n, `\microsoft visual studio\`) || strings.Contains(n, `\dotnet\sdk\`)
 }
 
 // expectedWindowsCompilerDir reports whether a .NET compiler runs from where Windows, Visual

@@ -105,7 +105,7 @@ type Invocation struct {
 
 var sourceExts = []string{
 	".cs", ".vb", ".js", ".il", ".xml", ".csproj", ".vbproj", ".proj", ".targets", ".sln", ".cmdline", ".rsp",
-	".c", ".cc", ".cpp", ".cxx", ".c++", ".s", ".go", ".rs", ".aspx", ".asmx", ".ashx", ".xoml",
+	".c", ".cc", ".cpp", ".cxx", ".c++", ".s", ".go", ".rs", ".aspx", ".asmx", ".ashx", ".xoml", ".applescript",
 }
 
 func isSource(a string) bool {
@@ -237,6 +237,8 @@ func parsePOSIXCompiler(inv *Invocation, kind string) {
 		case kindRust:
 			b := path.Base(inv.Sources[0])
 			inv.Output = strings.TrimSuffix(b, path.Ext(b))
+		case kindOSA:
+			inv.Output = "a.scpt"
 		}
 	}
 }

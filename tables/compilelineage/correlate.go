@@ -331,7 +331,7 @@ func (ix *index) ancestry(p *Proc) []string {
 }
 
 // artifactExts are the file types a compile produces that can run or load.
-var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf"}
+var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf", ".scpt", ".app"}
 
 // scratchExts are a compile's temporary files, never its artifact.
 var scratchExts = []string{".tmp", ".pdb", ".obj", ".o", ".res", ".cs", ".vb", ".js", ".il", ".cmdline", ".err",
@@ -571,7 +571,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			}
 		}
 	}
-	if win && kind != kindCvtres && !devAncestry && !terminalBuild {
+	if win && kind != kindCvtres && !devAncestry && !terminalBuild && !devInstall(c.Path) {
 		switch l.ParentClass {
 		case ClassScriptHost, ClassOffice, ClassLOLBin, ClassShell, ClassUnknown, ClassRemoteAdmin:
 			add("user_space_parent_non_dev")

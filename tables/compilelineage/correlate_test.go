@@ -310,3 +310,28 @@ func TestTerminalBuildIsADevelopmentEnvironment(t *testing.T) {
 		})
 	}
 }
+
+func TestDeveloperPromptCompile(t *testing.T) {
+	vs := `C:\Program Files\Microsoft Visual Studio\2022\Community\MSBuild\Current\Bin\Roslyn\csc.exe`
+	for path, flagged := range map[string]bool{vs: false, fw + "csc.exe": true} {
+		ev := Events{Platform: "windows", Procs: []Proc{
+			win("{s}", "", 0, `C:\Windows\System32\cmd.exe`, "cmd.exe /k VsDevCmd.bat"),
+			win("{c}", "{s}", 1, path, "csc.exe hello.cs"),
+		}}
+		got := Correlate(&ev, Params{})
+		if len(got) != 1 || slices.Contains(got[0].Reasons, "user_space_parent_non_dev") != flagged {
+			t.Errorf("%s: reasons %v, want user_space_parent_non_dev = %v", path, got[0].Reasons, flagged)
+		}
+	}
+}
+
+func TestOsacompileIsACompiler(t *testing.T) {
+	ev := Events{Platform: "darwin", Procs: []Proc{
+		nix(10, 1, 0, "/bin/zsh", "zsh", "/Users/a"),
+		nix(11, 10, 1, "/usr/bin/osacompile", "osacompile -o /Users/Shared/x.scpt /tmp/x.applescript", "/Users/a"),
+	}}
+	got := Correlate(&ev, Params{})
+	if len(got) != 1 || got[0].OutputPath != "/Users/Shared/x.scpt" || !slices.Contains(got[0].Reasons, "temp_source") {
+		t.Fatalf("got %v", got)
+	}
+}
