@@ -21,16 +21,28 @@ build:
 test: lint
 	$(GO) test -count=1 ./...
 
-## bench: generate speed and memory of compile_lineage against the naive SQL join, packs and correlator throughput
+## bench: compile_lineage generate against the naive SQL join, harness, packs and correlator throughput
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./extension/... ./tables/... ./packs/... ./correlator/... | tee $(BUILD)/bench.txt
+	mkdir -p $(BUILD)
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tables/... ./extension/... | tee $(BUILD)/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -benchtime 1x -timeout 30m ./packs/... | tee -a $(BUILD)/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./correlator/... | tee -a $(BUILD)/bench.txt
 
-## lint: formatting and vet for Linux and Windows
-lint:
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+$(BUILD)/staticcheck:
+	mkdir -p $(BUILD)
+	GOBIN=$(abspath $(BUILD)) GOOS= GOARCH= $(GO) install $(STATICCHECK)
+
+## lint: formatting, vet for Linux, Windows and macOS, staticcheck, generated packs up to date
+lint: $(BUILD)/staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
+	$(BUILD)/staticcheck ./...
+	GOOS=windows $(BUILD)/staticcheck ./...
+	$(GO) run ./packs/cmd/genpacks -check
 
 ## demo: replay the example telemetry shipped in examples/ and score it with the correlator
 demo:

@@ -98,7 +98,7 @@ const (
 	kindRust    = "rustc"
 	kindOSA     = "osacompile" // macOS AppleScript / JXA compiler
 	kindLinker  = "ld"         // ld started on its own
-	kindHelper  = "helper" // cc1, as, collect2, go's compile/link: never a row of its own
+	kindHelper  = "helper"     // cc1, as, collect2, go's compile/link: never a row of its own
 )
 
 var resolvedCC = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:gcc|g\+\+|c\+\+|cc|c89|c99|clang|clang\+\+|tcc)(?:-[0-9][0-9.]*)?$`)
