@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -220,7 +222,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	if err != nil || len(compilers) == 0 {
 		return ev, err
 	}
-	w := walker{src: plan.Procs, q: q, depth: map[string]int{}}
+	w := walker{src: plan.Procs, q: q, depth: map[string]int{}, follow: map[string][2]time.Time{}, p: p}
 	w.all.add(compilers)
 	minT, maxT := compilers[0].Time, compilers[0].Time
 	for _, c := range compilers {
@@ -273,6 +275,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		}
 	}
 	ev.Procs = w.all.list
+	if w.truncated {
+		ev.Gaps = append(ev.Gaps, "lineage_truncated")
+	}
 	return ev, nil
 }
 
@@ -280,16 +285,54 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 type walker struct {
 	src    procSource
 	q      Querier
+	p      Params
 	all    procSet
-	depth  map[string]int // generations below a compiler (or below a compiler's parent + 1)
+	depth  map[string]int // generations below a compiler; a compiler's parent counts as 2
 	since  int64
 	unseen []Proc // stand-ins for parents that started before the buffer
+	// follow holds, per compiler parent, the window in which its children are follow-ups
+	// of a compile: from the first compile it started to FollowWindow after the last.
+	follow    map[string][2]time.Time
+	truncated bool
 }
 
 const (
-	maxUp   = 5 // generations of ancestry
-	maxDown = 4 // generations below a compiler
+	maxUp       = 5    // generations of ancestry
+	maxDown     = 4    // generations below a compiler (a compiler's parent is at 2)
+	maxFrontier = 4000 // processes expanded per round; beyond, the busiest trees are cut
 )
+
+// parentIdentity is how a compiler names its parent: its key, or its pid.
+func parentIdentity(c Proc) string {
+	if c.ParentKey != "" {
+		return c.ParentKey
+	}
+	return "pid:" + strconv.FormatInt(c.PPID, 10)
+}
+
+func (w *walker) followWindows(compilers []Proc) {
+	for _, c := range compilers {
+		id := parentIdentity(c)
+		win, ok := w.follow[id]
+		if !ok {
+			win = [2]time.Time{c.Time, c.Time}
+		}
+		w.follow[id] = [2]time.Time{minTime(win[0], c.Time), maxTime(win[1], c.Time)}
+	}
+}
+
+// inFollowWindow reports whether f, a child of par, started while par's compiles could
+// still be followed up.
+func (w *walker) inFollowWindow(par, f Proc) bool {
+	win, ok := w.follow[par.Key]
+	if !ok && par.PID > 0 {
+		win, ok = w.follow["pid:"+strconv.FormatInt(par.PID, 10)]
+	}
+	if !ok {
+		return true
+	}
+	return !f.Time.Before(win[0].Add(-w.p.Skew)) && !f.Time.After(win[1].Add(w.p.FollowWindow))
+}
 
 // rounds asks for parents of up, children of down and starts of paths, then repeats with
 // what came back, at most n times. compilers, when given, marks the first round: the
@@ -298,6 +341,9 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 	upDepth := map[string]int{}
 	for _, u := range up {
 		upDepth[u.Key] = 0
+	}
+	if compilers != nil {
+		w.followWindows(compilers)
 	}
 	for i := 0; i < n; i++ {
 		r := Related{ParentsOf: up, ChildrenOf: down, Paths: paths, Since: w.since}
@@ -320,7 +366,7 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 				}
 				if i == 0 && compilers != nil {
 					// The compilers' parents: their other children are the follow-ups.
-					w.depth[f.Key] = 1
+					w.depth[f.Key] = 2
 					nextDown = append(nextDown, f)
 				}
 				continue
@@ -328,11 +374,19 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 			d := 1 // an execution of a path
 			if par := downs.parentOf(f); par != nil {
 				d = w.depth[par.Key] + 1
+				if w.depth[par.Key] == 2 && !w.inFollowWindow(*par, f) {
+					continue // a sibling from long before or after the compiles
+				}
 			}
 			w.depth[f.Key] = d
 			if d < maxDown {
 				nextDown = append(nextDown, f)
 			}
+		}
+		if len(nextDown) > maxFrontier {
+			sort.SliceStable(nextDown, func(a, b int) bool { return w.depth[nextDown[a].Key] < w.depth[nextDown[b].Key] })
+			nextDown = nextDown[:maxFrontier]
+			w.truncated = true
 		}
 		if i == 0 && compilers != nil {
 			found := indexProcs(got)
@@ -340,7 +394,7 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 				if (c.ParentKey != "" && !w.all.seen[c.ParentKey]) || (c.ParentKey == "" && c.PPID > 0 && found.parentOf(c) == nil) {
 					stand := Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time}
 					w.unseen = append(w.unseen, stand)
-					w.depth[stand.Key] = 1
+					w.depth[stand.Key] = 2
 					nextDown = append(nextDown, stand)
 				}
 			}

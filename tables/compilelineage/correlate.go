@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +48,14 @@ type index struct {
 	byPID    map[int64][]*Proc // sorted by start time
 	parent   map[*Proc]*Proc
 	children map[*Proc][]*Proc
+	byBase   map[string][]*Proc // image base name -> starts, for executions of artifacts
+	connsBy  map[string][]int   // conn indexes by process key ("k:") or pid ("p:")
+	filesBy  map[string][]int   // file event indexes by writer key or pid, same keys
+	pathFile []int              // file events without a writer (pid-less monitors)
 }
+
+func keyRef(k string) string { return "k:" + k }
+func pidRef(p int64) string  { return "p:" + strconv.FormatInt(p, 10) }
 
 func newIndex(ev *Events, p Params) *index {
 	ix := &index{p: p, ev: ev, byKey: make(map[string]*Proc, len(ev.Procs)), byPID: map[int64][]*Proc{},
@@ -74,7 +82,47 @@ func newIndex(ev *Events, p Params) *index {
 	for _, c := range ix.children {
 		sort.SliceStable(c, func(i, j int) bool { return c[i].Time.Before(c[j].Time) })
 	}
+	ix.byBase = map[string][]*Proc{}
+	for _, pr := range ix.byKey {
+		b := baseName(pr.Path)
+		ix.byBase[b] = append(ix.byBase[b], pr)
+	}
+	ix.connsBy = map[string][]int{}
+	for i, cn := range ev.Conns {
+		if cn.ProcKey != "" {
+			ix.connsBy[keyRef(cn.ProcKey)] = append(ix.connsBy[keyRef(cn.ProcKey)], i)
+		} else if cn.PID > 0 {
+			ix.connsBy[pidRef(cn.PID)] = append(ix.connsBy[pidRef(cn.PID)], i)
+		}
+	}
+	ix.filesBy = map[string][]int{}
+	for i, f := range ev.Files {
+		switch {
+		case f.ProcKey != "":
+			ix.filesBy[keyRef(f.ProcKey)] = append(ix.filesBy[keyRef(f.ProcKey)], i)
+		case f.PID > 0:
+			ix.filesBy[pidRef(f.PID)] = append(ix.filesBy[pidRef(f.PID)], i)
+		default:
+			ix.pathFile = append(ix.pathFile, i)
+		}
+	}
 	return ix
+}
+
+// related returns the indexes, in ascending order, of the events attributed to procs: by
+// process key, or by pid when the event has no key.
+func related(by map[string][]int, procs []*Proc) []int {
+	var out []int
+	for _, p := range procs {
+		if p.Key != "" {
+			out = append(out, by[keyRef(p.Key)]...)
+		}
+		if p.PID > 0 {
+			out = append(out, by[pidRef(p.PID)]...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // findParent resolves a parent by its key when the source gives one, else by pid: the
@@ -248,9 +296,8 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 		if l.Written {
 			since = l.WrittenTime.Add(-ix.p.Skew)
 		}
-		for i := range ix.ev.Procs {
-			e := &ix.ev.Procs[i]
-			if ix.byKey[e.Key] != e || e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
+		for _, e := range ix.byBase[baseName(l.OutputPath)] {
+			if e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
 				continue
 			}
 			execs = append(execs, e)
@@ -372,7 +419,9 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	}
 	var best *FileEvent
 	bestEvidence := ""
-	for i := range ix.ev.Files {
+	candidates := append(related(ix.filesBy, group), ix.pathFile...)
+	slices.Sort(candidates) // keep event order: the last matching write wins
+	for _, i := range candidates {
 		f := &ix.ev.Files[i]
 		ok, evidence := inGroup(f)
 		if !ok && f.ProcKey == "" && f.PID == 0 && inv.Output != "" && SamePath(f.Path, inv.Output) &&
@@ -393,7 +442,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	// In-process compile hosts (ASP.NET in w3wp, where only cvtres runs): the host writes the
 	// assembly itself around the compile.
 	if best == nil && kind == kindCvtres && par != nil {
-		for i := range ix.ev.Files {
+		for _, i := range related(ix.filesBy, []*Proc{par}) {
 			f := &ix.ev.Files[i]
 			if f.ProcKey == par.Key && f.ProcKey != "" && !f.Time.Before(start) && !f.Time.After(c.Time.Add(time.Minute)) &&
 				looksLikeArtifact(f.Path, false) {
@@ -456,7 +505,7 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 	for _, o := range origins {
 		n := 0
 		var first *Conn
-		for i := range ix.ev.Conns {
+		for _, i := range related(ix.connsBy, o.procs) {
 			cn := &ix.ev.Conns[i]
 			if counted[i] {
 				continue

@@ -241,6 +241,7 @@ func pathForms(paths []string) []string {
 		out = append(out, n)
 		rest := stripDrive(n)
 		if rest != n {
+			out = append(out, rest)
 			for v := 1; v <= 8; v++ {
 				out = append(out, fmt.Sprintf(`\device\harddiskvolume%d%s`, v, rest))
 			}
@@ -503,20 +504,16 @@ var (
 func (f pathFiles) name() string { return f.table }
 
 func (f pathFiles) files(ctx context.Context, q Querier, _ []Proc, paths []string, from, to int64) ([]FileEvent, error) {
-	var names []string
-	for _, p := range paths {
-		names = append(names, baseName(p))
-	}
-	sep := "/"
+	forms, col := dedupe(paths), f.pathCol
 	if f.windows {
-		sep = `\`
+		forms, col = pathForms(paths), "lower("+f.pathCol+")"
 	}
-	suf, ok := suffixAny(f.pathCol, prefixAll(sep, dedupe(names)))
+	list, ok := textList(forms)
 	if !ok {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT %s AS target, %s AS sha256, time FROM %s WHERE %s AND %s AND %s",
-		f.pathCol, f.hashCol, f.table, f.filter, timeRange("time", from, to), suf))
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT %s AS target, %s AS sha256, time FROM %s WHERE %s AND %s AND %s IN %s",
+		f.pathCol, f.hashCol, f.table, f.filter, timeRange("time", from, to), col, list))
 	out := make([]FileEvent, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, FileEvent{Path: r["target"], SHA256: r["sha256"], Time: rowTime("", r["time"]), Source: f.table})
