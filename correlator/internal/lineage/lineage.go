@@ -2,7 +2,7 @@
 // are recognised by their columns, not by the query name, so a renamed
 // Fleet query still works. Two row shapes are understood:
 //
-//   - compile_lineage rows (columns of CONTRACT.md: lineage_id,
+//   - compile_lineage rows (columns documented in the README: lineage_id,
 //     compiler_name, stage, ...), produced by the extension's table;
 //   - rows of the extension-free fallback queries: they carry
 //     compiler_path, compiler_cmdline, parent_path, parent_cmdline,

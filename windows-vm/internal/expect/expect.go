@@ -104,7 +104,7 @@ type Correlator struct {
 // Severities are the correlator's bands, least severe first (correlator/internal/policy/default.yaml).
 var Severities = []string{"informational", "low", "medium", "high", "critical"}
 
-// Known values, from CONTRACT.md.
+// Known values, from the compile_lineage documentation in the README.
 var (
 	Stages      = []string{"compile", "written", "executed", "network"}
 	Origins     = []string{"", "artifact", "compiler", "parent"}
