@@ -222,12 +222,13 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	if err != nil || len(compilers) == 0 {
 		return ev, err
 	}
-	w := walker{src: plan.Procs, q: q, depth: map[string]int{}, follow: map[string][2]time.Time{}, p: p}
+	w := walker{src: plan.Procs, q: q, depth: map[string]int{}, follow: map[string][2]time.Time{}, p: p, role: map[string]byte{}}
 	w.all.add(compilers)
 	minT, maxT := compilers[0].Time, compilers[0].Time
 	for _, c := range compilers {
 		minT, maxT = minTime(minT, c.Time), maxTime(maxT, c.Time)
 		w.depth[c.Key] = 0
+		w.role[c.Key] = roleCompile
 	}
 	w.since = minT.Add(-p.Skew).Unix()
 
@@ -247,7 +248,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	// Files written by the compiles, and by their parents for in-process compiles; parents
 	// outside the buffer are looked up by the key or pid their children name.
 	if plan.Files != nil {
-		files, err := plan.Files.files(ctx, q, append(slices.Clone(w.all.list), w.unseen...), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
+		files, err := plan.Files.files(ctx, q, w.withRoles("cp"), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
 			return ev, err
 		}
@@ -266,7 +267,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 
 	// Connections by every related process.
 	if plan.Conns != nil {
-		for _, part := range chunks(append(slices.Clone(w.all.list), w.unseen...), 5000) {
+		for _, part := range chunks(w.withRoles("cpfx"), 50000) {
 			conns, err := plan.Conns.conns(ctx, q, part, w.since)
 			if err != nil {
 				return ev, err
@@ -294,6 +295,29 @@ type walker struct {
 	// of a compile: from the first compile it started to FollowWindow after the last.
 	follow    map[string][2]time.Time
 	truncated bool
+	// role says why a process was fetched: it decides which of them files and connections
+	// are looked up for (ancestors above the parent never matter there).
+	role map[string]byte
+}
+
+// Process roles in a walk.
+const (
+	roleCompile  = 'c' // a compiler or a process below it
+	roleParent   = 'p' // a compiler's parent
+	roleFollowup = 'f' // started by a compiler's parent, or below such a process
+	roleExec     = 'x' // an execution of an artifact, or below it
+	roleAncestor = 'a' // above a compiler's parent
+)
+
+// withRoles returns the fetched processes (and parent stand-ins) that have one of roles.
+func (w *walker) withRoles(roles string) []Proc {
+	var out []Proc
+	for _, p := range append(slices.Clone(w.all.list), w.unseen...) {
+		if strings.IndexByte(roles, w.role[p.Key]) >= 0 {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 const (
@@ -364,20 +388,29 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 				if d < maxUp {
 					nextUp = append(nextUp, f)
 				}
+				w.role[f.Key] = roleAncestor
 				if i == 0 && compilers != nil {
 					// The compilers' parents: their other children are the follow-ups.
+					w.role[f.Key] = roleParent
 					w.depth[f.Key] = 2
 					nextDown = append(nextDown, f)
 				}
 				continue
 			}
-			d := 1 // an execution of a path
+			d, role := 1, byte(roleExec) // an execution of a path
 			if par := downs.parentOf(f); par != nil {
 				d = w.depth[par.Key] + 1
 				if w.depth[par.Key] == 2 && !w.inFollowWindow(*par, f) {
 					continue // a sibling from long before or after the compiles
 				}
+				switch w.role[par.Key] {
+				case roleParent, roleFollowup:
+					role = roleFollowup
+				case roleCompile:
+					role = roleCompile
+				}
 			}
+			w.role[f.Key] = role
 			w.depth[f.Key] = d
 			if d < maxDown {
 				nextDown = append(nextDown, f)
@@ -395,6 +428,7 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 					stand := Proc{Key: c.ParentKey, PID: c.PPID, Time: c.Time}
 					w.unseen = append(w.unseen, stand)
 					w.depth[stand.Key] = 2
+					w.role[stand.Key] = roleParent
 					nextDown = append(nextDown, stand)
 				}
 			}

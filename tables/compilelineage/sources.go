@@ -260,7 +260,7 @@ func prefixAll(p string, names []string) []string {
 
 func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
 	var out []FileEvent
-	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 1000) {
+	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
 		list, _ := textList(part)
 		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND lower("+jGUID+") IN "+list))
 		if err != nil {
@@ -280,7 +280,7 @@ func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, fr
 
 func (sysmon) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
 	var out []Conn
-	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 1000) {
+	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
 		list, _ := textList(part)
 		rows, err := query(ctx, q, sysmonWhere(3, fmt.Sprintf("time >= %d AND lower(%s) IN %s", since, jGUID, list)))
 		if err != nil {
