@@ -250,14 +250,6 @@ func pathForms(paths []string) []string {
 	return dedupe(out)
 }
 
-func prefixAll(p string, names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = p + n
-	}
-	return out
-}
-
 func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
 	var out []FileEvent
 	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
