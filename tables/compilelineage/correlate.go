@@ -52,6 +52,7 @@ type index struct {
 	connsBy  map[string][]int   // conn indexes by process key ("k:") or pid ("p:")
 	filesBy  map[string][]int   // file event indexes by writer key or pid, same keys
 	pathFile []int              // file events without a writer (pid-less monitors)
+	standIns map[string]*Proc   // parents outside the buffer, by key or pid
 }
 
 func keyRef(k string) string { return "k:" + k }
@@ -82,6 +83,7 @@ func newIndex(ev *Events, p Params) *index {
 	for _, c := range ix.children {
 		sort.SliceStable(c, func(i, j int) bool { return c[i].Time.Before(c[j].Time) })
 	}
+	ix.standIns = map[string]*Proc{}
 	ix.byBase = map[string][]*Proc{}
 	for _, pr := range ix.byKey {
 		b := baseName(pr.Path)
@@ -153,21 +155,28 @@ func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
 	return best
 }
 
-// adoptOrphans links a stand-in parent (not in the buffer) to the processes that name it.
-func (ix *index) adoptOrphans(par, c *Proc) {
-	if _, done := ix.children[par]; done {
-		return
+// standIn returns one shared stand-in for a parent outside the buffer, linked to the
+// processes that name it as their parent.
+func (ix *index) standIn(par Proc) *Proc {
+	id := par.Key
+	if id == "" {
+		id = pidRef(par.PID)
 	}
-	ix.children[par] = nil
+	if s, ok := ix.standIns[id]; ok {
+		return s
+	}
+	s := &par
+	ix.standIns[id] = s
 	for i := range ix.ev.Procs {
 		q := &ix.ev.Procs[i]
-		if ix.byKey[q.Key] != q || ix.parent[q] != nil || q == c {
+		if ix.byKey[q.Key] != q || ix.parent[q] != nil {
 			continue
 		}
 		if (par.Key != "" && q.ParentKey == par.Key) || (par.Key == "" && q.ParentKey == "" && q.PPID == par.PID) {
-			ix.children[par] = append(ix.children[par], q)
+			ix.children[s] = append(ix.children[s], q)
 		}
 	}
+	return s
 }
 
 // descendants returns the processes below p, depth-first, at most depth levels down.
@@ -199,7 +208,7 @@ func Correlate(ev *Events, p Params) []Lineage {
 			continue // duplicate event of a process already indexed
 		}
 		kind := compilerKind(baseName(c.Path), c.OriginalName, c.Cmdline)
-		if kind == kindNone || kind == kindHelper || ix.isHelper(c, kind) {
+		if kind == kindNone || kind == kindHelper || ix.isHelper(c) {
 			continue
 		}
 		out = append(out, ix.lineage(c, kind))
@@ -216,7 +225,7 @@ func Correlate(ev *Events, p Params) []Lineage {
 // isHelper reports whether a compiler process belongs to another compile: it was started,
 // directly or through a few levels, by a compiler driver. cvtres and ld started on their own
 // are compiles of their own.
-func (ix *index) isHelper(c *Proc, kind string) bool {
+func (ix *index) isHelper(c *Proc) bool {
 	q := c
 	for range 3 {
 		par := ix.parent[q]
@@ -231,7 +240,6 @@ func (ix *index) isHelper(c *Proc, kind string) bool {
 		}
 		q = par
 	}
-	_ = kind
 	return false
 }
 
@@ -250,8 +258,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 		// and still follow its writes, children and connections by key or pid.
 		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
 		if c.ParentKey != "" || c.PPID > 0 {
-			par = &l.Parent
-			ix.adoptOrphans(par, c)
+			par = ix.standIn(l.Parent)
 		}
 	}
 	l.ParentClass = ClassifyParent(baseName(l.Parent.Path))
