@@ -130,3 +130,37 @@ func contains(list, item string) bool {
 	}
 	return false
 }
+
+// TestShortNameArtifact: the compiler writes under an 8.3 short name (as %TEMP% often
+// expands), the artifact starts under its long name from an unrelated process (Explorer),
+// so only the executions lookup can find it; Sysmon rows as osqueryi prints them.
+func TestShortNameArtifact(t *testing.T) {
+	ev := func(eid int, tm int64, data string) map[string]any {
+		return map[string]any{"time": tm, "datetime": "", "source": "Microsoft-Windows-Sysmon/Operational",
+			"provider_name": "Microsoft-Windows-Sysmon", "eventid": eid, "data": `{"EventData":{` + data + `}}`}
+	}
+	rows := []map[string]any{
+		ev(1, 1764064000, `"UtcTime":"2025-11-25 09:46:40.000","ProcessGuid":"{p}","ProcessId":"10","Image":"C:\\Windows\\System32\\wscript.exe","CommandLine":"wscript.exe C:\\Users\\Administrator\\Downloads\\a.js"`),
+		ev(1, 1764064001, `"UtcTime":"2025-11-25 09:46:41.000","ProcessGuid":"{c}","ProcessId":"11","ParentProcessGuid":"{p}","ParentImage":"C:\\Windows\\System32\\wscript.exe","Image":"C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe","CommandLine":"csc.exe /out:C:\\Users\\ADMINI~1\\AppData\\Local\\Temp\\u.exe C:\\Users\\ADMINI~1\\AppData\\Local\\Temp\\u.cs"`),
+		ev(11, 1764064002, `"UtcTime":"2025-11-25 09:46:42.000","ProcessGuid":"{c}","ProcessId":"11","TargetFilename":"C:\\Users\\ADMINI~1\\AppData\\Local\\Temp\\u.exe"`),
+		ev(1, 1764064005, `"UtcTime":"2025-11-25 09:46:45.000","ProcessGuid":"{x}","ProcessId":"12","ParentProcessGuid":"{e}","Image":"C:\\Users\\Administrator\\AppData\\Local\\Temp\\u.exe","CommandLine":"u.exe"`),
+		ev(3, 1764064006, `"UtcTime":"2025-11-25 09:46:46.000","ProcessGuid":"{x}","ProcessId":"12","Initiated":"true","DestinationIp":"203.0.113.8","DestinationPort":"443"`),
+	}
+	data, err := json.Marshal(map[string]any{"windows_events": rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := filepath.Join(t.TempDir(), "short.json")
+	if err := os.WriteFile(fx, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := replayQuery(t, "SELECT compiler_name, parent_name, output_path, executions, connections, stage, reasons FROM compile_lineage", fx)
+	if len(got) != 1 {
+		t.Fatalf("rows %v", got)
+	}
+	r := got[0]
+	if r["executions"] != "1" || r["connections"] != "1" || r["stage"] != "network" || r["parent_name"] != "wscript.exe" ||
+		!contains(r["reasons"], "parent_elastic_list") || !contains(r["reasons"], "temp_output") {
+		t.Fatalf("row %v", r)
+	}
+}

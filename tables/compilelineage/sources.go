@@ -216,14 +216,32 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
 	}
-	if list, ok := textList(pathForms(r.Paths)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jImage, list))
-	}
+	conds = append(conds, windowsPathConds(jImage, r.Paths, r.Since)...)
 	if len(conds) == 0 {
 		return nil, nil
 	}
 	rows, err := query(ctx, q, sysmonWhere(1, orWhere(conds)))
 	return sysmonProcs(rows), err
+}
+
+// windowsPathConds matches starts of Windows images at or after since: one IN list of exact
+// forms, and, for paths written with 8.3 short names (ADMINI~1), a base-name test that
+// SamePath then confirms.
+func windowsPathConds(expr string, paths []string, since int64) []string {
+	var conds []string
+	if list, ok := textList(pathForms(paths)); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", since, expr, list))
+	}
+	var short []string
+	for _, p := range paths {
+		if strings.Contains(p, "~") {
+			short = append(short, `\`+baseName(p))
+		}
+	}
+	if suf, ok := suffixAny(expr, dedupe(short)); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", since, suf))
+	}
+	return conds
 }
 
 // pathForms lists the lower-case forms a Windows image path can take in process events:
@@ -361,12 +379,10 @@ func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, er
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
 	}
-	forms, col := r.Paths, "path"
 	if t.windows {
-		forms, col = pathForms(r.Paths), "lower(path)"
-	}
-	if list, ok := textList(forms); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, col, list))
+		conds = append(conds, windowsPathConds("path", r.Paths, r.Since)...)
+	} else if list, ok := textList(r.Paths); ok {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND path IN %s)", r.Since, list))
 	}
 	if len(conds) == 0 {
 		return nil, nil
@@ -437,9 +453,7 @@ func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
 	}
-	if list, ok := textList(pathForms(r.Paths)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jNewName, list))
-	}
+	conds = append(conds, windowsPathConds(jNewName, r.Paths, r.Since)...)
 	if len(conds) == 0 {
 		return nil, nil
 	}
