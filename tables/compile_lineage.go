@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -83,11 +84,11 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 		return nil, t.fail(ctx, err)
 	}
 	plan := compilelineage.Choose(tel)
-	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, compilelineage.Params{ReadFile: readResponseFile})
+	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, compilelineage.Params{ReadFile: ReadResponseFile})
 	if err != nil {
 		return nil, t.fail(ctx, err)
 	}
-	lineages := compilelineage.Correlate(ev, compilelineage.Params{ReadFile: readResponseFile})
+	lineages := compilelineage.Correlate(ev, compilelineage.Params{ReadFile: ReadResponseFile})
 	rows := make([]map[string]string, 0, len(lineages))
 	for i := range lineages {
 		rows = append(rows, lineageRow(&lineages[i]))
@@ -139,21 +140,34 @@ func timeBounds(qc table.QueryContext, defaultFrom int64) (from, to int64) {
 	return from, to
 }
 
-// readResponseFile reads compiler response files (CodeDom .cmdline, .rsp) that are still on
+// ReadResponseFile reads compiler response files (CodeDom .cmdline, .rsp) that are still on
 // disk, with limits: only those suffixes, regular files, at most 64 KiB.
-func readResponseFile(path string) ([]byte, error) {
+func ReadResponseFile(path string) ([]byte, error) {
 	l := strings.ToLower(path)
 	if !strings.HasSuffix(l, ".cmdline") && !strings.HasSuffix(l, ".rsp") {
 		return nil, fmt.Errorf("not a response file: %s", path)
 	}
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() || fi.Size() > 64<<10 {
-		return nil, fmt.Errorf("response file %s: not a small regular file", path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return os.ReadFile(path)
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("response file %s: not a regular file", path)
+	}
+	const limit = 64 << 10
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read response file %s: %w", path, err)
+	}
+	if len(data) > limit {
+		return nil, fmt.Errorf("response file %s: larger than %d bytes", path, limit)
+	}
+	return data, nil
 }
 
 func lineageRow(l *compilelineage.Lineage) map[string]string {
