@@ -9,7 +9,9 @@ import (
 )
 
 func TestTimeBounds(t *testing.T) {
-	c := func(op table.Operator, expr string) table.Constraint { return table.Constraint{Operator: op, Expression: expr} }
+	c := func(op table.Operator, expr string) table.Constraint {
+		return table.Constraint{Operator: op, Expression: expr}
+	}
 	tests := []struct {
 		name     string
 		cons     []table.Constraint
