@@ -39,25 +39,15 @@ func alerting(alerts []Alert) []Alert {
 // ParseAlerts reads correlator JSON lines; name is used in errors.
 func ParseAlerts(name string, r io.Reader) ([]Alert, error) {
 	var out []Alert
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
+	err := eachJSONLine(name, r, func(n int, line []byte) error {
 		var a Alert
 		if err := json.Unmarshal(line, &a); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+			return err
 		}
 		out = append(out, a)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", name, n+1, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // TopScore is the highest score among alerts, raised or not (0 when there are none).
@@ -121,4 +111,26 @@ func CheckCorrelator(e *Expected, byRole map[string][]Alert) []string {
 		}
 	}
 	return fails
+}
+
+// eachJSONLine calls fn with every non-blank line of r and its line number; an error from fn
+// or from reading is returned naming name and the line.
+func eachJSONLine(name string, r io.Reader, fn func(n int, line []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if err := fn(n, line); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s:%d: %w", name, n+1, err)
+	}
+	return nil
 }

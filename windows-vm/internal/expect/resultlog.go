@@ -1,9 +1,9 @@
 package expect
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -39,25 +39,17 @@ type rawLine struct {
 // a result object is an error naming the file and line.
 func ParseResultLog(name string, r io.Reader) ([]ResultRow, error) {
 	var out []ResultRow
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
+	err := eachJSONLine(name, r, func(n int, line []byte) error {
 		var l rawLine
 		if err := json.Unmarshal(line, &l); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+			return err
 		}
 		if l.Name == "" {
-			return nil, fmt.Errorf("%s:%d: result line without a name", name, n)
+			return errors.New("result line without a name")
 		}
 		ut, err := jsonInt(l.UnixTime)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: unixTime: %w", name, n, err)
+			return fmt.Errorf("unixTime: %w", err)
 		}
 		base := ResultRow{Name: l.Name, HostIdentifier: l.HostIdentifier, UnixTime: ut, Decorations: stringMap(l.Decorations)}
 		add := func(action string, cols map[string]any) {
@@ -85,13 +77,11 @@ func ParseResultLog(name string, r io.Reader) ([]ResultRow, error) {
 				add("added", c)
 			}
 		default:
-			return nil, fmt.Errorf("%s:%d: %s has no columns, snapshot or diffResults", name, n, l.Name)
+			return fmt.Errorf("%s has no columns, snapshot or diffResults", l.Name)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", name, n+1, err)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // jsonInt accepts a JSON number or a numeric string (osquery's docs show strings, its logger writes numbers).
