@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
@@ -260,8 +262,9 @@ func TestCorrelateIDsAreStable(t *testing.T) {
 	if len(a) != 1 || len(b) != 1 || a[0].ID != b[0].ID {
 		t.Fatalf("ids differ: %v %v", a, b)
 	}
-	if a[0].ID != "b2c7d3b4-0b0a-5f53-8f73-6a1d1a1b1f3e" && len(a[0].ID) != 36 {
-		t.Fatalf("id %q is not a UUID", a[0].ID)
+	id, err := uuid.Parse(a[0].ID)
+	if err != nil || id.Version() != 5 || id != uuid.NewSHA1(Namespace, []byte("|windows|{c}")) {
+		t.Fatalf("id %q is not the UUIDv5 of the compiler's key: %v", a[0].ID, err)
 	}
 }
 
