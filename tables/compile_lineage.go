@@ -84,11 +84,12 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 		return nil, t.fail(ctx, err)
 	}
 	plan := compilelineage.Choose(tel)
-	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, compilelineage.Params{ReadFile: ReadResponseFile})
+	params := compilelineage.Params{ReadFile: ReadResponseFile}
+	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params)
 	if err != nil {
 		return nil, t.fail(ctx, err)
 	}
-	lineages := compilelineage.Correlate(ev, compilelineage.Params{ReadFile: ReadResponseFile})
+	lineages := compilelineage.Correlate(ev, params)
 	rows := make([]map[string]string, 0, len(lineages))
 	for i := range lineages {
 		rows = append(rows, lineageRow(&lineages[i]))
@@ -185,10 +186,6 @@ func lineageRow(l *compilelineage.Lineage) map[string]string {
 	}
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	c, p := &l.Compiler, &l.Parent
-	parentName := ""
-	if p.Path != "" {
-		parentName = baseOf(p.Path)
-	}
 	return map[string]string{
 		"lineage_id":             l.ID,
 		"time":                   unix(c.Time),
@@ -197,13 +194,13 @@ func lineageRow(l *compilelineage.Lineage) map[string]string {
 		"compiler_pid":           i(c.PID),
 		"compiler_guid":          c.Key,
 		"compiler_path":          c.Path,
-		"compiler_name":          baseOf(c.Path),
+		"compiler_name":          compilelineage.BaseName(c.Path),
 		"compiler_original_name": c.OriginalName,
 		"compiler_cmdline":       c.Cmdline,
 		"compiler_user":          c.User,
 		"parent_pid":             i(p.PID),
 		"parent_path":            p.Path,
-		"parent_name":            parentName,
+		"parent_name":            compilelineage.BaseName(p.Path),
 		"parent_cmdline":         p.Cmdline,
 		"ancestry":               strings.Join(l.Ancestry, " > "),
 		"parent_class":           l.ParentClass,
@@ -226,11 +223,4 @@ func lineageRow(l *compilelineage.Lineage) map[string]string {
 		"reasons":                strings.Join(l.Reasons, ";"),
 		"telemetry_gaps":         compilelineage.GapString(l.Gaps),
 	}
-}
-
-func baseOf(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	return strings.ToLower(p)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,9 +27,22 @@ var compileTelemetryColumns = []table.ColumnDefinition{
 	table.TextColumn("enable_hint", table.ColumnDescription("osquery flags or config that turn the source on")),
 }
 
-// telemetrySource is one source a signal can come from.
+// telemetrySource is one source a signal can come from. Sources in windows_events are told
+// apart by channel and event id (counted together in one query); where narrows other tables.
 type telemetrySource struct {
 	platform, signal, table, label, where, hint string
+}
+
+// windowsEvent returns the channel and event id a windows_events source is counted by.
+func (s telemetrySource) windowsEvent() (channel, eventid string) {
+	switch {
+	case s.label == "windows_events:Security/4688":
+		return "Security", "4688"
+	case s.table == "windows_events":
+		_, id, _ := strings.Cut(s.where, "eventid = ")
+		return "Microsoft-Windows-Sysmon/Operational", id
+	}
+	return "", ""
 }
 
 var telemetrySources = []telemetrySource{
@@ -82,6 +96,7 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 	}
 	procs, files, conns := compilelineage.Choose(tel).Sources()
 	used := map[string]string{"process": procs, "file": files, "network": conns}
+	counts := t.counter(since)
 	var rows []map[string]string
 	for _, s := range telemetrySources {
 		if s.platform != tel.Platform {
@@ -102,27 +117,13 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 		case row["publisher_active"] == "0":
 			row["status"] = "disabled"
 		default:
-			row["table_exists"] = "1"
-			where := fmt.Sprintf("time >= %d", since)
-			if s.where != "" {
-				where += " AND " + s.where
-			}
-			if s.table == "process_open_sockets" {
-				where = "remote_port != 0"
-			}
-			cols := "count(*) AS n, min(time) AS oldest, max(time) AS newest"
-			if s.table == "process_open_sockets" {
-				cols = "count(*) AS n, 0 AS oldest, 0 AS newest"
-			}
-			res, err := t.q.QueryRowsContext(ctx, "SELECT "+cols+" FROM "+s.table+" WHERE "+where)
+			n, oldest, newest, err := counts(ctx, s)
 			if err != nil {
 				return nil, fmt.Errorf("compile_telemetry: count %s: %w", s.label, err)
 			}
-			if len(res) == 1 {
-				row["events"], row["oldest_time"], row["newest_time"] = orZero(res[0]["n"]), orZero(res[0]["oldest"]), orZero(res[0]["newest"])
-			}
+			row["events"], row["oldest_time"], row["newest_time"] = n, oldest, newest
 			row["status"] = "ok"
-			if row["events"] == "0" {
+			if n == "0" {
 				row["status"] = "empty"
 			}
 		}
@@ -133,6 +134,45 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 	}
 	t.logger.Debug("generated", "platform", tel.Platform, "rows", len(rows), "at", time.Now().Unix())
 	return rows, nil
+}
+
+// counter returns a function that counts a source's events since a time. windows_events is
+// read once for all its channels and event ids.
+func (t *compileTelemetry) counter(since int64) func(context.Context, telemetrySource) (n, oldest, newest string, err error) {
+	var windows map[string][3]string
+	return func(ctx context.Context, s telemetrySource) (string, string, string, error) {
+		if channel, id := s.windowsEvent(); channel != "" {
+			if windows == nil {
+				res, err := t.q.QueryRowsContext(ctx, fmt.Sprintf("SELECT source, eventid, count(*) AS n, min(time) AS oldest, "+
+					"max(time) AS newest FROM windows_events WHERE time >= %d AND source IN ('Microsoft-Windows-Sysmon/Operational', "+
+					"'Security') AND eventid IN (1, 3, 11, 4688) GROUP BY source, eventid", since))
+				if err != nil {
+					return "", "", "", err
+				}
+				windows = map[string][3]string{}
+				for _, r := range res {
+					windows[r["source"]+"|"+r["eventid"]] = [3]string{orZero(r["n"]), orZero(r["oldest"]), orZero(r["newest"])}
+				}
+			}
+			c, ok := windows[channel+"|"+id]
+			if !ok {
+				return "0", "0", "0", nil
+			}
+			return c[0], c[1], c[2], nil
+		}
+		sql := fmt.Sprintf("SELECT count(*) AS n, min(time) AS oldest, max(time) AS newest FROM %s WHERE time >= %d", s.table, since)
+		if s.where != "" {
+			sql += " AND " + s.where
+		}
+		if s.table == "process_open_sockets" { // a point-in-time table: no time column
+			sql = "SELECT count(*) AS n, 0 AS oldest, 0 AS newest FROM process_open_sockets WHERE remote_port != 0"
+		}
+		res, err := t.q.QueryRowsContext(ctx, sql)
+		if err != nil || len(res) != 1 {
+			return "0", "0", "0", err
+		}
+		return orZero(res[0]["n"]), orZero(res[0]["oldest"]), orZero(res[0]["newest"]), nil
+	}
 }
 
 // usedName matches the source a plan chose with a telemetry row label.

@@ -132,3 +132,26 @@ func TestRealRecordings(t *testing.T) {
 		}
 	}
 }
+
+// TestRealRecordingTelemetry checks compile_telemetry's counts against the event counts of a
+// recording (SOURCES.md: Sysmon 1: 9, 3: 1, 11: 29; Security 4688: 10).
+func TestRealRecordingTelemetry(t *testing.T) {
+	dir := datasetsDir(t)
+	rows, _ := replayQuery(t, "SELECT signal, source_table, events, status, used FROM compile_telemetry",
+		filepath.Join(dir, "otrf-security-datasets", "empire_msbuild_inline_task_via_wmi.jsonl"))
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r["signal"]+" "+r["source_table"]] = r["events"] + " " + r["status"] + " used=" + r["used"]
+	}
+	for k, want := range map[string]string{
+		"process windows_events:Microsoft-Windows-Sysmon/Operational": "9 ok used=1",
+		"process windows_events:Security/4688":                        "10 ok used=0",
+		"file windows_events:Microsoft-Windows-Sysmon/Operational":    "29 ok used=1",
+		"network windows_events:Microsoft-Windows-Sysmon/Operational": "1 ok used=1",
+		"process process_etw_events":                                  "0 disabled used=0",
+	} {
+		if got[k] != want {
+			t.Errorf("%s: %q, want %q", k, got[k], want)
+		}
+	}
+}

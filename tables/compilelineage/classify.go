@@ -179,8 +179,8 @@ func isDriverKind(k string) bool {
 	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm
 }
 
-// baseName returns the last element of a Windows or POSIX path, lower-cased.
-func baseName(p string) string {
+// BaseName returns the last element of a Windows or POSIX path, lower-cased.
+func BaseName(p string) string {
 	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
 		p = p[i+1:]
 	}
@@ -189,7 +189,7 @@ func baseName(p string) string {
 
 // stem is the lower-case base name without a trailing ".exe".
 func stem(p string) string {
-	return strings.TrimSuffix(baseName(p), ".exe")
+	return strings.TrimSuffix(BaseName(p), ".exe")
 }
 
 // windowsPath reports whether a path looks like a Windows path.

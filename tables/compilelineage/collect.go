@@ -236,7 +236,7 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	// follow-ups) and of their parents, and starts of the outputs named on command lines.
 	var outputs []string
 	for _, c := range compilers {
-		kind := compilerKind(baseName(c.Path), c.OriginalName, c.Cmdline)
+		kind := compilerKind(BaseName(c.Path), c.OriginalName, c.Cmdline)
 		if inv := ParseInvocation(kind, c.Cmdline, c.Cwd); inv.Output != "" {
 			outputs = append(outputs, inv.Output)
 		}

@@ -86,7 +86,7 @@ func newIndex(ev *Events, p Params) *index {
 	ix.standIns = map[string]*Proc{}
 	ix.byBase = map[string][]*Proc{}
 	for _, pr := range ix.byKey {
-		b := baseName(pr.Path)
+		b := BaseName(pr.Path)
 		ix.byBase[b] = append(ix.byBase[b], pr)
 	}
 	ix.connsBy = map[string][]int{}
@@ -207,7 +207,7 @@ func Correlate(ev *Events, p Params) []Lineage {
 		if ix.byKey[c.Key] != c {
 			continue // duplicate event of a process already indexed
 		}
-		kind := compilerKind(baseName(c.Path), c.OriginalName, c.Cmdline)
+		kind := compilerKind(BaseName(c.Path), c.OriginalName, c.Cmdline)
 		if kind == kindNone || kind == kindHelper || ix.isHelper(c) {
 			continue
 		}
@@ -231,11 +231,11 @@ func (ix *index) isHelper(c *Proc) bool {
 		par := ix.parent[q]
 		if par == nil {
 			if q == c && c.ParentPath != "" {
-				return isDriverKind(compilerKind(baseName(c.ParentPath), "", c.ParentCmdline))
+				return isDriverKind(compilerKind(BaseName(c.ParentPath), "", c.ParentCmdline))
 			}
 			return false
 		}
-		if isDriverKind(compilerKind(baseName(par.Path), par.OriginalName, par.Cmdline)) {
+		if isDriverKind(compilerKind(BaseName(par.Path), par.OriginalName, par.Cmdline)) {
 			return true
 		}
 		q = par
@@ -261,7 +261,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 			par = ix.standIn(l.Parent)
 		}
 	}
-	l.ParentClass = ClassifyParent(baseName(l.Parent.Path))
+	l.ParentClass = ClassifyParent(BaseName(l.Parent.Path))
 	l.Ancestry = ix.ancestry(c)
 
 	// Command line and response files.
@@ -286,7 +286,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	group := append([]*Proc{c}, ix.descendants(c, 4)...)
 	var helpers, compilerChildren []*Proc
 	for _, g := range group[1:] {
-		if k := compilerKind(baseName(g.Path), g.OriginalName, g.Cmdline); k != kindNone {
+		if k := compilerKind(BaseName(g.Path), g.OriginalName, g.Cmdline); k != kindNone {
 			helpers = append(helpers, g)
 		} else if ix.parent[g] == c {
 			compilerChildren = append(compilerChildren, g)
@@ -303,7 +303,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 		if l.Written {
 			since = l.WrittenTime.Add(-ix.p.Skew)
 		}
-		for _, e := range ix.byBase[baseName(l.OutputPath)] {
+		for _, e := range ix.byBase[BaseName(l.OutputPath)] {
 			if e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
 				continue
 			}
@@ -326,14 +326,14 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 			if ch == c || ch.Time.Before(c.Time) || ch.Time.After(c.Time.Add(ix.p.FollowWindow)) {
 				continue
 			}
-			if compilerKind(baseName(ch.Path), ch.OriginalName, ch.Cmdline) != kindNone {
+			if compilerKind(BaseName(ch.Path), ch.OriginalName, ch.Cmdline) != kindNone {
 				continue
 			}
 			followups = append(followups, ch)
 		}
 	}
 	for _, f := range append(slices.Clone(compilerChildren), followups...) {
-		if n := baseName(f.Path); n != "conhost.exe" {
+		if n := BaseName(f.Path); n != "conhost.exe" {
 			l.Followups = append(l.Followups, n)
 		}
 	}
@@ -365,19 +365,19 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 
 // ancestry lists process names from the oldest known ancestor down to p.
 func (ix *index) ancestry(p *Proc) []string {
-	names := []string{baseName(p.Path)}
+	names := []string{BaseName(p.Path)}
 	seen := map[*Proc]bool{p: true}
 	q := p
 	for range 12 {
 		par := ix.parent[q]
 		if par == nil || seen[par] {
 			if q.ParentPath != "" {
-				names = append(names, baseName(q.ParentPath))
+				names = append(names, BaseName(q.ParentPath))
 			}
 			break
 		}
 		seen[par] = true
-		names = append(names, baseName(par.Path))
+		names = append(names, BaseName(par.Path))
 		q = par
 	}
 	slices.Reverse(names)
@@ -392,7 +392,7 @@ var scratchExts = []string{".tmp", ".pdb", ".obj", ".o", ".res", ".cs", ".vb", "
 	".out.txt", ".rsp", ".c", ".s", ".d", ".a", ".ilk", ".exp", ".lib", ".cache", ".log", ".manifest"}
 
 func looksLikeArtifact(p string, posix bool) bool {
-	n := strings.ToLower(baseName(p))
+	n := strings.ToLower(BaseName(p))
 	for _, e := range scratchExts {
 		if strings.HasSuffix(n, e) {
 			return false
@@ -689,6 +689,6 @@ func dedupe(s []string) []string {
 
 // String is a one-line summary, handy in test failures.
 func (l Lineage) String() string {
-	return fmt.Sprintf("%s %s<-%s stage=%s out=%q reasons=%v", l.ID[:8], baseName(l.Compiler.Path), baseName(l.Parent.Path),
+	return fmt.Sprintf("%s %s<-%s stage=%s out=%q reasons=%v", l.ID[:8], BaseName(l.Compiler.Path), BaseName(l.Parent.Path),
 		l.Stage, l.OutputPath, l.Reasons)
 }

@@ -33,10 +33,10 @@ type want struct {
 
 func check(t *testing.T, got Lineage, w want) {
 	t.Helper()
-	if n := baseName(got.Compiler.Path); n != w.compiler {
+	if n := BaseName(got.Compiler.Path); n != w.compiler {
 		t.Errorf("compiler = %q, want %q", n, w.compiler)
 	}
-	if n := baseName(got.Parent.Path); n != w.parent {
+	if n := BaseName(got.Parent.Path); n != w.parent {
 		t.Errorf("parent = %q, want %q", n, w.parent)
 	}
 	if w.class != "" && got.ParentClass != w.class {

@@ -235,7 +235,7 @@ func windowsPathConds(expr string, paths []string, since int64) []string {
 	var short []string
 	for _, p := range paths {
 		if strings.Contains(p, "~") {
-			short = append(short, `\`+baseName(p))
+			short = append(short, `\`+BaseName(p))
 		}
 	}
 	if suf, ok := suffixAny(expr, dedupe(short)); ok {

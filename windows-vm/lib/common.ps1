@@ -114,6 +114,24 @@ function Assert-PinnedHash {
     }
 }
 
+function Get-PinnedDownload {
+    # Returns the local path of a download: windows-vm/cache/<Name> when present (offline rebuilds),
+    # else a previous download, else a fresh one from $Url; its sha256 is checked against $Sha256.
+    param([Parameter(Mandatory = $true)][string]$Url, [Parameter(Mandatory = $true)][string]$Name,
+        [Parameter(Mandatory = $true)][string]$Sha256)
+    [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
+    $ProgressPreference = 'SilentlyContinue'
+    $path = Join-Path $ClabWork "downloads\$Name"
+    $cached = Join-Path $ClabVm "cache\$Name"
+    if (Test-Path -LiteralPath $cached) {
+        Copy-Item -LiteralPath $cached -Destination $path -Force
+    } elseif (-not (Test-Path -LiteralPath $path)) {
+        Invoke-WebRequest -UseBasicParsing -Uri $Url -OutFile $path
+    }
+    Assert-PinnedHash -Path $path -Expected $Sha256
+    return $path
+}
+
 function Start-LoopbackListener {
     # Starts a TCP listener on 127.0.0.1 in a separate powershell.exe that accepts connections,
     # reads one line from each and appends it to $LogPath. Returns the process; stop it with Stop-Process.

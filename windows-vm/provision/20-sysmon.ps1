@@ -11,18 +11,8 @@ $SysmonZipUrl = 'https://download.sysinternals.com/files/Sysmon.zip'
 $SysmonZipSha256 = 'PIN-ME'
 $ConfigPath = Join-Path $ClabVm 'provision\sysmon-config.xml'
 
-[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
-$ProgressPreference = 'SilentlyContinue'
-
 # A zip placed in windows-vm/cache/ (git-ignored) is used instead of the download, for offline rebuilds.
-$cached = Join-Path $ClabVm 'cache\Sysmon.zip'
-$zip = Join-Path $ClabWork 'downloads\Sysmon.zip'
-if (Test-Path -LiteralPath $cached) {
-    Copy-Item -LiteralPath $cached -Destination $zip -Force
-} elseif (-not (Test-Path -LiteralPath $zip)) {
-    Invoke-WebRequest -UseBasicParsing -Uri $SysmonZipUrl -OutFile $zip
-}
-Assert-PinnedHash -Path $zip -Expected $SysmonZipSha256
+$zip = Get-PinnedDownload -Url $SysmonZipUrl -Name 'Sysmon.zip' -Sha256 $SysmonZipSha256
 $dir = Join-Path $ClabWork 'sysmon'
 Expand-Archive -LiteralPath $zip -DestinationPath $dir -Force
 $exe = Join-Path $dir 'Sysmon64.exe'

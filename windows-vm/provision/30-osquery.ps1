@@ -11,17 +11,7 @@ $OsqueryVersion = '5.23.1'
 $OsqueryMsiUrl = "https://pkg.osquery.io/windows/osquery-$OsqueryVersion.msi"
 $OsqueryMsiSha256 = 'PIN-ME'
 
-[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
-$ProgressPreference = 'SilentlyContinue'
-
-$msi = Join-Path $ClabWork "downloads\osquery-$OsqueryVersion.msi"
-$cached = Join-Path $ClabVm "cache\osquery-$OsqueryVersion.msi"
-if (Test-Path -LiteralPath $cached) {
-    Copy-Item -LiteralPath $cached -Destination $msi -Force
-} elseif (-not (Test-Path -LiteralPath $msi)) {
-    Invoke-WebRequest -UseBasicParsing -Uri $OsqueryMsiUrl -OutFile $msi
-}
-Assert-PinnedHash -Path $msi -Expected $OsqueryMsiSha256
+$msi = Get-PinnedDownload -Url $OsqueryMsiUrl -Name "osquery-$OsqueryVersion.msi" -Sha256 $OsqueryMsiSha256
 
 $osqueryd = Join-Path $OsqueryHome 'osqueryd\osqueryd.exe'
 $installed = $false
