@@ -46,8 +46,10 @@ type Alert struct {
 	Score          float64        `json:"score"`
 	Severity       string         `json:"severity"`
 	Stage          string         `json:"stage"`
+	LogOdds        float64        `json:"log_odds"`
 	Evidence       float64        `json:"evidence"`
-	Likelihood     float64        `json:"likelihood_factor"`
+	Probability    float64        `json:"probability"`
+	Prior          float64        `json:"prior"`
 	Impact         float64        `json:"impact_factor"`
 	Reasons        []score.Reason `json:"reasons"`
 	ReasonCodes    []string       `json:"reason_codes,omitempty"`
