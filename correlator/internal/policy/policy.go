@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 //go:embed default.yaml
@@ -401,11 +403,12 @@ func (p *Policy) MostImportant(roles []string) string {
 	return best
 }
 
-// ParentClass returns the class of a parent image name from the policy
-// table, or "unknown".
+// ParentClass returns the class of a parent image name: the policy's
+// parent_classes override, else the class the compile_lineage table gives
+// it (vocab.ClassOf), which is "unknown" for names it does not list.
 func (p *Policy) ParentClass(parentName string) string {
 	if c, ok := p.ParentClasses[strings.ToLower(parentName)]; ok {
 		return c
 	}
-	return "unknown"
+	return vocab.ClassOf(parentName)
 }
