@@ -1,6 +1,7 @@
 package score
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -199,7 +200,7 @@ func TestPropertySeverityFollowsScore(t *testing.T) {
 			all = append(all, scored{res.Score, res.LogOdds, p.BandRank(res.Severity)})
 		}
 	}
-	slices.SortFunc(all, func(a, b scored) int { return cmpFloat(a.y, b.y) })
+	slices.SortFunc(all, func(a, b scored) int { return cmp.Compare(a.y, b.y) })
 	minStep := smallestStep(p)
 	if minStep < 0.3 {
 		t.Fatalf("smallest evidence step %.3f bits", minStep)
@@ -211,7 +212,7 @@ func TestPropertySeverityFollowsScore(t *testing.T) {
 		}
 		// Resolution: evidence that differs by at least one item (the
 		// smallest ratio in the policy) never ties on the printed score.
-		j, _ := slices.BinarySearchFunc(all, a.y+minStep, func(x scored, y float64) int { return cmpFloat(x.y, y) })
+		j, _ := slices.BinarySearchFunc(all, a.y+minStep, func(x scored, y float64) int { return cmp.Compare(x.y, y) })
 		if j < len(all) && !(all[j].score > a.score) {
 			t.Fatalf("log-odds %.4f and %.4f both score %.2f", a.y, all[j].y, a.score)
 		}
@@ -239,16 +240,6 @@ func smallestStep(p *policy.Policy) float64 {
 		consider(p.StageLR[policy.Stages[i]] / p.StageLR[policy.Stages[i-1]])
 	}
 	return m
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // devBuild returns a routine build (Visual Studio, MSBuild, dotnet) at a

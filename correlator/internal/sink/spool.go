@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -116,18 +117,8 @@ func OpenSpool(dir string, s Sink, opt SpoolOptions) (*Spool, error) {
 			sp.next = max(sp.next, seq+1)
 		}
 	}
-	slices.SortFunc(sp.pending, func(a, b entry) int { return cmpU(a.seq, b.seq) })
+	slices.SortFunc(sp.pending, func(a, b entry) int { return cmp.Compare(a.seq, b.seq) })
 	return sp, nil
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *Spool) path(seq uint64) string {
