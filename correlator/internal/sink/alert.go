@@ -8,19 +8,20 @@ import (
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
 )
 
-// Encoder turns an alert into the document a SIEM gets.
-type Encoder func(*alert.Alert) ([]byte, error)
-
 // AlertQueue is an alert.Sink that puts each alert into a Spool; the
 // spool's Run delivers it. Send returns once the alert is on disk.
 type AlertQueue struct {
 	Spool  *Spool
-	Encode Encoder
+	Encode alert.Encoder // nil: the native JSON
 }
 
 // Send spools one alert under its alert_id.
 func (q *AlertQueue) Send(_ context.Context, a *alert.Alert) error {
-	doc, err := q.Encode(a)
+	enc := q.Encode
+	if enc == nil {
+		enc = alert.Marshal
+	}
+	doc, err := enc(a)
 	if err != nil {
 		return err
 	}
