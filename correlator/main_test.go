@@ -97,14 +97,28 @@ func TestScoreGolden(t *testing.T) {
 	}
 	golden(t, "score_default.golden.jsonl", out)
 
-	alerts := decodeAlerts(t, out)
-	if len(alerts) != 7 {
-		t.Fatalf("got %d alerts, want 7", len(alerts))
-	}
-	for i := 1; i < len(alerts); i++ {
-		if alerts[i].Score > alerts[i-1].Score {
-			t.Errorf("alerts not sorted by score: %v after %v", alerts[i].Score, alerts[i-1].Score)
+	all := decodeAlerts(t, out)
+	for i := 1; i < len(all); i++ {
+		if all[i].Score > all[i-1].Score {
+			t.Errorf("alerts not sorted by score: %v after %v", all[i].Score, all[i-1].Score)
 		}
+	}
+	var alerts []alert.Alert
+	hostRisk := map[string]float64{}
+	for _, a := range all {
+		if a.Kind == alert.KindHostRisk {
+			hostRisk[a.Host] = a.HostRisk.Sum
+			continue
+		}
+		alerts = append(alerts, a)
+	}
+	if len(alerts) != 7 {
+		t.Fatalf("got %d lineage alerts, want 7", len(alerts))
+	}
+	// WS-0042's three lineages (86.79 + 69.49 + 54.39) and APP-SRV-7's two
+	// add up past the host threshold of 100.
+	if len(hostRisk) != 2 || hostRisk["WS-0042"] != 210.67 || hostRisk["APP-SRV-7"] != 150.85 {
+		t.Errorf("host risk alerts = %v", hostRisk)
 	}
 	seen := map[string]bool{}
 	for _, a := range alerts {
