@@ -74,6 +74,8 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	c.register(fs)
 	all := fs.Bool("all", false, "also print lineages below the alert threshold and suppressed ones (flagged)")
 	quiet := fs.Bool("quiet", false, "do not print the run summary on stderr")
+	var format formatFlag
+	registerFormat(fs, &format)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
@@ -144,10 +146,10 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
+	w := alert.NewWriterSink(stdout)
+	w.Encode = format.encoder()
 	for _, a := range out {
-		if err := enc.Encode(a); err != nil {
+		if err := w.Send(ctx, a); err != nil {
 			return fmt.Errorf("write alerts: %w", err)
 		}
 	}
