@@ -44,11 +44,11 @@ func registerFormat(fs *flag.FlagSet, f *formatFlag) {
 // siemOptions are the flags of the Elasticsearch and Splunk sinks.
 type siemOptions struct {
 	esURL, esIndex, esAPIKeyEnv, esUser, esPasswordEnv string
-	splunkURL, splunkTokenEnv, splunkSourcetype         string
-	splunkIndex, spool                                  string
-	tls                                                 sink.TLS
-	batch                                               int
-	minBackoff, maxBackoff                              time.Duration
+	splunkURL, splunkTokenEnv, splunkSourcetype        string
+	splunkIndex, spool                                 string
+	tls                                                sink.TLS
+	batch                                              int
+	minBackoff, maxBackoff                             time.Duration
 }
 
 func (o *siemOptions) register(fs *flag.FlagSet) {
