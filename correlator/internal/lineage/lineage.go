@@ -228,8 +228,8 @@ const (
 // it into one string and points the record's fields into it.
 type decoder struct {
 	c       resultlog.Columns
-	scoring bool // skip the displayOnly fields
-	display bool // decode only the displayOnly fields (Complete)
+	scoring bool             // skip the displayOnly fields
+	display bool             // decode only the displayOnly fields (Complete)
 	sb      *strings.Builder // its String() hands out the buffer without a copy
 	scratch []byte
 	span    [numStringFields][2]int32
