@@ -237,16 +237,17 @@ type decoder struct {
 }
 
 func (d *decoder) str(f, i int) {
-	if (d.scoring && displayOnly[f]) || (d.display && !displayOnly[f]) {
+	if !d.wants(f) {
 		return
 	}
 	if d.sb == nil {
+		// One buffer sized for every string this decode keeps (raw
+		// lengths: unescaping only shortens).
 		total := 0
 		for j := range d.c.Len() {
-			total += d.c.RawLen(j)
-		}
-		if d.scoring {
-			total = min(total, 512) // the scoring fields are a fraction of a row
+			if g := stringField(d.c.KeyBytes(j)); g >= 0 && d.wants(g) {
+				total += d.c.RawLen(j)
+			}
 		}
 		d.sb = &strings.Builder{}
 		d.sb.Grow(total)
@@ -312,54 +313,85 @@ func (d *decoder) finish(r *Record) {
 	r.Fallback = get(fFallback)
 }
 
+// stringField returns the string field of a column name, or -1.
+func stringField(key []byte) int {
+	switch string(key) {
+	case "lineage_id":
+		return fLineageID
+	case "platform":
+		return fPlatform
+	case "source":
+		return fSource
+	case "compiler_guid":
+		return fCompilerGUID
+	case "compiler_path":
+		return fCompilerPath
+	case "compiler_name":
+		return fCompilerName
+	case "compiler_original_name":
+		return fCompilerOriginalName
+	case "compiler_cmdline":
+		return fCompilerCmdline
+	case "compiler_user":
+		return fCompilerUser
+	case "parent_path":
+		return fParentPath
+	case "parent_name":
+		return fParentName
+	case "parent_cmdline":
+		return fParentCmdline
+	case "ancestry":
+		return fAncestry
+	case "parent_class":
+		return fParentClass
+	case "output_path":
+		return fOutputPath
+	case "output_source":
+		return fOutputSource
+	case "artifact_sha256":
+		return fArtifactSHA256
+	case "first_remote_address":
+		return fFirstRemoteAddress
+	case "connection_origin":
+		return fConnectionOrigin
+	case "followup_processes":
+		return fFollowupProcesses
+	case "stage":
+		return fStage
+	case "link_evidence":
+		return fLinkEvidence
+	case "reasons":
+		return fReasons
+	case "telemetry_gaps":
+		return fTelemetryGaps
+	case "fallback":
+		return fFallback
+	}
+	return -1
+}
+
+func (d *decoder) wants(f int) bool {
+	return !(d.scoring && displayOnly[f]) && !(d.display && !displayOnly[f])
+}
+
 func (d *decoder) set(r *Record, i int) {
 	c := d.c
+	if f := stringField(c.KeyBytes(i)); f >= 0 {
+		d.str(f, i)
+		return
+	}
 	// A switch over the key bytes compiles to comparisons without allocation.
 	switch string(c.KeyBytes(i)) {
-	case "lineage_id":
-		d.str(fLineageID, i)
 	case "time":
 		r.Time = c.Int(i)
-	case "platform":
-		d.str(fPlatform, i)
-	case "source":
-		d.str(fSource, i)
 	case "compiler_pid":
 		r.CompilerPID = c.Int(i)
-	case "compiler_guid":
-		d.str(fCompilerGUID, i)
-	case "compiler_path":
-		d.str(fCompilerPath, i)
-	case "compiler_name":
-		d.str(fCompilerName, i)
-	case "compiler_original_name":
-		d.str(fCompilerOriginalName, i)
-	case "compiler_cmdline":
-		d.str(fCompilerCmdline, i)
-	case "compiler_user":
-		d.str(fCompilerUser, i)
 	case "parent_pid":
 		r.ParentPID = c.Int(i)
-	case "parent_path":
-		d.str(fParentPath, i)
-	case "parent_name":
-		d.str(fParentName, i)
-	case "parent_cmdline":
-		d.str(fParentCmdline, i)
-	case "ancestry":
-		d.str(fAncestry, i)
-	case "parent_class":
-		d.str(fParentClass, i)
-	case "output_path":
-		d.str(fOutputPath, i)
-	case "output_source":
-		d.str(fOutputSource, i)
 	case "artifact_written":
 		r.ArtifactWritten = c.Int(i) != 0
 	case "artifact_written_time":
 		r.ArtifactWrittenTime = c.Int(i)
-	case "artifact_sha256":
-		d.str(fArtifactSHA256, i)
 	case "executions":
 		r.Executions = c.Int(i)
 	case "first_exec_pid":
@@ -368,26 +400,10 @@ func (d *decoder) set(r *Record, i int) {
 		r.FirstExecTime = c.Int(i)
 	case "connections":
 		r.Connections = c.Int(i)
-	case "first_remote_address":
-		d.str(fFirstRemoteAddress, i)
 	case "first_remote_port":
 		r.FirstRemotePort = c.Int(i)
-	case "connection_origin":
-		d.str(fConnectionOrigin, i)
-	case "followup_processes":
-		d.str(fFollowupProcesses, i)
-	case "stage":
-		d.str(fStage, i)
-	case "link_evidence":
-		d.str(fLinkEvidence, i)
 	case "suspicious":
 		r.Suspicious = c.Int(i) != 0
-	case "reasons":
-		d.str(fReasons, i)
-	case "telemetry_gaps":
-		d.str(fTelemetryGaps, i)
-	case "fallback":
-		d.str(fFallback, i)
 	}
 }
 
