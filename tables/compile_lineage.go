@@ -2,7 +2,6 @@ package tables
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,8 +46,9 @@ type compileLineage struct {
 
 // CompileLineageTable returns the compile_lineage table plugin.
 func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
-	t := &compileLineage{logger: logger.Named("compile_lineage"), q: q, opts: opts.withDefaults()}
-	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, t.generate,
+	logger = logger.Named(vocab.TableLineage)
+	t := &compileLineage{logger: logger, q: q, opts: opts.WithDefaults()}
+	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, wrap(vocab.TableLineage, logger, t.opts.GenerateTimeout, t.generate),
 		table.WithDescription("One row per compiler or build-tool start in osquery's event buffers (csc, vbc, jsc, ilasm, msbuild, "+
 			"gcc, clang, go, rustc...), linked to its parent and ancestry, the artifact it wrote, the artifact's executions "+
 			"and network connections, with reasons it is suspicious (MITRE T1027.004 Compile After Delivery)."),
@@ -61,19 +61,20 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 	started := time.Now()
 	now := t.opts.Now()
 	from, to := timeBounds(qc, now.Add(-t.opts.Window).Unix())
-	ctx, cancel := context.WithTimeout(ctx, t.opts.GenerateTimeout)
-	defer cancel()
 
 	tel, err := compilelineage.Discover(ctx, t.q, from)
 	if err != nil {
-		return nil, t.fail(ctx, err)
+		return nil, err
 	}
 	plan := compilelineage.Choose(tel)
 	var params compilelineage.Params
 	read := func(_ context.Context, path string) ([]byte, error) { return ReadResponseFile(path) }
 	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params, read)
 	if err != nil {
-		return nil, t.fail(ctx, err)
+		return nil, err
+	}
+	for _, f := range ev.Failed {
+		warnFailed(t.logger, f.Source, f.Err)
 	}
 	lineages := compilelineage.Correlate(ev, params)
 	rows := make([]map[string]string, 0, len(lineages))
@@ -83,14 +84,6 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 	t.logger.Debug("generated", "rows", len(rows), "processes", len(ev.Procs), "files", len(ev.Files),
 		"connections", len(ev.Conns), "from", from, "to", to, "duration", time.Since(started))
 	return rows, nil
-}
-
-func (t *compileLineage) fail(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("compile_lineage: gave up after %s (COMPILE_LINEAGE_GENERATE_TIMEOUT); add a time constraint to narrow the search: %w",
-			t.opts.GenerateTimeout, err)
-	}
-	return fmt.Errorf("compile_lineage: %w", err)
 }
 
 // timeBounds reads the constraints osquery passes on `time`; osquery re-filters rows, so
