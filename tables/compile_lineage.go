@@ -2,9 +2,6 @@ package tables
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/compilelineage/compile-lineage/tables/compilelineage"
+	"github.com/compilelineage/compile-lineage/tables/saferead"
 	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
@@ -68,7 +66,9 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 	}
 	plan := compilelineage.Choose(tel)
 	var params compilelineage.Params
-	read := func(_ context.Context, path string) ([]byte, error) { return ReadResponseFile(path) }
+	read := func(ctx context.Context, path string) ([]byte, error) {
+		return saferead.ResponseFile(ctx, path, saferead.Limits{})
+	}
 	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params, read)
 	if err != nil {
 		return nil, err
@@ -118,36 +118,6 @@ func timeBounds(qc table.QueryContext, defaultFrom int64) (from, to int64) {
 		from = 0 // an upper bound alone: look at the whole buffer before it
 	}
 	return from, to
-}
-
-// ReadResponseFile reads compiler response files (CodeDom .cmdline, .rsp) that are still on
-// disk, with limits: only those suffixes, regular files, at most 64 KiB.
-func ReadResponseFile(path string) ([]byte, error) {
-	l := strings.ToLower(path)
-	if !strings.HasSuffix(l, ".cmdline") && !strings.HasSuffix(l, ".rsp") {
-		return nil, fmt.Errorf("not a response file: %s", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("response file %s: not a regular file", path)
-	}
-	const limit = 64 << 10
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read response file %s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("response file %s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 func lineageRow(l *compilelineage.Lineage) map[string]string {
