@@ -153,7 +153,7 @@ func tableOptions() (tables.Options, error) {
 		}
 		*e.dst = d
 	}
-	return opts.WithDefaults(), nil
+	return opts, nil // zero fields take the tables' defaults (tables.Options.WithDefaults)
 }
 
 type stringList []string
