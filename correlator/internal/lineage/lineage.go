@@ -18,29 +18,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-// Stages in increasing order of evidence.
+// Stages in increasing order of evidence (tables/vocab owns them).
 const (
-	StageCompile  = "compile"
-	StageWritten  = "written"
-	StageExecuted = "executed"
-	StageNetwork  = "network"
+	StageCompile  = vocab.StageCompile
+	StageWritten  = vocab.StageWritten
+	StageExecuted = vocab.StageExecuted
+	StageNetwork  = vocab.StageNetwork
 )
 
 // StageRank orders stages; unknown stages rank as compile.
-func StageRank(stage string) int {
-	switch stage {
-	case StageWritten:
-		return 1
-	case StageExecuted:
-		return 2
-	case StageNetwork:
-		return 3
-	default:
-		return 0
-	}
-}
+func StageRank(stage string) int { return vocab.StageRank(stage) }
 
 // FallbackNamespace is the uuid namespace of lineage ids derived for
 // fallback rows.
@@ -105,15 +95,15 @@ func Classify(c resultlog.Columns) Kind {
 	var id, name, stage, fallback, path bool
 	for i := range c.Len() {
 		switch string(c.KeyBytes(i)) {
-		case "lineage_id":
+		case vocab.ColLineageID:
 			id = true
-		case "compiler_name":
+		case vocab.ColCompilerName:
 			name = true
-		case "stage":
+		case vocab.ColStage:
 			stage = true
-		case "fallback":
+		case vocab.ColFallback:
 			fallback = true
-		case "compiler_path":
+		case vocab.ColCompilerPath:
 			path = true
 		}
 	}
@@ -316,55 +306,55 @@ func (d *decoder) finish(r *Record) {
 // stringField returns the string field of a column name, or -1.
 func stringField(key []byte) int {
 	switch string(key) {
-	case "lineage_id":
+	case vocab.ColLineageID:
 		return fLineageID
-	case "platform":
+	case vocab.ColPlatform:
 		return fPlatform
-	case "source":
+	case vocab.ColSource:
 		return fSource
-	case "compiler_guid":
+	case vocab.ColCompilerGUID:
 		return fCompilerGUID
-	case "compiler_path":
+	case vocab.ColCompilerPath:
 		return fCompilerPath
-	case "compiler_name":
+	case vocab.ColCompilerName:
 		return fCompilerName
-	case "compiler_original_name":
+	case vocab.ColCompilerOriginalName:
 		return fCompilerOriginalName
-	case "compiler_cmdline":
+	case vocab.ColCompilerCmdline:
 		return fCompilerCmdline
-	case "compiler_user":
+	case vocab.ColCompilerUser:
 		return fCompilerUser
-	case "parent_path":
+	case vocab.ColParentPath:
 		return fParentPath
-	case "parent_name":
+	case vocab.ColParentName:
 		return fParentName
-	case "parent_cmdline":
+	case vocab.ColParentCmdline:
 		return fParentCmdline
-	case "ancestry":
+	case vocab.ColAncestry:
 		return fAncestry
-	case "parent_class":
+	case vocab.ColParentClass:
 		return fParentClass
-	case "output_path":
+	case vocab.ColOutputPath:
 		return fOutputPath
-	case "output_source":
+	case vocab.ColOutputSource:
 		return fOutputSource
-	case "artifact_sha256":
+	case vocab.ColArtifactSHA256:
 		return fArtifactSHA256
-	case "first_remote_address":
+	case vocab.ColFirstRemoteAddress:
 		return fFirstRemoteAddress
-	case "connection_origin":
+	case vocab.ColConnectionOrigin:
 		return fConnectionOrigin
-	case "followup_processes":
+	case vocab.ColFollowupProcesses:
 		return fFollowupProcesses
-	case "stage":
+	case vocab.ColStage:
 		return fStage
-	case "link_evidence":
+	case vocab.ColLinkEvidence:
 		return fLinkEvidence
-	case "reasons":
+	case vocab.ColReasons:
 		return fReasons
-	case "telemetry_gaps":
+	case vocab.ColTelemetryGaps:
 		return fTelemetryGaps
-	case "fallback":
+	case vocab.ColFallback:
 		return fFallback
 	}
 	return -1
@@ -382,27 +372,27 @@ func (d *decoder) set(r *Record, i int) {
 	}
 	// A switch over the key bytes compiles to comparisons without allocation.
 	switch string(c.KeyBytes(i)) {
-	case "time":
+	case vocab.ColTime:
 		r.Time = c.Int(i)
-	case "compiler_pid":
+	case vocab.ColCompilerPID:
 		r.CompilerPID = c.Int(i)
-	case "parent_pid":
+	case vocab.ColParentPID:
 		r.ParentPID = c.Int(i)
-	case "artifact_written":
+	case vocab.ColArtifactWritten:
 		r.ArtifactWritten = c.Int(i) != 0
-	case "artifact_written_time":
+	case vocab.ColArtifactWrittenTime:
 		r.ArtifactWrittenTime = c.Int(i)
-	case "executions":
+	case vocab.ColExecutions:
 		r.Executions = c.Int(i)
-	case "first_exec_pid":
+	case vocab.ColFirstExecPID:
 		r.FirstExecPID = c.Int(i)
-	case "first_exec_time":
+	case vocab.ColFirstExecTime:
 		r.FirstExecTime = c.Int(i)
-	case "connections":
+	case vocab.ColConnections:
 		r.Connections = c.Int(i)
-	case "first_remote_port":
+	case vocab.ColFirstRemotePort:
 		r.FirstRemotePort = c.Int(i)
-	case "suspicious":
+	case vocab.ColSuspicious:
 		r.Suspicious = c.Int(i) != 0
 	}
 }
@@ -423,7 +413,7 @@ func SplitList(s string) []string {
 	if s == "" {
 		return nil
 	}
-	parts := strings.Split(s, ";")
+	parts := strings.Split(s, vocab.ListSeparator)
 	out := parts[:0]
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
@@ -437,9 +427,4 @@ func SplitList(s string) []string {
 }
 
 // BaseName returns the lower-case last element of a Windows or POSIX path.
-func BaseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	return strings.ToLower(p)
-}
+func BaseName(p string) string { return vocab.BaseName(p) }

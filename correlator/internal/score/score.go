@@ -81,16 +81,6 @@ const (
 	TacticC2             = "TA0011"
 )
 
-// reasonText holds the plain words of every reason code the
-// compile_lineage table sets (read-only after init).
-var reasonText = func() map[string]string {
-	m := map[string]string{}
-	for _, r := range vocab.Reasons() {
-		m[r.Code] = r.Words
-	}
-	return m
-}()
-
 var stageText = map[string]string{
 	lineage.StageCompile:  "a compiler ran",
 	lineage.StageWritten:  "the compile wrote an artifact",
@@ -164,7 +154,7 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	}
 	for _, code := range codes {
 		lr, ok := p.ReasonLR[code]
-		txt := reasonText[code]
+		txt, _ := vocab.ReasonWords(code) // the table's own words for its reason codes
 		if !ok {
 			lr = p.UnknownReasonLR
 			txt = "reason code not in the policy"
