@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -130,27 +129,7 @@ func BenchmarkScoreStream(b *testing.B) {
 // into map[string]any with encoding/json, without any scoring.
 func BenchmarkDecodeGenericMap(b *testing.B) {
 	data, n := syntheticLog()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	for b.Loop() {
-		rest := data
-		var lines int
-		for len(rest) > 0 {
-			i := bytes.IndexByte(rest, '\n')
-			var m map[string]any
-			if err := json.Unmarshal(rest[:i], &m); err != nil {
-				b.Fatal(err)
-			}
-			rest = rest[i+1:]
-			lines++
-		}
-		if lines != n {
-			b.Fatalf("decoded %d lines", lines)
-		}
-	}
-	reportRate(b, n, start, cpu0)
+	benchGeneric(b, data, n)
 }
 
 // BenchmarkParseOnly measures line splitting and typed parsing alone.
