@@ -47,7 +47,7 @@ func main() {
 	for _, s := range res.OrderViolations {
 		fmt.Println("order:", s)
 	}
-	fmt.Printf("alert ids delivered %d (sequential run %d); drain after the kill %s, largest lag %d records\n", res.Emitted, res.SequentialIDs, res.DrainAfterKill.Round(1e6), res.MaxLagAfterKill)
+	fmt.Printf("alert ids delivered %d (sequential run %d); drain after the kill %s, largest lag %d records; %d state entries restored from the changelog\n", res.Emitted, res.SequentialIDs, res.DrainAfterKill.Round(1e6), res.MaxLagAfterKill, res.RestoredEntries)
 	fmt.Println(res.Summary())
 	if res.Duplicates > 0 || res.Lost > 0 || len(res.Mismatched) > 0 || len(res.Extra) > 0 || len(res.OrderViolations) > 0 {
 		os.Exit(1)

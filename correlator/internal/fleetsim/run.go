@@ -54,6 +54,7 @@ type Result struct {
 	Elapsed         time.Duration `json:"-"`
 	DrainAfterKill  time.Duration `json:"-"` // from the kill until the group had no lag
 	MaxLagAfterKill int64         `json:"-"`
+	RestoredEntries int64         `json:"-"` // changelog entries the members read back on assignment
 }
 
 // Summary is the one-line JSON of the result.
@@ -222,6 +223,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	compare(res, batch, sequential, delivered)
+	res.RestoredEntries = restoredEntries(o.Dir, len(members))
 	say("delivered %d alert records, %d distinct ids, drained in %s", len(delivered), res.Emitted, res.Elapsed.Round(time.Millisecond))
 	return res, nil
 }
@@ -439,4 +441,27 @@ func compare(res *Result, batch map[string]alertDoc, sequential, delivered []ale
 	slices.Sort(res.Mismatched)
 	slices.Sort(res.Extra)
 	slices.Sort(res.OrderViolations)
+}
+
+// restoredEntries sums the changelog entries the members' logs say they
+// restored.
+func restoredEntries(dir string, members int) int64 {
+	var n int64
+	for i := 1; i <= members; i++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("member%d.log", i)))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			var l struct {
+				Msg     string `json:"@message"`
+				Entries int64  `json:"entries"`
+			}
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "restored state" {
+				n += l.Entries
+			}
+		}
+	}
+	return n
 }
