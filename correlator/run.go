@@ -75,6 +75,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	o.follow = append(o.follow, pos...)
 	if o.kafka.enabled() {
+		if len(o.follow) > 0 {
+			fmt.Fprint(stderr, "run: --follow and --kafka-brokers exclude each other (post lines to --listen, or produce them to the input topic)\n", usage)
+			return errUsage
+		}
 		return runKafka(ctx, &o, stdout, stderr)
 	}
 	if o.state == "" {
