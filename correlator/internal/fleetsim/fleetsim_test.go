@@ -10,7 +10,7 @@ import (
 )
 
 // buildCorrelator builds the correlator binary the members run.
-func buildCorrelator(t *testing.T) string {
+func buildCorrelator(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "correlator")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/compilelineage/compile-lineage/correlator").CombinedOutput()

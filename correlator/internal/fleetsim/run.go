@@ -113,103 +113,51 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Expected = len(batch)
 	say("batch score: %d alerts; sequential run: %d alerts and re-alerts", len(batch), len(sequential))
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, inputTopic), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("kfake: %w", err)
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(inputTopic))
+	f, err := startFleet(ctx, o, say)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-
-	var members []*exec.Cmd
-	defer func() {
-		for _, m := range members {
-			if m.ProcessState == nil {
-				_ = m.Process.Signal(syscall.SIGTERM)
-				_ = m.Wait()
-			}
-		}
-	}()
-	start := func(i int) error {
-		logf, err := os.OpenFile(filepath.Join(o.Dir, fmt.Sprintf("member%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(o.Bin, "run",
-			"--kafka-brokers", brokers[0], "--kafka-topic", inputTopic, "--kafka-group", group,
-			"--alerts-topic", alertsTopic, "--kafka-instance", fmt.Sprintf("member%d", i),
-			"--kafka-partitions", strconv.Itoa(int(o.Partitions)),
-			"--kafka-session-timeout", "3s", "--kafka-txn-timeout", "4s",
-			"--alerts", filepath.Join(o.Dir, fmt.Sprintf("member%d.alerts.jsonl", i)),
-			"--log-level", "info")
-		cmd.Stdout = io.Discard
-		cmd.Stderr = logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return fmt.Errorf("start member %d: %w", i, err)
-		}
-		go func() { _ = cmd.Wait(); logf.Close() }()
-		members = append(members, cmd)
-		say("member%d started (pid %d)", i, cmd.Process.Pid)
-		return nil
-	}
+	defer f.close()
 	for i := range o.Members {
-		if err := start(i + 1); err != nil {
+		if err := f.start(i + 1); err != nil {
 			return nil, err
 		}
 	}
 	t0 := time.Now()
-	produce := func(ls []Line) error {
-		recs := make([]*kgo.Record, len(ls))
-		for i, l := range ls {
-			recs[i] = &kgo.Record{Key: []byte(l.Host), Value: l.Data}
-		}
-		return cl.ProduceSync(ctx, recs...).FirstErr()
-	}
 	// Seed: the fleet's first sighting of every shared pair, consumed
 	// before the stream so its order is the batch run's.
-	if err := produce(seed); err != nil {
+	if err := f.produce(ctx, seed); err != nil {
 		return nil, fmt.Errorf("produce seed: %w", err)
 	}
-	tail, err := tailByHost(ctx, brokers)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := waitDrained(ctx, adm, tail, len(seed), say); err != nil {
+	if _, err := f.drain(ctx, len(seed)); err != nil {
 		return nil, err
 	}
 	chunk := max(len(stream)/20, 1)
 	var killedAt time.Time
 	for i := 0; i < len(stream); i += chunk {
-		if err := produce(stream[i:min(i+chunk, len(stream))]); err != nil {
+		if err := f.produce(ctx, stream[i:min(i+chunk, len(stream))]); err != nil {
 			return nil, fmt.Errorf("produce: %w", err)
 		}
 		done := min(i+chunk, len(stream))
 		if o.Kill && res.Killed == 0 && done >= len(stream)*2/5 {
 			time.Sleep(300 * time.Millisecond) // let the members get into the stream
-			victim := members[0]
-			if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+			if err := f.procs[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				return nil, fmt.Errorf("kill member: %w", err)
 			}
 			killedAt = time.Now()
 			res.Killed++
 			say("member1 killed with SIGKILL after %d of %d stream lines", done, len(stream))
 		}
-		if o.Join && len(members) == o.Members && done >= len(stream)*7/10 {
-			if err := start(len(members) + 1); err != nil {
+		if o.Join && len(f.procs) == o.Members && done >= len(stream)*7/10 {
+			if err := f.start(len(f.procs) + 1); err != nil {
 				return nil, err
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	res.Members = len(members)
+	res.Members = len(f.procs)
 	say("all %d lines produced; waiting for the group to drain", len(all))
-	maxLag, err := waitDrained(ctx, adm, tail, len(all), say)
+	maxLag, err := f.drain(ctx, len(all))
 	if err != nil {
 		return nil, err
 	}
@@ -218,14 +166,157 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.DrainAfterKill = time.Since(killedAt)
 		res.MaxLagAfterKill = maxLag
 	}
-	delivered, err := readAlerts(ctx, cl, adm)
+	delivered, err := readAlerts(ctx, f.brokers, f.adm)
 	if err != nil {
 		return nil, err
 	}
 	compare(res, batch, sequential, delivered)
-	res.RestoredEntries = restoredEntries(o.Dir, len(members))
+	res.RestoredEntries = restoredEntries(o.Dir, len(f.procs))
 	say("delivered %d alert records, %d distinct ids, drained in %s", len(delivered), res.Emitted, res.Elapsed.Round(time.Millisecond))
 	return res, nil
+}
+
+// fleet is a kfake cluster, a producer standing in for osquery's
+// kafka_producer logger, and the correlator member processes.
+type fleet struct {
+	o       Options
+	say     func(string, ...any)
+	cluster *kfake.Cluster
+	brokers []string
+	cl      *kgo.Client
+	adm     *kadm.Client
+	tail    *byHostTail
+	procs   []*proc
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startFleet(ctx context.Context, o Options, say func(string, ...any)) (*fleet, error) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(o.Partitions, inputTopic), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("kfake: %w", err)
+	}
+	f := &fleet{o: o, say: say, cluster: cluster, brokers: cluster.ListenAddrs()}
+	if f.cl, err = kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.DefaultProduceTopic(inputTopic)); err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	f.adm = kadm.NewClient(f.cl)
+	if f.tail, err = tailByHost(ctx, f.brokers); err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// close stops the members still running, then the cluster.
+func (f *fleet) close() {
+	f.stop()
+	f.cl.Close()
+	f.cluster.Close()
+}
+
+// stop ends every member (SIGTERM, then SIGKILL after 10 s) and waits.
+func (f *fleet) stop() {
+	for _, p := range f.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range f.procs {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+}
+
+// start runs member i as a child process.
+func (f *fleet) start(i int) error {
+	logf, err := os.OpenFile(filepath.Join(f.o.Dir, fmt.Sprintf("member%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(f.o.Bin, "run",
+		"--kafka-brokers", f.brokers[0], "--kafka-topic", inputTopic, "--kafka-group", group,
+		"--alerts-topic", alertsTopic, "--kafka-instance", fmt.Sprintf("member%d", i),
+		"--kafka-partitions", strconv.Itoa(int(f.o.Partitions)),
+		"--kafka-session-timeout", "3s", "--kafka-txn-timeout", "4s",
+		"--alerts", filepath.Join(f.o.Dir, fmt.Sprintf("member%d.alerts.jsonl", i)),
+		"--log-level", "info")
+	cmd.Stdout = io.Discard
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start member %d: %w", i, err)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
+	f.procs = append(f.procs, p)
+	f.say("member%d started (pid %d)", i, cmd.Process.Pid)
+	return nil
+}
+
+// produce writes lines to the input topic keyed by hostname, as osquery's
+// kafka_producer logger does.
+func (f *fleet) produce(ctx context.Context, ls []Line) error {
+	recs := make([]*kgo.Record, len(ls))
+	for i, l := range ls {
+		recs[i] = &kgo.Record{Key: []byte(l.Host), Value: l.Data}
+	}
+	return f.cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+func (f *fleet) drain(ctx context.Context, produced int) (int64, error) {
+	return waitDrained(ctx, f.adm, f.tail, produced, f.say)
+}
+
+// Speed is what Throughput measured.
+type Speed struct {
+	Lines     int           // stream lines scored
+	Took      time.Duration // wall clock from the first stream line produced to the last committed
+	MemberCPU time.Duration // user+system CPU of all member processes over their life
+}
+
+// Throughput starts o.Members members, lets them take the seed lines (so
+// the group has settled), then times how long the group needs to score
+// and commit the stream.
+func Throughput(ctx context.Context, o Options) (Speed, error) {
+	seed, stream := Generate(o.Hosts)
+	f, err := startFleet(ctx, o, func(string, ...any) {})
+	if err != nil {
+		return Speed{}, err
+	}
+	defer f.close()
+	for i := range o.Members {
+		if err := f.start(i + 1); err != nil {
+			return Speed{}, err
+		}
+	}
+	if err := f.produce(ctx, seed); err != nil {
+		return Speed{}, err
+	}
+	if _, err := f.drain(ctx, len(seed)); err != nil {
+		return Speed{}, err
+	}
+	t0 := time.Now()
+	if err := f.produce(ctx, stream); err != nil {
+		return Speed{}, err
+	}
+	if _, err := f.drain(ctx, len(seed)+len(stream)); err != nil {
+		return Speed{}, err
+	}
+	sp := Speed{Lines: len(stream), Took: time.Since(t0)}
+	f.stop()
+	for _, p := range f.procs {
+		if st := p.cmd.ProcessState; st != nil {
+			sp.MemberCPU += st.UserTime() + st.SystemTime()
+		}
+	}
+	return sp, nil
 }
 
 // byHostTail reads the by-host topic as a read_committed consumer: how many
@@ -299,7 +390,7 @@ func waitDrained(ctx context.Context, adm *kadm.Client, tail *byHostTail, produc
 	}
 }
 
-func readAlerts(ctx context.Context, cl *kgo.Client, adm *kadm.Client) ([]alertDoc, error) {
+func readAlerts(ctx context.Context, brokers []string, adm *kadm.Client) ([]alertDoc, error) {
 	ends, err := adm.ListCommittedOffsets(ctx, alertsTopic)
 	if err != nil {
 		return nil, err
@@ -312,7 +403,7 @@ func readAlerts(ctx context.Context, cl *kgo.Client, adm *kadm.Client) ([]alertD
 			remaining++
 		}
 	})
-	rd, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...),
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{alertsTopic: want}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
