@@ -95,8 +95,16 @@ func runKafka(ctx context.Context, o *runOptions, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeSinks()
+	// The file is synced once per poll instead of once per alert.
+	var files []*alert.FileSink
+	for i, sk := range sinks {
+		if f, ok := sk.(*alert.FileSink); ok {
+			files = append(files, f)
+			sinks[i] = &f.WriterSink
+		}
+	}
 	eng := &kafkaEngine{s: s, dead: dl, maxLine: o.maxLine, parser: resultlog.NewParser()}
-	m, err := kafka.NewMember(ctx, o.kafka.config(), eng, &dedupSink{sink: sinks, seen: seen}, logger.Named("kafka"))
+	m, err := kafka.NewMember(ctx, o.kafka.config(), eng, &dedupSink{sink: sinks, files: files, seen: seen}, logger.Named("kafka"))
 	if err != nil {
 		return err
 	}
@@ -220,9 +228,19 @@ func (s *kafkaScorer) Changes() []kafka.Entry {
 // aborted transaction re-scores the same lines) and those already in the
 // alerts file when it started.
 type dedupSink struct {
-	sink alert.Sink
-	mu   sync.Mutex
-	seen map[string]bool
+	sink  alert.Sink
+	files []*alert.FileSink
+	mu    sync.Mutex
+	seen  map[string]bool
+}
+
+func (d *dedupSink) Flush(context.Context) error {
+	for _, f := range d.files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *dedupSink) Send(ctx context.Context, a kafka.Alert) error {

@@ -46,9 +46,11 @@ type Engine interface {
 
 // Sink delivers alerts outside Kafka (file, webhook, stdout). It is called
 // before the transaction that produced the alert commits, so a crash can
-// repeat an alert there; receivers drop repeats by Alert.ID.
+// repeat an alert there; receivers drop repeats by Alert.ID. Flush is
+// called once after the alerts of a poll were sent, before the commit.
 type Sink interface {
 	Send(ctx context.Context, a Alert) error
+	Flush(ctx context.Context) error
 }
 
 // PartitionFor maps a host key onto one of n partitions (FNV-1a), the same

@@ -228,6 +228,9 @@ func (m *Member) batch(ctx context.Context, fs kgo.Fetches) error {
 				return fmt.Errorf("deliver alert %s: %w", a.ID, err)
 			}
 		}
+		if err := m.sink.Flush(ctx); err != nil {
+			return fmt.Errorf("flush alerts: %w", err)
+		}
 		m.Metrics.SinkNanos.Add(int64(time.Since(start)))
 	}
 	m.Metrics.Lines.Add(lines)
@@ -360,7 +363,7 @@ func (m *Member) watchLag(ctx context.Context) {
 			cur := m.Metrics.Lines.Load()
 			rate := float64(cur-last) / now.Sub(lastT).Seconds()
 			last, lastT = cur, now
-			m.log.Info("progress", "lines_per_s", int64(rate), "lines", cur, "alerts", m.Metrics.Alerts.Load(), "lag", lag, "aborted", m.Metrics.Aborted.Load())
+			m.log.Info("progress", "lines_per_s", int64(rate), "lines", cur, "alerts", m.Metrics.Alerts.Load(), "lag", lag, "committed", m.Metrics.Committed.Load(), "aborted", m.Metrics.Aborted.Load())
 		}
 	}
 }

@@ -87,11 +87,13 @@ func (b *blockSink) Send(ctx context.Context, _ Alert) error {
 	return nil
 }
 
+func (b *blockSink) Flush(context.Context) error { return nil }
+
 func testConfig(brokers []string, instance string) Config {
 	return Config{Brokers: brokers, Topics: []string{"in"}, Group: "g", AlertsTopic: "alerts", Instance: instance, Partitions: 4, SessionTimeout: 2 * time.Second, TxnTimeout: 3 * time.Second, MaxPollRecords: 100}
 }
 
-func produceLines(t *testing.T, cl *kgo.Client, hosts, from, to int) {
+func produceLines(t testing.TB, cl *kgo.Client, hosts, from, to int) {
 	t.Helper()
 	var recs []*kgo.Record
 	for n := from; n < to; n++ {
@@ -155,7 +157,7 @@ func committedAlerts(t *testing.T, brokers []string) map[string]int {
 }
 
 // newCluster starts kfake with a 4-partition input topic and a client.
-func newCluster(t *testing.T) (*kfake.Cluster, *kgo.Client) {
+func newCluster(t testing.TB) (*kfake.Cluster, *kgo.Client) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "in"), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
@@ -183,7 +185,7 @@ func checkOnce(t *testing.T, got map[string]int, want int) {
 	}
 }
 
-func startMember(t *testing.T, cfg Config, eng Engine, sink Sink) (*Member, func()) {
+func startMember(t testing.TB, cfg Config, eng Engine, sink Sink) (*Member, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m, err := NewMember(ctx, cfg, eng, sink, nil)
@@ -202,7 +204,7 @@ func startMember(t *testing.T, cfg Config, eng Engine, sink Sink) (*Member, func
 	return m, func() { cancel(); wg.Wait() }
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
