@@ -77,7 +77,6 @@ func (m *Member) Run(ctx context.Context) error {
 		kgo.SessionTimeout(m.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(min(3*time.Second, m.cfg.SessionTimeout/3)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.OnPartitionsRevoked(m.onRevoked),
