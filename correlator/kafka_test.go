@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -95,4 +96,29 @@ func FuzzChangelogRestore(f *testing.F) {
 			t.Fatalf("scoring after restore: %v", err)
 		}
 	})
+}
+
+func TestRunKafkaFlagErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no group", []string{"run", "--kafka-brokers", "127.0.0.1:1", "--kafka-topic", "in"}, "--kafka-group is required"},
+		{"no topic", []string{"run", "--kafka-brokers", "127.0.0.1:1", "--kafka-group", "g"}, "at least one --kafka-topic"},
+		{"follow and kafka", []string{"run", "--kafka-brokers", "127.0.0.1:1", "--kafka-topic", "in", "--kafka-group", "g", "--follow", "x.log"}, "--follow and --kafka-brokers exclude each other"},
+		{"bad mechanism", []string{"run", "--kafka-brokers", "127.0.0.1:1", "--kafka-topic", "in", "--kafka-group", "g", "--kafka-sasl-mechanism", "GSSAPI", "--kafka-sasl-user", "u"}, `"GSSAPI": want PLAIN`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			err := run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if msg := err.Error() + stderr.String(); !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %v, stderr %q; want %q", err, stderr.String(), tc.want)
+			}
+		})
+	}
 }
