@@ -280,6 +280,7 @@ func (m *Member) restore(ctx context.Context, parts map[int32]bool) error {
 			return fmt.Errorf("kafka: restore client: %w", err)
 		}
 		defer cl.Close()
+		silent := 0
 		for pending > 0 {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			fs := cl.PollFetches(pctx)
@@ -288,14 +289,21 @@ func (m *Member) restore(ctx context.Context, parts map[int32]bool) error {
 				return ctx.Err()
 			}
 			if fs.NumRecords() == 0 {
-				// Nothing readable below the stable offset is left (the
-				// tail was compacted away or is an aborted transaction's).
 				if err := fs.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 					return fmt.Errorf("kafka: restore %s: %w", topic, err)
 				}
-				m.log.Debug("restore finished on silence", "pending", pending)
+				// The record just below the stable offset is normally a
+				// commit marker, which this client sees. Only when
+				// compaction removed it while a dead member's transaction
+				// is still open is nothing left to read: then 6 s of
+				// silence ends the restore.
+				if silent++; silent < 3 {
+					continue
+				}
+				m.log.Warn("restore finished on silence", "pending", pending)
 				break
 			}
+			silent = 0
 			fs.EachRecord(func(r *kgo.Record) {
 				p := r.Partition
 				if next[p] >= end[p] {
