@@ -261,14 +261,19 @@ func TestStateFollowsPartitions(t *testing.T) {
 	b, stopB := startMember(t, testConfig(c.ListenAddrs(), "b"), eb, nil)
 	defer stopB()
 	waitFor(t, "member b to score 360 lines", 30*time.Second, func() bool { return b.Metrics.Lines.Load() == 360 })
+	// Lines posted to the HTTP listener go through the input topic.
+	if err := b.Lines("posted", [][]byte{[]byte("host007|50"), []byte("host007|3")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "member b to score the posted lines", 30*time.Second, func() bool { return b.Metrics.Lines.Load() == 362 })
 	stopB()
-	if n := b.Metrics.Alerts.Load(); n != 60 {
-		t.Errorf("member b alerted %d times, want 60 (only the new lines)", n)
+	if n := b.Metrics.Alerts.Load(); n != 61 {
+		t.Errorf("member b alerted %d times, want 61 (the new lines and one posted)", n)
 	}
 	if n := b.Metrics.Restored.Load(); n != 30 {
 		t.Errorf("member b restored %d entries, want 30 (one per host after compaction)", n)
 	}
-	checkOnce(t, committedAlerts(t, c.ListenAddrs()), 360)
+	checkOnce(t, committedAlerts(t, c.ListenAddrs()), 361)
 }
 
 // SASL users authenticate with each mechanism; a wrong password is refused.
