@@ -41,7 +41,7 @@ type Result struct {
 	Lines      int `json:"lines"`
 	Members    int `json:"members"`
 	Killed     int `json:"killed"`
-	Alerts     int `json:"alerts"`          // lineages alerted on the alerts topic (their highest alert)
+	Alerts     int `json:"alerts"`          // lineages (and hosts) alerted on the alerts topic, by their highest alert
 	Expected   int `json:"expected_alerts"` // alerts of the batch `correlator score`
 	Duplicates int `json:"duplicates"`      // alert records whose alert_id was already delivered
 	Lost       int `json:"lost"`            // batch alerts with no delivered alert of the same id and score
@@ -65,9 +65,19 @@ func (r *Result) Summary() string {
 
 type alertDoc struct {
 	ID      string  `json:"alert_id"`
+	Kind    string  `json:"kind"`
 	Lineage string  `json:"lineage_id"`
 	Host    string  `json:"host"`
 	Score   float64 `json:"score"`
+}
+
+// subject is what an alert is about: its lineage, or for an alert without
+// one (a host-level alert) its kind and host.
+func (d alertDoc) subject() string {
+	if d.Lineage != "" {
+		return d.Lineage
+	}
+	return d.Kind + ":" + d.Host
 }
 
 const (
@@ -446,7 +456,7 @@ func batchAlerts(ctx context.Context, bin, lines string) (map[string]alertDoc, e
 	}
 	m := map[string]alertDoc{}
 	for _, d := range docs {
-		m[d.Lineage] = d
+		m[d.subject()] = d
 	}
 	return m, nil
 }
@@ -490,8 +500,8 @@ func compare(res *Result, batch map[string]alertDoc, sequential, delivered []ale
 		}
 		seen[d.ID] = true
 		perHost[d.Host] = append(perHost[d.Host], d.ID)
-		if b, ok := best[d.Lineage]; !ok || d.Score >= b.Score {
-			best[d.Lineage] = d
+		if b, ok := best[d.subject()]; !ok || d.Score >= b.Score {
+			best[d.subject()] = d
 		}
 	}
 	res.Emitted = len(seen)
