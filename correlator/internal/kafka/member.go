@@ -13,6 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// shutdownGrace is how long a stopping member may take to finish the poll
+// in hand.
+const shutdownGrace = 20 * time.Second
+
 // Member is one correlator in the consumer group.
 type Member struct {
 	cfg     Config
@@ -107,15 +111,18 @@ func (m *Member) Run(ctx context.Context) error {
 		if err := m.sess.Begin(); err != nil {
 			return fmt.Errorf("kafka: begin transaction: %w", err)
 		}
-		berr := m.batch(ctx, fs)
-		if berr != nil && ctx.Err() != nil {
-			return nil
-		}
-		committed, err := m.sess.End(ctx, kgo.TransactionEndTry(berr == nil))
-		if ctx.Err() != nil {
-			return nil
-		}
+		// A stop (ctx) lets the poll in hand finish and commit, for up to
+		// shutdownGrace, so no transaction is left open for readers to wait on.
+		bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
+		grace := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, bcancel) })
+		berr := m.batch(bctx, fs)
+		committed, err := m.sess.End(bctx, kgo.TransactionEndTry(berr == nil))
+		grace()
+		bcancel()
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("kafka: end transaction: %w", err)
 		}
 		m.mu.Lock()
