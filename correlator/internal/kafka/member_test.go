@@ -285,29 +285,37 @@ func TestSASL(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			cfg := testConfig(c.ListenAddrs(), "a")
-			cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword = mech, "correlator", "wrong"
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := NewMember(ctx, cfg, &seqEngine{}, nil, nil); err == nil {
-				t.Fatal("a wrong password was accepted")
-			}
-			cfg.SASLPassword = "s3cret"
-			opts, err := cfg.ClientOpts()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cl, err := kgo.NewClient(opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			produceLines(t, cl, 5, 0, 2)
-			m, stop := startMember(t, cfg, &seqEngine{}, nil)
-			defer stop()
-			waitFor(t, "10 scored lines", 30*time.Second, func() bool { return m.Metrics.Lines.Load() == 10 })
+			bad := testConfig(c.ListenAddrs(), "a")
+			bad.SASLMechanism, bad.SASLUser, bad.SASLPassword = mech, "correlator", "wrong"
+			good := bad
+			good.SASLPassword = "s3cret"
+			refusedThenScores(t, bad, good, "a wrong password")
 		})
 	}
+}
+
+// refusedThenScores checks that a member with bad cannot connect, and that
+// one with good scores lines produced through good's client options.
+func refusedThenScores(t *testing.T, bad, good Config, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := NewMember(ctx, bad, &seqEngine{}, nil, nil); err == nil {
+		t.Fatalf("%s was accepted", what)
+	}
+	opts, err := good.ClientOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produceLines(t, cl, 5, 0, 2)
+	m, stop := startMember(t, good, &seqEngine{}, nil)
+	defer stop()
+	waitFor(t, "10 scored lines", 30*time.Second, func() bool { return m.Metrics.Lines.Load() == 10 })
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // selfSigned returns a server certificate for 127.0.0.1 and the PEM file
@@ -58,26 +56,9 @@ func TestTLS(t *testing.T) {
 	}
 	defer c.Close()
 
-	cfg := testConfig(c.ListenAddrs(), "a")
-	cfg.TLS = true // system roots do not know this CA
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := NewMember(ctx, cfg, &seqEngine{}, nil, nil); err == nil {
-		t.Fatal("a certificate from an unknown CA was accepted")
-	}
-
-	cfg.TLSCA = ca
-	opts, err := cfg.ClientOpts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	produceLines(t, cl, 5, 0, 2)
-	m, stop := startMember(t, cfg, &seqEngine{}, nil)
-	defer stop()
-	waitFor(t, "10 scored lines over TLS", 30*time.Second, func() bool { return m.Metrics.Lines.Load() == 10 })
+	bad := testConfig(c.ListenAddrs(), "a")
+	bad.TLS = true // system roots do not know this CA
+	good := bad
+	good.TLSCA = ca
+	refusedThenScores(t, bad, good, "a certificate from an unknown CA")
 }
