@@ -298,7 +298,7 @@ func TestSASL(t *testing.T) {
 // one with good scores lines produced through good's client options.
 func refusedThenScores(t *testing.T, bad, good Config, what string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if _, err := NewMember(ctx, bad, &seqEngine{}, nil, nil); err == nil {
 		t.Fatalf("%s was accepted", what)
