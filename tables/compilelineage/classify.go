@@ -279,6 +279,30 @@ var userWritableDirs = []string{
 	`\windows\debug\`, `\windows\tracing\`, `\windows\registration\crmlog\`,
 }
 
+// buildScratchNames are files that build tools generate in temp folders and hand to the compiler on
+// every routine build, so a temp "source" of that name is build scratch, not delivered code. Compared
+// against the lower-case base name: prefix and suffix.
+//   - MSBuild on .NET Framework 4.x (Microsoft.Common.targets, GenerateTargetFrameworkMonikerAttribute)
+//     writes %TEMP%\.NETFramework,Version=v4.x.AssemblyAttributes.cs (or .vb) and passes it to csc/vbc;
+//     under a SYSTEM build agent %TEMP% is C:\Windows\TEMP.
+var buildScratchNames = [][2]string{
+	{".netframework,version=v", ".assemblyattributes.cs"},
+	{".netframework,version=v", ".assemblyattributes.vb"},
+}
+
+// BuildScratch reports whether a source file named on a compiler command line is one a build tool
+// generates itself in a temp folder (buildScratchNames).
+func BuildScratch(p string) bool {
+	n := NormalizePath(p)
+	base := strings.ToLower(n[strings.LastIndexAny(n, `\/`)+1:])
+	for _, s := range buildScratchNames {
+		if strings.HasPrefix(base, s[0]) && strings.HasSuffix(base, s[1]) {
+			return true
+		}
+	}
+	return false
+}
+
 var posixWritableDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/", "/Users/Shared/"}
 
 // UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
