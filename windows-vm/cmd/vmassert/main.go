@@ -1,0 +1,265 @@
+// Command vmassert is the Windows VM test bed's checker, run inside the VM (make build puts
+// build/vmassert.exe on the synced C:\lineage\build). It talks to the running osqueryd through its
+// extensions socket with osquery-go's client, so no osqueryi (and no second copy of the extension) is
+// involved, and it does every query, parse and assertion the PowerShell scripts used to do:
+//
+//	vmassert wait-extension [--socket S] [--timeout 90s]    wait until compile_lineage and its tables are registered
+//	vmassert post-checks [--socket S]                       services, event subscribers, packs, compile_telemetry
+//	vmassert cap-packs --in DIR --out DIR [--cap 60] FILE.. copy packs with query intervals capped (lab only)
+//	vmassert listen --port N --log FILE --ready FILE        the scenarios' 127.0.0.1 listener
+//	vmassert check --since UNIX [flags] [scenario...]       judge the scenarios that ran and write the report
+//
+// Exit status: 0 on success, 1 when a check failed, 2 when the checks could not run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/osquery/osquery-go"
+
+	"github.com/compilelineage/compile-lineage/windows-vm/internal/vmassert"
+)
+
+// Defaults of the lab VM (provision/osquery.flags, Vagrantfile synced folders).
+const (
+	defaultSocket    = `\\.\pipe\osquery.em`
+	defaultLogDir    = `C:\Program Files\osquery\log`
+	defaultScenarios = `C:\lineage\vm\scenarios`
+	defaultOut       = `C:\lineage\vm\out`
+	extensionName    = "compile_lineage"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: vmassert wait-extension|post-checks|cap-packs|listen|check [flags]")
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "wait-extension":
+		err = waitExtension(ctx, args[1:], stdout)
+	case "post-checks":
+		err = postChecks(ctx, args[1:], stdout)
+	case "cap-packs":
+		err = capPacks(args[1:], stdout)
+	case "listen":
+		err = listen(ctx, args[1:])
+	case "check":
+		err = check(ctx, args[1:], stdout, stderr)
+	default:
+		err = fmt.Errorf("unknown command %q", args[0])
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, vmassert.ErrFailed):
+		fmt.Fprintln(stderr, "vmassert:", err)
+		return 1
+	default:
+		fmt.Fprintln(stderr, "vmassert:", err)
+		return 2
+	}
+}
+
+func connect(socket string) (*osquery.ExtensionManagerClient, error) {
+	c, err := osquery.NewClient(socket, 10*time.Second, osquery.MaxWaitTime(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("connect to osqueryd at %s: %w", socket, err)
+	}
+	return c, nil
+}
+
+// withDeadline bounds each query: osquery-go waits only 200 ms for its call lock without one.
+type withDeadline struct {
+	c *osquery.ExtensionManagerClient
+	d time.Duration
+}
+
+func (q withDeadline) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.d)
+	defer cancel()
+	return q.c.QueryRowsContext(ctx, sql)
+}
+
+func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("wait-extension", flag.ContinueOnError)
+	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the registration")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tables := []string{"compile_lineage", "compile_telemetry"}
+	deadline := time.Now().Add(*timeout)
+	last := "osqueryd's socket not open yet"
+	for {
+		if c, err := connect(*socket); err != nil {
+			last = err.Error()
+		} else {
+			version, missing, err := vmassert.ExtensionState(ctx, withDeadline{c, 30 * time.Second}, extensionName, tables)
+			c.Close()
+			switch {
+			case err != nil:
+				last = err.Error()
+			case version == "":
+				last = "extension " + extensionName + " not registered"
+			case len(missing) > 0:
+				last = "tables not registered: " + strings.Join(missing, ", ")
+			default:
+				fmt.Fprintf(stdout, "extension %s %s registered with tables %s\n", extensionName, version, strings.Join(tables, ", "))
+				return nil
+			}
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: after %s: %s", vmassert.ErrFailed, *timeout, last)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func postChecks(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("post-checks", flag.ContinueOnError)
+	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := connect(*socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fails, notes, err := vmassert.PostChecks(ctx, withDeadline{c, time.Minute})
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n)
+	}
+	for _, f := range fails {
+		fmt.Fprintln(stdout, "FAIL", f)
+	}
+	if len(fails) > 0 {
+		return fmt.Errorf("%w: %d post check(s)", vmassert.ErrFailed, len(fails))
+	}
+	fmt.Fprintln(stdout, "post checks passed")
+	return nil
+}
+
+func capPacks(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cap-packs", flag.ContinueOnError)
+	in := fs.String("in", `C:\lineage\packs`, "folder of the packs as shipped")
+	out := fs.String("out", `C:\Program Files\osquery\packs`, "folder osquery.conf loads them from")
+	limit := fs.Int("cap", 60, "highest query interval in seconds")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("cap-packs: name the pack files")
+	}
+	if err := os.MkdirAll(*out, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", *out, err)
+	}
+	for _, name := range fs.Args() {
+		src := filepath.Join(*in, name)
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", src, err)
+		}
+		capped, err := vmassert.CapPackIntervals(src, data, *limit)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(*out, name)
+		if err := os.WriteFile(dst, capped, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+		fmt.Fprintf(stdout, "pack %s -> %s (intervals <= %d s)\n", src, dst, *limit)
+	}
+	return nil
+}
+
+func listen(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
+	port := fs.Int("port", 0, "127.0.0.1 port (expected.json listener_port)")
+	logPath := fs.String("log", "", "file each connection's first line is appended to")
+	ready := fs.String("ready", "", "file written once the port is bound")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *logPath == "" || *ready == "" {
+		return errors.New("listen: --log and --ready are required")
+	}
+	return vmassert.Listen(ctx, *port, *logPath, *ready)
+}
+
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	c := vmassert.Config{}
+	fs.StringVar(&c.Scenarios, "scenarios", defaultScenarios, "scenario folders with expected.json")
+	fs.StringVar(&c.Out, "out", defaultOut, "output folder (windows-vm/out on the host)")
+	logDir := fs.String("log-dir", defaultLogDir, "osqueryd --logger_path")
+	fs.Int64Var(&c.Since, "since", 0, "unix time the scenario run started (required)")
+	fs.DurationVar(&c.PackWait, "pack-wait", 4*time.Minute, "how long to wait for the scheduled queries' rows")
+	fs.DurationVar(&c.Poll, "poll", 5*time.Second, "how often to look again while waiting")
+	verbose := fs.Bool("verbose", false, "log progress")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.Since <= 0 {
+		return errors.New("check: --since is required (unix seconds when the scenarios started)")
+	}
+	for _, a := range fs.Args() {
+		c.Names = append(c.Names, strings.Split(a, ",")...)
+	}
+	c.Names = nonEmpty(c.Names)
+	c.ResultsLog = filepath.Join(*logDir, "osqueryd.results.log")
+	for _, n := range []string{"osqueryd.INFO", "osqueryd.WARNING", "osqueryd.ERROR"} {
+		c.DaemonLogs = append(c.DaemonLogs, filepath.Join(*logDir, n))
+	}
+	level := hclog.Warn
+	if *verbose {
+		level = hclog.Info
+	}
+	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "vmassert", Level: level, Output: stderr})
+	client, err := connect(*socket)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	err = vmassert.Run(ctx, c, withDeadline{client, 2 * time.Minute})
+	if report, rerr := os.ReadFile(filepath.Join(c.Out, "report.txt")); rerr == nil {
+		stdout.Write(report)
+	}
+	return err
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
