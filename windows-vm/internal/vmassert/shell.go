@@ -13,7 +13,9 @@ import (
 // array starts on a later line. Lines before the array that are not that preamble are an error naming
 // the line, and so is anything after it.
 func ParseShellJSON(name string, data []byte) ([]map[string]string, error) {
-	rest := data
+	// The bold escapes wrap the preamble's pieces and the reset lands at the start of the next line;
+	// raw escape bytes cannot occur inside JSON strings, so removing them everywhere is safe.
+	rest := bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\x1b[1m"), nil), []byte("\x1b[0m"), nil)
 	for n := 1; ; n++ {
 		trimmed := bytes.TrimSpace(rest)
 		if len(trimmed) == 0 {
@@ -23,7 +25,7 @@ func ParseShellJSON(name string, data []byte) ([]map[string]string, error) {
 			break
 		}
 		line, after, _ := bytes.Cut(rest, []byte{'\n'})
-		plain := bytes.TrimSpace(bytes.ReplaceAll(bytes.ReplaceAll(line, []byte("\x1b[1m"), nil), []byte("\x1b[0m"), nil))
+		plain := bytes.TrimSpace(line)
 		if len(plain) > 0 && !(bytes.HasPrefix(plain, []byte("Connected to extension socket ")) && bytes.HasSuffix(plain, []byte(" for debugging"))) {
 			return nil, fmt.Errorf("%s:%d: not osqueryi JSON output: %q", name, n, truncate(plain, 120))
 		}
