@@ -98,7 +98,9 @@ func startLab(t *testing.T, names []string, extra ...string) *lab {
 
 func (l *lab) querier() Querier { return deadlineQuerier{l.client} }
 
-type deadlineQuerier struct{ c *osquery.ExtensionManagerClient }
+type deadlineQuerier struct {
+	c *osquery.ExtensionManagerClient
+}
 
 func (q deadlineQuerier) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
