@@ -86,18 +86,6 @@ func connect(socket string) (*osquery.ExtensionManagerClient, error) {
 	return c, nil
 }
 
-// withDeadline bounds each query: osquery-go waits only 200 ms for its call lock without one.
-type withDeadline struct {
-	c *osquery.ExtensionManagerClient
-	d time.Duration
-}
-
-func (q withDeadline) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, q.d)
-	defer cancel()
-	return q.c.QueryRowsContext(ctx, sql)
-}
-
 func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("wait-extension", flag.ContinueOnError)
 	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
@@ -112,7 +100,7 @@ func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 		if c, err := connect(*socket); err != nil {
 			last = err.Error()
 		} else {
-			version, missing, err := vmassert.ExtensionState(ctx, withDeadline{c, 30 * time.Second}, extensionName, tables)
+			version, missing, err := vmassert.ExtensionState(ctx, vmassert.WithTimeout(c, 30 * time.Second), extensionName, tables)
 			c.Close()
 			switch {
 			case err != nil:
@@ -148,7 +136,7 @@ func postChecks(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	fails, notes, err := vmassert.PostChecks(ctx, withDeadline{c, time.Minute})
+	fails, notes, err := vmassert.PostChecks(ctx, vmassert.WithTimeout(c, time.Minute))
 	if err != nil {
 		return err
 	}
@@ -247,7 +235,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	err = vmassert.Run(ctx, c, withDeadline{client, 2 * time.Minute})
+	err = vmassert.Run(ctx, c, vmassert.WithTimeout(client, 2 * time.Minute))
 	if report, rerr := os.ReadFile(filepath.Join(c.Out, "report.txt")); rerr == nil {
 		stdout.Write(report)
 	}

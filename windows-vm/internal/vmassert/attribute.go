@@ -180,3 +180,17 @@ func (a *Attribution) Result(r expect.ResultRow) bool {
 	}
 	return a.ownsPath(c["compiler_cmdline"], c["parent_cmdline"], c["output_path"])
 }
+
+// WithTimeout bounds every query of c: without a deadline osquery-go waits only 200 ms for its call lock.
+func WithTimeout(c Querier, d time.Duration) Querier { return timeoutQuerier{c, d} }
+
+type timeoutQuerier struct {
+	c Querier
+	d time.Duration
+}
+
+func (q timeoutQuerier) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.d)
+	defer cancel()
+	return q.c.QueryRowsContext(ctx, sql)
+}

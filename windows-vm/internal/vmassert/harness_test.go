@@ -96,17 +96,7 @@ func startLab(t *testing.T, names []string, extra ...string) *lab {
 	return &lab{h: h, client: client, since: base.Unix() - 60, log: lines, exps: exps}
 }
 
-func (l *lab) querier() Querier { return deadlineQuerier{l.client} }
-
-type deadlineQuerier struct {
-	c *osquery.ExtensionManagerClient
-}
-
-func (q deadlineQuerier) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return q.c.QueryRowsContext(ctx, sql)
-}
+func (l *lab) querier() Querier { return WithTimeout(l.client, time.Minute) }
 
 func allScenarioNames() []string {
 	var names []string

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	pack := `{"queries":{"a":{"query":"SELECT 1","interval":1800}}}`
+	if err := os.WriteFile(filepath.Join(dir, "p.conf"), []byte(pack), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "no command", wantCode: 2, wantStderr: "usage: vmassert"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2, wantStderr: `unknown command "frobnicate"`},
+		{name: "check needs --since", args: []string{"check"}, wantCode: 2, wantStderr: "--since is required"},
+		{name: "listen needs files", args: []string{"listen", "--port", "38471"}, wantCode: 2, wantStderr: "--log and --ready are required"},
+		{name: "cap packs", args: []string{"cap-packs", "--in", dir, "--out", filepath.Join(dir, "out"), "p.conf"},
+			wantStdout: "(intervals <= 60 s)"},
+		{name: "cap a missing pack", args: []string{"cap-packs", "--in", dir, "--out", dir, "nope.conf"}, wantCode: 2,
+			wantStderr: "read " + filepath.Join(dir, "nope.conf")},
+		{name: "no osqueryd", args: []string{"post-checks", "--socket", filepath.Join(dir, "no.em")}, wantCode: 2,
+			wantStderr: "connect to osqueryd at " + filepath.Join(dir, "no.em")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode || !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Fatalf("code %d stdout %q stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tt.wantCode, tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "p.conf"))
+	if err != nil || !strings.Contains(string(got), `"interval": 60`) {
+		t.Errorf("capped pack %s, %v", got, err)
+	}
+}
