@@ -100,7 +100,7 @@ func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 		if c, err := connect(*socket); err != nil {
 			last = err.Error()
 		} else {
-			version, missing, err := vmassert.ExtensionState(ctx, vmassert.WithTimeout(c, 30 * time.Second), extensionName, tables)
+			version, missing, err := vmassert.ExtensionState(ctx, vmassert.WithTimeout(c, 30*time.Second), extensionName, tables)
 			c.Close()
 			switch {
 			case err != nil:
@@ -235,7 +235,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	err = vmassert.Run(ctx, c, vmassert.WithTimeout(client, 2 * time.Minute))
+	err = vmassert.Run(ctx, c, vmassert.WithTimeout(client, 2*time.Minute))
 	if report, rerr := os.ReadFile(filepath.Join(c.Out, "report.txt")); rerr == nil {
 		stdout.Write(report)
 	}
