@@ -6,7 +6,8 @@
 //	vmassert wait-extension [--socket S] [--timeout 90s]    wait until compile_lineage and its tables are registered
 //	vmassert post-checks [--socket S]                       services, event subscribers, packs, compile_telemetry
 //	vmassert cap-packs --in DIR --out DIR [--cap 60] FILE.. copy packs with query intervals capped (lab only)
-//	vmassert listen --port N --log FILE --ready FILE        the scenarios' 127.0.0.1 listener
+//	vmassert listen --port N --log F --ready F --expect W   the scenarios' 127.0.0.1 listener: exits 0 once
+//	                                                        a line starting with W arrived, 1 on --timeout
 //	vmassert check --since UNIX [flags] [scenario...]       judge the scenarios that ran and write the report
 //
 // Exit status: 0 on success, 1 when a check failed, 2 when the checks could not run.
@@ -191,13 +192,21 @@ func listen(ctx context.Context, args []string) error {
 	port := fs.Int("port", 0, "127.0.0.1 port (expected.json listener_port)")
 	logPath := fs.String("log", "", "file each connection's first line is appended to")
 	ready := fs.String("ready", "", "file written once the port is bound")
+	expect := fs.String("expect", "", "first word of the line the scenario's payload sends")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for that line after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *logPath == "" || *ready == "" {
-		return errors.New("listen: --log and --ready are required")
+	if *logPath == "" || *ready == "" || *expect == "" {
+		return errors.New("listen: --log, --ready and --expect are required")
 	}
-	return vmassert.Listen(ctx, *port, *logPath, *ready)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	err := vmassert.Listen(ctx, *port, *logPath, *ready, *expect)
+	if errors.Is(err, vmassert.ErrNoBeacon) {
+		return fmt.Errorf("%w: %w", vmassert.ErrFailed, err)
+	}
+	return err
 }
 
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {

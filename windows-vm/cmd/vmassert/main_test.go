@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 		{name: "no command", wantCode: 2, wantStderr: "usage: vmassert"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2, wantStderr: `unknown command "frobnicate"`},
 		{name: "check needs --since", args: []string{"check"}, wantCode: 2, wantStderr: "--since is required"},
-		{name: "listen needs files", args: []string{"listen", "--port", "38471"}, wantCode: 2, wantStderr: "--log and --ready are required"},
+		{name: "listen needs files", args: []string{"listen", "--port", "38471"}, wantCode: 2, wantStderr: "--log, --ready and --expect are required"},
 		{name: "cap packs", args: []string{"cap-packs", "--in", dir, "--out", filepath.Join(dir, "out"), "p.conf"},
 			wantStdout: "(intervals <= 60 s)"},
 		{name: "cap a missing pack", args: []string{"cap-packs", "--in", dir, "--out", dir, "nope.conf"}, wantCode: 2,

@@ -12,11 +12,15 @@ import (
 	"time"
 )
 
+// ErrNoBeacon is returned when the listener's time ran out before the expected line arrived.
+var ErrNoBeacon = errors.New("the expected connection never came")
+
 // Listen serves the scenario listener: it binds 127.0.0.1:port (and nothing else), writes readyPath once
 // the port is bound so the scenario knows the listener really runs, then for each connection reads one
-// line and appends "<UTC time> <line>" to logPath, until ctx ends. A port that is taken is an error
-// naming it, before anything is written.
-func Listen(ctx context.Context, port int, logPath, readyPath string) error {
+// line and appends "<UTC time> <line>" to logPath. It returns nil once a line whose first word is expect
+// arrived (the scenario's payload connected), ErrNoBeacon when ctx ends first. A port that is taken is
+// an error naming it, before anything is written.
+func Listen(ctx context.Context, port int, logPath, readyPath, expect string) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("listen: port %d out of range", port)
 	}
@@ -37,7 +41,7 @@ func Listen(ctx context.Context, port int, logPath, readyPath string) error {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+				return fmt.Errorf("127.0.0.1:%d: no line starting %q: %w", port, expect, ErrNoBeacon)
 			}
 			return fmt.Errorf("accept on 127.0.0.1:%d: %w", port, err)
 		}
@@ -48,6 +52,9 @@ func Listen(ctx context.Context, port int, logPath, readyPath string) error {
 		}
 		if err := appendLine(logPath, time.Now().UTC().Format(time.RFC3339Nano)+" "+line); err != nil {
 			return err
+		}
+		if first, _, _ := strings.Cut(line, " "); first == expect {
+			return nil
 		}
 	}
 }

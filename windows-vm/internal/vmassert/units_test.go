@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -201,7 +202,7 @@ func TestListen(t *testing.T) {
 	port := probe.Addr().(*net.TCPAddr).Port
 	// A taken port fails before the ready file exists.
 	ready := filepath.Join(dir, "ready")
-	if err := Listen(context.Background(), port, filepath.Join(dir, "log"), ready); err == nil ||
+	if err := Listen(context.Background(), port, filepath.Join(dir, "log"), ready, "mshta"); err == nil ||
 		!strings.Contains(err.Error(), fmt.Sprintf("listen on 127.0.0.1:%d", port)) {
 		t.Fatalf("taken port: %v", err)
 	}
@@ -210,10 +211,11 @@ func TestListen(t *testing.T) {
 	}
 	probe.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	done := make(chan error, 1)
 	logPath := filepath.Join(dir, "listener.log")
-	go func() { done <- Listen(ctx, port, logPath, ready) }()
+	go func() { done <- Listen(ctx, port, logPath, ready, "mshta") }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(ready); err == nil {
@@ -224,32 +226,45 @@ func TestListen(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	// Another program's connection is logged and does not end the wait; the payload's line does.
+	for _, line := range []string{"probe\n", "mshta beacon\x07\n"} {
+		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(c, line)
+		c.Close()
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Listen = %v, want nil once the mshta line arrived", err)
+	}
+	data, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprint(c, "mshta beacon\x07\n")
-	c.Close()
-	for {
-		data, _ := os.ReadFile(logPath)
-		if len(data) > 0 {
-			sc := bufio.NewScanner(strings.NewReader(string(data)))
-			sc.Scan()
-			if f := strings.SplitN(sc.Text(), " ", 2); len(f) != 2 || f[1] != "mshta beacon" {
-				t.Errorf("log line %q, want '<time> mshta beacon'", sc.Text())
-			}
-			break
+	var got []string
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), " ", 2)
+		if len(f) != 2 {
+			t.Fatalf("log line %q", sc.Text())
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("connection never logged")
+		if _, err := time.Parse(time.RFC3339Nano, f[0]); err != nil {
+			t.Errorf("log line %q: %v", sc.Text(), err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		got = append(got, f[1])
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Listen after cancel: %v", err)
+	if strings.Join(got, "|") != "probe|mshta beacon" {
+		t.Errorf("logged %q, want probe then mshta beacon (control byte dropped)", got)
 	}
-	if err := Listen(context.Background(), 70000, logPath, ready); err == nil {
+
+	// Nobody connects: the wait ends with ErrNoBeacon.
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	if err := Listen(short, port, logPath, ready, "mshta"); !errors.Is(err, ErrNoBeacon) {
+		t.Errorf("Listen without a beacon = %v, want ErrNoBeacon", err)
+	}
+	if err := Listen(context.Background(), 70000, logPath, ready, "x"); err == nil {
 		t.Error("port 70000 accepted")
 	}
 }

@@ -9,7 +9,8 @@ New-Item -ItemType Directory -Force -Path $dir | Out-Null
 
 $log = Join-Path $dir 'listener.log'
 $ready = "$log.ready"
-$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready) -PassThru -WindowStyle Hidden
+# vmassert listen exits 0 once the payload's line arrives ("mshta ..."), 1 when none came within 300 s.
+$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready, '--expect', 'mshta', '--timeout', '300s') -PassThru -WindowStyle Hidden
 $null = $listener.Handle
 Wait-Until -Description "listener on 127.0.0.1:$port" -TimeoutSeconds 30 -Condition { (Test-Path -LiteralPath $ready) -or $listener.HasExited }
 if ($listener.HasExited) { $listener.WaitForExit(); throw "the listener on 127.0.0.1:$port exited $($listener.ExitCode) before binding (port taken?)" }
@@ -23,9 +24,8 @@ try {
     if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'mshta did not finish within 120 s' }
     $exe = Join-Path $dir 'update.exe'
     if (-not (Test-Path -LiteralPath $exe)) { throw "csc did not write $exe" }
-    Wait-Until -Description 'the payload connection in the listener log' -TimeoutSeconds 60 -Condition {
-        (Test-Path -LiteralPath $log) -and ((Get-Content -LiteralPath $log) -match '^\S+ mshta ')
-    }
+    if (-not $listener.WaitForExit(240000)) { throw 'no connection from the payload within 240 s (listener log: ' + $log + ')' }
+    if ($listener.ExitCode -ne 0) { throw "the listener exited $($listener.ExitCode) without the payload connection (log: $log)" }
 } finally {
     Stop-Process -Id $listener.Id -Force -ErrorAction SilentlyContinue
 }

@@ -10,7 +10,8 @@ New-Item -ItemType Directory -Force -Path $work | Out-Null
 
 $log = Join-Path $work 'listener.log'
 $ready = "$log.ready"
-$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready) -PassThru -WindowStyle Hidden
+# vmassert listen exits 0 once the payload's line arrives ("addtype ..."), 1 when none came within 300 s.
+$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready, '--expect', 'addtype', '--timeout', '300s') -PassThru -WindowStyle Hidden
 $null = $listener.Handle
 Wait-Until -Description "listener on 127.0.0.1:$port" -TimeoutSeconds 30 -Condition { (Test-Path -LiteralPath $ready) -or $listener.HasExited }
 if ($listener.HasExited) { $listener.WaitForExit(); throw "the listener on 127.0.0.1:$port exited $($listener.ExitCode) before binding (port taken?)" }
@@ -23,9 +24,8 @@ try {
     $null = $p.Handle
     if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'the encoded powershell did not finish within 120 s' }
     if ($p.ExitCode -ne 0) { throw "the encoded powershell exited $($p.ExitCode)" }
-    Wait-Until -Description 'the Add-Type beacon in the listener log' -TimeoutSeconds 60 -Condition {
-        (Test-Path -LiteralPath $log) -and ((Get-Content -LiteralPath $log) -match '^\S+ addtype ')
-    }
+    if (-not $listener.WaitForExit(240000)) { throw 'no connection from the payload within 240 s (listener log: ' + $log + ')' }
+    if ($listener.ExitCode -ne 0) { throw "the listener exited $($listener.ExitCode) without the Add-Type beacon (log: $log)" }
 } finally {
     Stop-Process -Id $listener.Id -Force -ErrorAction SilentlyContinue
 }

@@ -11,7 +11,8 @@ New-Item -ItemType Directory -Force -Path $dir | Out-Null
 
 $log = Join-Path $dir 'listener.log'
 $ready = "$log.ready"
-$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready) -PassThru -WindowStyle Hidden
+# vmassert listen exits 0 once the payload's line arrives ("msbuild ..."), 1 when none came within 300 s.
+$listener = Start-Process -FilePath $Vmassert -ArgumentList @('listen', '--port', [string]$port, '--log', $log, '--ready', $ready, '--expect', 'msbuild', '--timeout', '300s') -PassThru -WindowStyle Hidden
 $null = $listener.Handle
 Wait-Until -Description "listener on 127.0.0.1:$port" -TimeoutSeconds 30 -Condition { (Test-Path -LiteralPath $ready) -or $listener.HasExited }
 if ($listener.HasExited) { $listener.WaitForExit(); throw "the listener on 127.0.0.1:$port exited $($listener.ExitCode) before binding (port taken?)" }
@@ -19,9 +20,8 @@ try {
     $project = Join-Path $dir 'inline.xml'
     Write-Utf8NoBom -Path $project -Text ([IO.File]::ReadAllText((Join-Path $PSScriptRoot 'inline.xml')).Replace('__PORT__', [string]$port))
     Invoke-Checked -FilePath "$env:SystemRoot\System32\wbem\WMIC.exe" -ArgumentList @('process', 'call', 'create', "$Net4\MSBuild.exe $project") -LogName 'attack_wmic_msbuild_inline-wmic'
-    Wait-Until -Description 'the inline task connection in the listener log' -TimeoutSeconds 180 -IntervalMilliseconds 2000 -Condition {
-        (Test-Path -LiteralPath $log) -and ((Get-Content -LiteralPath $log) -match '^\S+ msbuild ')
-    }
+    if (-not $listener.WaitForExit(240000)) { throw 'no connection from the payload within 240 s (listener log: ' + $log + ')' }
+    if ($listener.ExitCode -ne 0) { throw "the listener exited $($listener.ExitCode) without the inline task connection (log: $log)" }
     Wait-Until -Description 'MSBuild to exit' -TimeoutSeconds 120 -Condition {
         $null -eq (Get-Process -Name 'MSBuild' -ErrorAction SilentlyContinue)
     }
