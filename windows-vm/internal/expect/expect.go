@@ -1,6 +1,6 @@
 // Package expect reads a scenario's expected.json and checks compile_lineage rows, osquery result-log
-// lines and correlator alerts against it. The Go replay test and the host-side VM report use it;
-// windows-vm/assert/Assert-Scenario.ps1 applies the same rules inside the VM.
+// lines and correlator alerts against it. The Go replay test, vmassert inside the VM and the host-side
+// VM report all use it, so the three judge a scenario by the same rules.
 package expect
 
 import (
