@@ -1,6 +1,7 @@
 package windowsvm
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"io/fs"
@@ -373,5 +374,39 @@ func TestVagrantfilePins(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^\s*` + p + `\.cpus = 4$`).Match(data) {
 			t.Errorf("%s.cpus is not 4", p)
 		}
+	}
+}
+
+// TestDownloadPins: every download is pinned by a real SHA-256 (no placeholder that lets an unpinned
+// file through), and the README shows the same pins.
+func TestDownloadPins(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, variable := range map[string]string{"provision/20-sysmon.ps1": "SysmonZipSha256", "provision/30-osquery.ps1": "OsqueryMsiSha256"} {
+		data, err := os.ReadFile(filepath.FromSlash(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^\$` + variable + ` = '([^']*)'`).FindSubmatch(data)
+		if m == nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(m[1]) {
+			t.Errorf("%s: $%s = %q, want a lower-case SHA-256", file, variable, m)
+			continue
+		}
+		short := string(m[1][:8]) + "..." + string(m[1][60:])
+		if !bytes.Contains(readme, []byte(short)) {
+			t.Errorf("README does not show the pin %s of %s", short, file)
+		}
+		if !bytes.Contains(data, []byte("Save-PinnedDownload")) {
+			t.Errorf("%s downloads without Save-PinnedDownload", file)
+		}
+	}
+	lib, err := os.ReadFile(filepath.Join("lib", "common.ps1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(lib, []byte("PIN-ME")) || !bytes.Contains(lib, []byte("SHA-256 mismatch for")) {
+		t.Error("lib/common.ps1 Save-PinnedDownload must refuse every unpinned or mismatching file")
 	}
 }

@@ -8,6 +8,7 @@ Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 # in windows-vm/cache/ (README: What is pinned).
 $SysmonVersion = '15.21'
 $SysmonZipUrl = 'https://download.sysinternals.com/files/Sysmon.zip'
+# The hash a Chocolatey package of Sysmon pins for 15.21 (tunisiano187/Chocolatey-packages, automatic/sysmon).
 $SysmonZipSha256 = '6d48089c7fae14944c82b06767b79ccba3cc26d13218a4227ed28c90f80d0f0e'
 $ConfigPath = Join-Path $ClabVm 'provision\sysmon-config.xml'
 

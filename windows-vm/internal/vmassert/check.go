@@ -142,14 +142,21 @@ func originalIndex(rows []map[string]string, claimed map[int]bool, idx int) int 
 	return -1
 }
 
-// PackPending lists the expected pack queries of e that no attributed result row satisfies yet: the
-// scheduled queries fire on their interval, so the caller waits while this is not empty.
+// PackPending lists the expected pack queries of e that no result row attributed to the scenario
+// satisfies yet: the scheduled queries fire on their interval, so the caller waits while this is not empty.
 func PackPending(e *expect.Expected, s *Snapshot, log []LogLine) []string {
 	out := Check(e, s, log, "")
 	var pending []string
-	for _, f := range out.Verdict.Failures {
-		if strings.HasPrefix(f, "pack query ") && strings.Contains(f, " logged no row ") {
-			pending = append(pending, f)
+	for _, q := range e.PackQueries {
+		found := false
+		for _, r := range out.Results {
+			if r.Action != "removed" && q.Matches(r.Name, r.Columns) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			pending = append(pending, e.Scenario+": "+q.Name)
 		}
 	}
 	return pending
