@@ -6,10 +6,11 @@ Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 # reproducible; the version is checked on Sysmon64.exe as well. When Sysinternals publishes a new
 # Sysmon this step stops with the new hash: pin it here (and the version), or keep a trusted Sysmon.zip
 # in windows-vm/cache/ (README: What is pinned).
-$SysmonVersion = '15.21'
+# Sysmon 15.22 (2026-09-10); the hash is the one winget's manifest for that release records
+# (microsoft/winget-pkgs, manifests/m/Microsoft/Sysinternals/Sysmon/15.22).
+$SysmonVersion = '15.22'
 $SysmonZipUrl = 'https://download.sysinternals.com/files/Sysmon.zip'
-# The hash a Chocolatey package of Sysmon pins for 15.21 (tunisiano187/Chocolatey-packages, automatic/sysmon).
-$SysmonZipSha256 = '6d48089c7fae14944c82b06767b79ccba3cc26d13218a4227ed28c90f80d0f0e'
+$SysmonZipSha256 = '00ecf1b46aec99299d3ae0bca79dc621458bd014b20b509d7c5c8e8c8611aa54'
 $ConfigPath = Join-Path $ClabVm 'provision\sysmon-config.xml'
 
 $zip = Join-Path $ClabWork 'downloads\Sysmon.zip'

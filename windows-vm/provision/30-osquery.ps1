@@ -3,8 +3,9 @@ Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 # The service is started by 40-extension.ps1 once the extension is in place.
 . 'C:\lineage\vm\lib\common.ps1'
 
-# Pins: the official package and the SHA-256 osquery publishes for it
-# (osquery/osquery-site src/data/osquery_package_versions/5.23.1.json).
+# Pins: the release MSI and its SHA-256, as osquery publishes it (osquery/osquery-site,
+# src/data/osquery_package_versions/5.23.1.json) and winget's manifest records it
+# (microsoft/winget-pkgs, manifests/o/osquery/osquery/5.23.1).
 $OsqueryVersion = '5.23.1'
 $OsqueryMsiUrl = "https://pkg.osquery.io/windows/osquery-$OsqueryVersion.msi"
 $OsqueryMsiSha256 = 'bb3adc9f32f257147855404d24bceebcd8baf6e65f4d4ca43e186f4a85fa6ed3'

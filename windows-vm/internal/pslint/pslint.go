@@ -50,6 +50,7 @@ var (
 		{regexp.MustCompile(`(?i)\bConvertFrom-Json\b|\bConvertTo-Json\b`), "JSON is parsed and written by vmassert (Go), not PowerShell"},
 		{regexp.MustCompile(`(?i)\bosqueryi\b`), "query osqueryd through vmassert (osquery-go on the extensions socket), not osqueryi"},
 		{regexp.MustCompile(`2>&1`), "2>&1 under $ErrorActionPreference = 'Stop' turns native stderr into terminating errors: use Invoke-Checked"},
+		{regexp.MustCompile(`(?i)ParseFile\(\s*\$PSCommandPath`), "a script cannot check its own syntax (PowerShell parses the file before running it): provision/00-syntax-check.ps1 parses every script"},
 	}
 	download    = regexp.MustCompile(`(?i)\bInvoke-WebRequest\b|\bNet\.WebClient\b|\bStart-BitsTransfer\b`)
 	paramBlock  = regexp.MustCompile(`(?i)^\s*param\s*\(`)

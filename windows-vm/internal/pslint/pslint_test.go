@@ -40,6 +40,7 @@ func TestCheck(t *testing.T) {
 		{name: "param after header", src: h + "param([string]$Name)\n", rule: "param", line: 2},
 		{name: "extensions.load by Set-Content", src: h + "Set-Content -Path extensions.load -Value $dst\n", rule: "bom", line: 2},
 		{name: "here-string body is data", src: h + "$src = @'\nreturn , 1 # ConvertFrom-Json\n'@\n"},
+		{name: "self syntax check", src: h + "[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$e)\n", rule: "forbidden", line: 2},
 		{name: "comment", src: h + "# return , $rows would wrap the array\n"},
 	}
 	for _, tt := range tests {
