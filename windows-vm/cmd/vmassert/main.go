@@ -9,6 +9,8 @@
 //	vmassert listen --port N --log F --ready F --expect W   the scenarios' 127.0.0.1 listener: exits 0 once
 //	                                                        a line starting with W arrived, 1 on --timeout
 //	vmassert check --since UNIX [flags] [scenario...]       judge the scenarios that ran and write the report
+//	vmassert recheck --rows FILE SCENARIO                   match saved `osqueryi --connect ... --json` compile_lineage
+//	                                                        rows (preamble line allowed) against expected.json
 //
 // Exit status: 0 on success, 1 when a check failed, 2 when the checks could not run.
 package main
@@ -28,6 +30,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/osquery/osquery-go"
 
+	"github.com/compilelineage/compile-lineage/windows-vm/internal/expect"
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/vmassert"
 )
 
@@ -49,7 +52,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vmassert wait-extension|post-checks|cap-packs|listen|check [flags]")
+		fmt.Fprintln(stderr, "usage: vmassert wait-extension|post-checks|cap-packs|listen|check|recheck [flags]")
 		return 2
 	}
 	var err error
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = listen(ctx, args[1:])
 	case "check":
 		err = check(ctx, args[1:], stdout, stderr)
+	case "recheck":
+		err = recheck(args[1:], stdout)
 	default:
 		err = fmt.Errorf("unknown command %q", args[0])
 	}
@@ -249,6 +254,46 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stdout.Write(report)
 	}
 	return err
+}
+
+// recheck matches compile_lineage rows saved from osqueryi (for a look by hand in the VM, or rows from
+// another daemon) against one scenario's expected rows. The file holds only the rows to judge: there is
+// no process tree to attribute them with.
+func recheck(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("recheck", flag.ContinueOnError)
+	scenarios := fs.String("scenarios", defaultScenarios, "scenario folders with expected.json")
+	rowsPath := fs.String("rows", "", "output of osqueryi --connect <socket> --disable_extensions --json 'SELECT * FROM compile_lineage ...'")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *rowsPath == "" || fs.NArg() != 1 {
+		return errors.New("recheck: --rows FILE and one scenario name are required")
+	}
+	exps, err := vmassert.LoadExpected(*scenarios, fs.Args())
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*rowsPath)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", *rowsPath, err)
+	}
+	rows, err := vmassert.ParseShellJSON(*rowsPath, data)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for i, want := range exps[0].Lineage {
+		if idx, why := want.Match(rows); idx < 0 {
+			failed++
+			fmt.Fprintf(stdout, "FAIL lineage[%d] %s: %s\n", i, want, strings.Join(why, "; "))
+		} else {
+			fmt.Fprintf(stdout, "PASS lineage[%d] %s: %s\n", i, want, expect.Describe(rows[idx]))
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d expected rows", vmassert.ErrFailed, failed, len(exps[0].Lineage))
+	}
+	return nil
 }
 
 func nonEmpty(in []string) []string {

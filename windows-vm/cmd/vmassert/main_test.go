@@ -30,6 +30,12 @@ func TestRun(t *testing.T) {
 			wantStdout: "(intervals <= 60 s)"},
 		{name: "cap a missing pack", args: []string{"cap-packs", "--in", dir, "--out", dir, "nope.conf"}, wantCode: 2,
 			wantStderr: "read " + filepath.Join(dir, "nope.conf")},
+		{name: "recheck saved osqueryi rows", args: []string{"recheck", "--scenarios", "../../scenarios", "--rows",
+			filepath.Join("testdata", "osqueryi-compile_lineage.txt"), "benign_build_agent_system"},
+			wantStdout: "PASS lineage[1] msbuild.exe<-svchost.exe stage=written: msbuild.exe<-svchost.exe class=system_service"},
+		{name: "recheck against the wrong scenario", args: []string{"recheck", "--scenarios", "../../scenarios", "--rows",
+			filepath.Join("testdata", "osqueryi-compile_lineage.txt"), "benign_developer_build"}, wantCode: 1,
+			wantStdout: "FAIL lineage[0] csc.exe<-msbuild.exe stage=written: closest row", wantStderr: "2 of 2 expected rows"},
 		{name: "no osqueryd", args: []string{"post-checks", "--socket", filepath.Join(dir, "no.em")}, wantCode: 2,
 			wantStderr: "connect to osqueryd at " + filepath.Join(dir, "no.em")},
 	}
