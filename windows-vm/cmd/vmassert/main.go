@@ -84,17 +84,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func connect(socket string) (*osquery.ExtensionManagerClient, error) {
-	c, err := osquery.NewClient(socket, 10*time.Second, osquery.MaxWaitTime(time.Minute))
+// daemon is where osqueryd listens and how long to wait for its socket to open.
+type daemon struct {
+	socket  string
+	timeout time.Duration
+}
+
+func daemonFlags(fs *flag.FlagSet) *daemon {
+	d := &daemon{}
+	fs.StringVar(&d.socket, "socket", defaultSocket, "osqueryd --extensions_socket")
+	fs.DurationVar(&d.timeout, "connect-timeout", 10*time.Second, "how long to wait for the socket to open")
+	return d
+}
+
+func (d *daemon) connect() (*osquery.ExtensionManagerClient, error) {
+	c, err := osquery.NewClient(d.socket, d.timeout, osquery.MaxWaitTime(time.Minute))
 	if err != nil {
-		return nil, fmt.Errorf("connect to osqueryd at %s: %w", socket, err)
+		return nil, fmt.Errorf("connect to osqueryd at %s: %w", d.socket, err)
 	}
 	return c, nil
 }
 
 func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("wait-extension", flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	d := daemonFlags(fs)
 	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the registration")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,7 +116,7 @@ func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 	deadline := time.Now().Add(*timeout)
 	last := "osqueryd's socket not open yet"
 	for {
-		if c, err := connect(*socket); err != nil {
+		if c, err := d.connect(); err != nil {
 			last = err.Error()
 		} else {
 			version, missing, err := vmassert.ExtensionState(ctx, vmassert.WithTimeout(c, 30*time.Second), extensionName, tables)
@@ -133,11 +146,11 @@ func waitExtension(ctx context.Context, args []string, stdout io.Writer) error {
 
 func postChecks(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("post-checks", flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	d := daemonFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := connect(*socket)
+	c, err := d.connect()
 	if err != nil {
 		return err
 	}
@@ -216,7 +229,7 @@ func listen(ctx context.Context, args []string) error {
 
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket, "osqueryd --extensions_socket")
+	d := daemonFlags(fs)
 	c := vmassert.Config{}
 	fs.StringVar(&c.Scenarios, "scenarios", defaultScenarios, "scenario folders with expected.json")
 	fs.StringVar(&c.Out, "out", defaultOut, "output folder (windows-vm/out on the host)")
@@ -244,7 +257,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level = hclog.Info
 	}
 	c.Logger = hclog.New(&hclog.LoggerOptions{Name: "vmassert", Level: level, Output: stderr})
-	client, err := connect(*socket)
+	client, err := d.connect()
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func TestRun(t *testing.T) {
 		{name: "recheck against the wrong scenario", args: []string{"recheck", "--scenarios", "../../scenarios", "--rows",
 			filepath.Join("testdata", "osqueryi-compile_lineage.txt"), "benign_developer_build"}, wantCode: 1,
 			wantStdout: "FAIL lineage[0] csc.exe<-msbuild.exe stage=written: closest row", wantStderr: "2 of 2 expected rows"},
-		{name: "no osqueryd", args: []string{"post-checks", "--socket", filepath.Join(dir, "no.em")}, wantCode: 2,
+		{name: "no osqueryd", args: []string{"post-checks", "--connect-timeout", "100ms", "--socket", filepath.Join(dir, "no.em")}, wantCode: 2,
 			wantStderr: "connect to osqueryd at " + filepath.Join(dir, "no.em")},
 	}
 	for _, tt := range tests {
