@@ -263,8 +263,13 @@ func TestRunReportsDenylistedQueries(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, names[0], RunStatusFile), []byte("ok"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// glog repeats warnings in osqueryd.WARNING: reported once.
+	warning := filepath.Join(dir, "osqueryd.WARNING")
+	if err := os.WriteFile(warning, []byte("W1121 09:04:12.512070  5120 watcher.cpp:451] osqueryd worker (6100) stopping: Memory limits exceeded: 310181888\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	err := Run(context.Background(), Config{Scenarios: scenariosDir, Out: out, ResultsLog: logPath,
-		DaemonLogs: []string{filepath.Join("testdata", "osqueryd.INFO")}, Names: names, Since: l.since}, l.querier())
+		DaemonLogs: []string{filepath.Join("testdata", "osqueryd.INFO"), warning}, Names: names, Since: l.since}, l.querier())
 	if err != ErrFailed {
 		t.Fatalf("Run = %v, want ErrFailed", err)
 	}

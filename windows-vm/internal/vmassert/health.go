@@ -59,7 +59,9 @@ func ScanDaemonLog(name string, data []byte) []string {
 	return fails
 }
 
-// DaemonHealth checks the schedule through the daemon and scans its log files (name -> contents).
+// DaemonHealth checks the schedule through the daemon and scans its log files (name -> contents). glog
+// writes a warning to osqueryd.INFO and osqueryd.WARNING alike: each line is reported once, from the
+// first file (by name) that has it.
 func DaemonHealth(ctx context.Context, q Querier, logs map[string][]byte) ([]string, error) {
 	rows, err := q.QueryRowsContext(ctx, ScheduleSQL)
 	if err != nil {
@@ -71,8 +73,15 @@ func DaemonHealth(ctx context.Context, q Querier, logs map[string][]byte) ([]str
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	seen := map[string]bool{}
 	for _, n := range names {
-		fails = append(fails, ScanDaemonLog(n, logs[n])...)
+		for _, f := range ScanDaemonLog(n, logs[n]) {
+			_, line, _ := strings.Cut(f, ": watchdog: ")
+			if !seen[line] {
+				seen[line] = true
+				fails = append(fails, f)
+			}
+		}
 	}
 	return fails, nil
 }
