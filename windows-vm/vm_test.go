@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -107,6 +108,19 @@ func TestScenarioPorts(t *testing.T) {
 			t.Errorf("%s: run.ps1 sets $port = %s but expected.json has no listener", sc.name, m[1])
 		case sc.exp.ListenerPort != 0 && (m == nil || string(m[1]) != strconv.Itoa(sc.exp.ListenerPort)):
 			t.Errorf("%s: run.ps1 must set $port = %d (expected.json listener_port), has %q", sc.name, sc.exp.ListenerPort, m)
+		}
+		if sc.exp.ListenerPort == 0 {
+			continue
+		}
+		// The fixture's listener is the one run.ps1 starts: same port, same expected first word.
+		word := regexp.MustCompile(`'--expect', '([a-z]+)'`).FindSubmatch(run)
+		fx, err := os.ReadFile(filepath.Join(sc.dir, "fixture.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if word == nil || !bytes.Contains(fx, []byte(fmt.Sprintf(`listen --port %d `, sc.exp.ListenerPort))) ||
+			!bytes.Contains(fx, []byte("--expect "+string(word[1])+" ")) {
+			t.Errorf("%s: run.ps1 listener (--expect %q) and the fixture's vmassert listen differ", sc.name, word)
 		}
 	}
 }
