@@ -168,6 +168,11 @@ discovery_executions INTEGER; active INTEGER`,
 		name: "osquery_registry", spec: "specs/utility/osquery_registry.table", plain: true,
 		cols: `registry TEXT; name TEXT; owner_uuid INTEGER; internal INTEGER; active INTEGER`,
 	},
+	{
+		name: "services", spec: "specs/windows/services.table", platforms: "windows", plain: true,
+		cols: `name TEXT; service_type TEXT; display_name TEXT; status TEXT; pid INTEGER; start_type TEXT;
+win32_exit_code INTEGER; service_exit_code INTEGER; path TEXT; module_path TEXT; description TEXT; user_account TEXT`,
+	},
 }
 
 // tableSpec is one entry of schemaSpecs.

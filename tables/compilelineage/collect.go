@@ -2,12 +2,15 @@ package compilelineage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // EventTables are the osquery tables the lineage can read.
@@ -208,10 +211,16 @@ func (s *procSet) add(ps []Proc) []Proc {
 	return fresh
 }
 
+// ReadFunc reads a file that telemetry names (a response file after @ on a compiler command
+// line). An error with a RefusalReason() string method is a refusal: the path or file is one
+// the extension must not read, and the lineage records it; any other error (the file is
+// gone) leaves the file out. A nil ReadFunc reads nothing.
+type ReadFunc func(ctx context.Context, path string) ([]byte, error)
+
 // Collect fetches what the lineage of compiles started in [from, to] needs, narrowly: the
 // compiler starts first, then, one scan per round, only the processes, files and
-// connections related to them.
-func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to int64, p Params) (*Events, error) {
+// connections related to them, and the response files their command lines name.
+func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to int64, p Params, read ReadFunc) (*Events, error) {
 	p = p.withDefaults()
 	platform := tel.Platform
 	ev := &Events{Platform: platform, Host: tel.Host, Gaps: slices.Clone(plan.Gaps)}
@@ -231,18 +240,32 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		w.role[c.Key] = roleCompile
 	}
 	w.since = minT.Add(-p.Skew).Unix()
+	// degrade keeps what was collected when one source fails: the rows say which source is
+	// missing (telemetry_gaps) and the table logs the error. Out of time, it gives up.
+	degrade := func(source string, err error) error {
+		if ctx.Err() != nil {
+			return err
+		}
+		ev.Failed = append(ev.Failed, SourceError{Source: source, Err: err})
+		ev.Gaps = append(ev.Gaps, vocab.GapSourceFailedPrefix+source)
+		return nil
+	}
 
 	// Phase 1: ancestry (five generations), descendants of the compilers (helpers,
 	// follow-ups) and of their parents, and starts of the outputs named on command lines.
 	var outputs []string
 	for _, c := range compilers {
 		kind := compilerKind(BaseName(c.Path), c.OriginalName, c.Cmdline)
-		if inv := ParseInvocation(kind, c.Cmdline, c.Cwd); inv.Output != "" {
+		inv := ParseInvocation(kind, c.Cmdline, c.Cwd)
+		if inv.Output != "" {
 			outputs = append(outputs, inv.Output)
 		}
+		readResponseFiles(ctx, ev, inv.ResponseFiles, read)
 	}
 	if err := w.rounds(ctx, compilers, compilers, outputs, 5, compilers); err != nil {
-		return ev, err
+		if err := degrade(plan.Procs.name(), err); err != nil {
+			return ev, err
+		}
 	}
 
 	// Files written by the compiles, and by their parents for in-process compiles; parents
@@ -250,7 +273,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	if plan.Files != nil {
 		files, err := plan.Files.files(ctx, q, w.withRoles("cp"), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
-			return ev, err
+			if err := degrade(plan.Files.name(), err); err != nil {
+				return ev, err
+			}
 		}
 		ev.Files = files
 	}
@@ -262,7 +287,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		}
 	}
 	if err := w.rounds(ctx, nil, nil, dedupe(written), 3, nil); err != nil {
-		return ev, err
+		if err := degrade(plan.Procs.name(), err); err != nil {
+			return ev, err
+		}
 	}
 
 	// Connections by every related process.
@@ -270,16 +297,42 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		for _, part := range chunks(w.withRoles("cpfx"), 50000) {
 			conns, err := plan.Conns.conns(ctx, q, part, w.since)
 			if err != nil {
-				return ev, err
+				if err := degrade(plan.Conns.name(), err); err != nil {
+					return ev, err
+				}
+				break
 			}
 			ev.Conns = append(ev.Conns, conns...)
 		}
 	}
 	ev.Procs = w.all.list
 	if w.truncated {
-		ev.Gaps = append(ev.Gaps, "lineage_truncated")
+		ev.Gaps = append(ev.Gaps, vocab.GapLineageTruncated)
 	}
 	return ev, nil
+}
+
+// readResponseFiles hands the response files named on a command line to the core, read once each.
+func readResponseFiles(ctx context.Context, ev *Events, paths []string, read ReadFunc) {
+	if read == nil {
+		return
+	}
+	for _, path := range paths {
+		if _, done := ev.ResponseFiles[path]; done {
+			continue
+		}
+		if ev.ResponseFiles == nil {
+			ev.ResponseFiles = map[string]ResponseFile{}
+		}
+		data, err := read(ctx, path)
+		var refusal interface{ RefusalReason() string }
+		switch {
+		case err == nil:
+			ev.ResponseFiles[path] = ResponseFile{Data: data}
+		case errors.As(err, &refusal):
+			ev.ResponseFiles[path] = ResponseFile{Refused: refusal.RefusalReason()}
+		}
+	}
 }
 
 // walker expands the set of related processes round by round.
