@@ -50,9 +50,21 @@ type Options struct {
 	Plugins serve.PluginsFunc
 	// Platform is the platform to play (linux, darwin, windows); empty = guessed from the fixtures.
 	Platform string
+	// Daemon plays osqueryd over the recording in event time (see daemon and RunSchedule): events visible
+	// at their own time, expired after the events expiry, events_optimize markers per scheduled query,
+	// processes as running at the replay time. Now is then the replay clock's start.
+	Daemon *DaemonOptions
 	// NoDefaultIndex plays osqueryd started with --extensions_default_index=false; by default, as in osquery,
 	// every default-option column of an extension table is an INDEX column.
 	NoDefaultIndex bool
+}
+
+// DaemonOptions configures a harness playing osqueryd.
+type DaemonOptions struct {
+	// EventsExpiry is --events_expiry in seconds (osquery's default 3600; 0 = events never expire).
+	EventsExpiry int64
+	// Packs are the scheduled packs, which raise the expiry of event tables they read directly.
+	Packs []*Pack
 }
 
 // Stats counts what the extension fetched from the core through the Thrift query API.
@@ -80,6 +92,7 @@ type Harness struct {
 	now         int64
 	// defaultIndex is osquery's --extensions_default_index.
 	defaultIndex bool
+	daemon       *daemon
 
 	extCancel context.CancelFunc
 	extDone   chan error
@@ -111,9 +124,14 @@ func Start(ctx context.Context, opts Options) (*Harness, error) {
 		now:          now,
 		serverDone:   make(chan struct{}),
 		defaultIndex: !opts.NoDefaultIndex,
+		daemon:       newDaemon(now),
 	}
 	if opts.Platform != "" {
 		h.platform = opts.Platform
+	}
+	if opts.Daemon != nil {
+		h.daemon.on = true
+		h.daemon.expiry = eventsExpiry(opts.Daemon.EventsExpiry, opts.Daemon.Packs)
 	}
 	mem, err := h.buildTables(fx)
 	if err != nil {
@@ -171,6 +189,7 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 			if tc := columnIndex(cols, "time"); tc >= 0 {
 				sortByTime(values, tc)
 				mt.timeCol = tc
+				mt.d = h.daemon
 			}
 		}
 		if !given {
@@ -313,8 +332,7 @@ func (h *Harness) startCore() error {
 func (h *Harness) startExtension(ctx context.Context, opts Options) error {
 	topts := opts.Tables
 	if topts.Now == nil {
-		now := time.Unix(h.now, 0).UTC()
-		topts.Now = func() time.Time { return now }
+		topts.Now = func() time.Time { return time.Unix(h.daemon.now.Load(), 0).UTC() }
 	}
 	ectx, cancel := context.WithCancel(context.Background())
 	h.extCancel = cancel
@@ -364,7 +382,7 @@ func (h *Harness) QueryOrdered(ctx context.Context, sqlText string) ([]string, [
 func (h *Harness) Platform() string { return h.platform }
 
 // Now returns the replay time in unix seconds.
-func (h *Harness) Now() int64 { return h.now }
+func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
@@ -427,6 +445,12 @@ func (h *Harness) dynamicRows(name string, cols []Column, fx *Fixtures, schema m
 		return func() [][]any { return v }
 	}
 	switch name {
+	case "processes":
+		if !h.daemon.on {
+			return nil
+		}
+		lives := processLives(fx)
+		return func() [][]any { return fixtureValues(cols, runningAt(lives, h.daemon.now.Load())) }
 	case "osquery_info":
 		return func() [][]any {
 			exts := "inactive"

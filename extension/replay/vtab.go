@@ -39,6 +39,8 @@ type memTable struct {
 	keyCols      []int
 	keyMu        sync.Mutex
 	keyIDs       map[string]int64
+	// d is the harness's daemon state (event tables only).
+	d *daemon
 }
 
 // newMemTable makes the table serving rows with the schema cols.
@@ -247,8 +249,27 @@ func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
 	return bestIndex(info, cols)
 }
 
-// timeRange narrows rows sorted by time to the time constraints of a plan, as an event subscriber reads
-// only the requested range from its store (EventSubscriber::get(start, stop)).
+// eventRows is what an event subscriber's genTable yields from its time-sorted store: the events visible
+// now (see daemon), narrowed to the plan's time constraints when there are any (osquery reads only that range
+// of its index), or else cut by the --events_optimize marker of the executing scheduled query. It returns the
+// rows and the position of the first one in rows.
+func (t *memTable) eventRows(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
+	lo, hi := t.d.window(t.name, rows, t.timeCol)
+	timed := false
+	for i, ci := range p.Cols {
+		if ci == t.timeCol && i < len(vals) && exprString(vals[i]) != "" {
+			timed = true
+		}
+	}
+	if !timed {
+		first, _ := t.d.optimize(rows, t.timeCol, lo, hi)
+		return rows[first:hi], first
+	}
+	sub, start := t.timeRange(rows[lo:hi], p, vals)
+	return sub, lo + start
+}
+
+// timeRange narrows rows sorted by time to the time constraints of a plan (EventSubscriber::genTable).
 // It returns the rows and the position of the first one in rows.
 func (t *memTable) timeRange(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
@@ -319,7 +340,7 @@ func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 	all := c.t.rows()
 	c.rows, c.base = all, 0
 	if c.t.timeCol >= 0 {
-		c.rows, c.base = c.t.timeRange(all, p, vals)
+		c.rows, c.base = c.t.eventRows(all, p, vals)
 	}
 	c.i = 0
 	return nil
