@@ -11,7 +11,6 @@ import (
 	"time"
 )
 
-
 // The scheduled-replay recording, built here and kept in testdata/sched_sysmon_office.json. It follows
 // the chain public reports of MITRE T1027.004 (Compile After Delivery) describe on Windows: a user's Office
 // process compiles a dropped C# source with csc.exe long after it started, the compiled binary is started
