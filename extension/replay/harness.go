@@ -74,6 +74,8 @@ type Stats struct {
 	// CoreTime is the time the fake core spent running those queries in SQLite: what osquery
 	// itself would spend, as opposed to the extension's own work.
 	CoreTime time.Duration
+	// Generates counts the generate calls the core made to extension tables.
+	Generates int64
 }
 
 // Harness is a running fake osquery with the extension attached.
@@ -387,7 +389,7 @@ func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
 	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
-		CoreTime: time.Duration(h.core.coreNanos.Load())}
+		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load()}
 }
 
 // ResetStats sets the counters to zero.
@@ -395,6 +397,7 @@ func (h *Harness) ResetStats() {
 	h.core.queries.Store(0)
 	h.core.rowsServed.Store(0)
 	h.core.coreNanos.Store(0)
+	h.core.generates.Store(0)
 }
 
 // Close stops the extension and the core and removes the temporary files.

@@ -699,6 +699,7 @@ func (p *extClients) close() {
 
 // generate asks the extension that owns table for its rows, like osquery's core does.
 func (h *Harness) generate(table, ctxJSON string) ([]map[string]string, error) {
+	h.core.generates.Add(1)
 	uuid, _, ok := h.core.extensionTable(table)
 	if !ok {
 		return nil, fmt.Errorf("%s: the extension that registered it is gone", table)
