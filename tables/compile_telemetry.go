@@ -68,6 +68,20 @@ var telemetrySources = []telemetrySource{
 	{"windows", "network", "process_open_sockets", "process_open_sockets", "", "always on; point in time only (connections already closed are missed)"},
 }
 
+// TelemetryHint is one source compile_telemetry reports on a platform and what turns it on.
+type TelemetryHint struct {
+	Platform, Signal, Source, Hint string
+}
+
+// TelemetryHints lists the sources compile_telemetry reports, in its row order.
+func TelemetryHints() []TelemetryHint {
+	out := make([]TelemetryHint, 0, len(telemetrySources))
+	for _, s := range telemetrySources {
+		out = append(out, TelemetryHint{Platform: s.platform, Signal: s.signal, Source: s.label, Hint: s.hint})
+	}
+	return out
+}
+
 type compileTelemetry struct {
 	logger hclog.Logger
 	q      Querier
