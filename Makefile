@@ -50,7 +50,7 @@ demo:
 	$(GO) run ./extension demo --results-log $(BUILD)/demo-results.log
 	$(GO) run ./correlator score --roles extension/examples/roles.csv $(BUILD)/demo-results.log
 
-## packs: regenerate the osquery packs and Fleet YAML from packs/queries/*.sql
+## packs: regenerate the osquery packs and Fleet YAML from packs/queries, packs/labels and packs/policies
 packs:
 	$(GO) run ./packs/cmd/genpacks
 

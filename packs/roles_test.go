@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -526,4 +527,40 @@ func TestFleetRolesYAML(t *testing.T) {
 			t.Errorf("%s has %d documents, want %d", file, n, want)
 		}
 	}
+}
+
+func FuzzParseLabelPolicy(f *testing.F) {
+	for _, dir := range []string{"labels", "policies"} {
+		names, err := fs.Glob(roleFiles, dir+"/*.sql")
+		if err != nil || len(names) == 0 {
+			f.Fatalf("seeds from %s: %v", dir, err)
+		}
+		src, err := roleFiles.ReadFile(names[0])
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		if l, err := ParseLabel("server_linux.sql", []byte(src)); err == nil {
+			if l.Name != "server_linux" || !strings.HasSuffix(l.SQL, ";") {
+				t.Fatalf("accepted an invalid label: %+v", l)
+			}
+			if q := LabelQuery(l, []Label{l}); !strings.HasSuffix(q, ";") {
+				t.Fatalf("composed query %q", q)
+			}
+		} else if !strings.HasPrefix(err.Error(), "server_linux.sql") {
+			t.Fatalf("label error does not name the file: %v", err)
+		}
+		if p, err := ParsePolicy("p.sql", []byte(src), "F"); err == nil {
+			if p.Name == "" || len(p.Platforms) == 0 || !strings.HasSuffix(p.SQL, ";") {
+				t.Fatalf("accepted an invalid policy: %+v", p)
+			}
+			if _, err := GenerateRoles(nil, []Policy{p}); err != nil {
+				t.Fatalf("GenerateRoles failed on a parsed policy: %v", err)
+			}
+		} else if !strings.HasPrefix(err.Error(), "p.sql") {
+			t.Fatalf("policy error does not name the file: %v", err)
+		}
+	})
 }
