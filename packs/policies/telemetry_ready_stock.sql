@@ -4,7 +4,9 @@
 --   active and has events (osquery_events), the Sysmon channel is subscribed where Sysmon is the source
 --   (osquery_flags windows_event_channels), and on Windows without Sysmon a connection is visible in
 --   process_open_sockets. The fallback pack needs only the process signal; all three mean the host is
---   ready for compile_lineage.
+--   ready for compile_lineage. osquery_events counts a subscriber's events over all its channels, so on
+--   Windows this check cannot tell Security 4688 process starts from other Security events; the
+--   extension's compile_telemetry counts event ids.
 -- resolution: Query the host with SELECT name, active, events FROM osquery_events WHERE type = 'subscriber';
 --   and turn on one source for each signal that has none active with events (set the flags through
 --   agent_options.command_line_flags; packs/fleet/agent-options.yml has them per platform).
