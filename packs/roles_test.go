@@ -162,26 +162,47 @@ func TestLabelsOnFixtures(t *testing.T) {
 			if h.Platform() != want.Platform {
 				t.Fatalf("fixture platform %s, want %s", h.Platform(), want.Platform)
 			}
-			var got []string
-			for _, l := range ls {
-				if l.FleetPlatform() != "" && l.FleetPlatform() != h.Platform() {
-					continue // Fleet does not send it to this host
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				rows, err := h.Query(ctx, LabelQuery(l, ls))
-				cancel()
-				if err != nil {
-					t.Fatalf("%s: %v", l.Name, err)
-				}
-				if len(rows) > 0 {
-					got = append(got, l.Name)
-				}
-			}
-			if !slices.Equal(got, []string{want.Name}) {
+			if got := matchingLabels(t, h, ls); !slices.Equal(got, []string{want.Name}) {
 				t.Errorf("host in labels %v, want only %s", got, want.Name)
 			}
 		})
 	}
+	// Boundaries: Build Tools alone are no IDE; a domain controller with a build agent stays a domain
+	// controller; a headless Linux host with developer tools (VS Code Remote's server extensions) is a server.
+	for fixture, want := range map[string]string{
+		"edge_windows_build_tools_only":      "user_endpoint_windows",
+		"edge_windows_dc_with_build_agent":   "domain_controller_windows",
+		"edge_linux_headless_with_dev_tools": "server_linux",
+	} {
+		t.Run(fixture, func(t *testing.T) {
+			t.Parallel()
+			h := startHarness(t, filepath.Join("testdata", "roles", fixture+".json"))
+			if got := matchingLabels(t, h, ls); !slices.Equal(got, []string{want}) {
+				t.Errorf("host in labels %v, want only %s", got, want)
+			}
+		})
+	}
+}
+
+// matchingLabels runs every label Fleet sends to the harness's host and returns those with a row.
+func matchingLabels(t *testing.T, h *replay.Harness, ls []Label) []string {
+	t.Helper()
+	var got []string
+	for _, l := range ls {
+		if l.FleetPlatform() != "" && l.FleetPlatform() != h.Platform() {
+			continue // Fleet does not send it to this host
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		rows, err := h.Query(ctx, LabelQuery(l, ls))
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", l.Name, err)
+		}
+		if len(rows) > 0 {
+			got = append(got, l.Name)
+		}
+	}
+	return got
 }
 
 // fixtureAt is a fixture holding osquery's time table at unix time t.
