@@ -76,6 +76,9 @@ type Query struct {
 	Fallback          string            // fallback rule name; empty for extension queries
 	Flags             map[string][]Flag // platform -> flags the query needs there
 	SQL               string            // the query without the header, ending in ";"
+	// Source is the whole file with its vocabulary lists written out (ExpandVocab), as
+	// genpacks writes it back to queries/; nil for a query parsed on its own.
+	Source []byte
 }
 
 // Platform is the comma-separated platform list used by osquery packs and Fleet.
@@ -94,9 +97,19 @@ var requiredKeys = []string{
 	"false_positives", "tuning", "requires_extension",
 }
 
-// Load reads every queries/*.sql file of fsys, sorted by file name.
+// Load reads every queries/*.sql file of fsys, sorted by file name, with the vocabulary lists written out
+// (ExpandVocab).
 func Load(fsys fs.FS) ([]Query, error) {
-	return loadDir(fsys, "queries", "query", Parse, func(q Query) string { return q.Name })
+	parse := func(file string, src []byte) (Query, error) {
+		src, err := ExpandVocab(path.Join("queries", file), src)
+		if err != nil {
+			return Query{}, err
+		}
+		q, err := Parse(file, src)
+		q.Source = src
+		return q, err
+	}
+	return loadDir(fsys, "queries", "query", parse, func(q Query) string { return q.Name })
 }
 
 // loadDir parses every dir/*.sql file of fsys, sorted by file name, and rejects a name used twice.

@@ -50,11 +50,14 @@ func TestRunWritesAndChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range roles {
-		want[name] = content
+	if len(roles) != 4 {
+		t.Fatalf("%d generated label and policy files, want 4", len(roles))
 	}
-	if len(want) != 8 {
-		t.Fatalf("%d generated files, want 8", len(want))
+	for name, content := range roles {
+		if _, dup := want[name]; dup {
+			t.Fatalf("%s generated twice", name)
+		}
+		want[name] = content
 	}
 	for name, content := range want {
 		p := filepath.Join(dir, filepath.FromSlash(name))
