@@ -319,6 +319,18 @@ func TestEmbeddedPolicies(t *testing.T) {
 			t.Errorf("%s: resolution keeps the placeholder", p.Name)
 		}
 	}
+	// "= 3" in the telemetry policy: compile_telemetry reports exactly these three signals on every platform.
+	for _, pl := range Platforms {
+		var signals []string
+		for _, h := range tables.TelemetryHints() {
+			if h.Platform == pl && !slices.Contains(signals, h.Signal) {
+				signals = append(signals, h.Signal)
+			}
+		}
+		if slices.Sort(signals); !slices.Equal(signals, []string{"file", "network", "process"}) {
+			t.Errorf("compile_telemetry signals on %s: %v", pl, signals)
+		}
+	}
 	// The telemetry policies name every flag compile_telemetry's enable_hint gives.
 	for _, p := range ps[len(ps)-2:] {
 		if !strings.HasPrefix(p.Name, "Compile-lineage telemetry ready") {
