@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/compilelineage/compile-lineage/tables"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Generated Fleet files for the role labels and the policies, relative to the packs directory.
@@ -73,9 +73,9 @@ func TelemetryFlagsText() string {
 		first := true
 		for _, sig := range []string{"process", "file", "network"} {
 			var alts []string
-			for _, h := range tables.TelemetryHints() {
+			for _, h := range vocab.TelemetrySources() {
 				if h.Platform == pl && h.Signal == sig {
-					alts = append(alts, h.Source+" ("+h.Hint+")")
+					alts = append(alts, h.Label+" ("+h.Hint+")")
 				}
 			}
 			if !first {

@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/compilelineage/compile-lineage/extension/replay"
-	"github.com/compilelineage/compile-lineage/tables"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 func mustLabels(t testing.TB) []Label {
@@ -322,7 +322,7 @@ func TestEmbeddedPolicies(t *testing.T) {
 	// "= 3" in the telemetry policy: compile_telemetry reports exactly these three signals on every platform.
 	for _, pl := range Platforms {
 		var signals []string
-		for _, h := range tables.TelemetryHints() {
+		for _, h := range vocab.TelemetrySources() {
 			if h.Platform == pl && !slices.Contains(signals, h.Signal) {
 				signals = append(signals, h.Signal)
 			}
@@ -336,9 +336,9 @@ func TestEmbeddedPolicies(t *testing.T) {
 		if !strings.HasPrefix(p.Name, "Compile-lineage telemetry ready") {
 			t.Fatalf("policy order changed: %s", p.Name)
 		}
-		for _, h := range tables.TelemetryHints() {
-			if !strings.Contains(p.Resolution, h.Source+" ("+h.Hint+")") {
-				t.Errorf("%s: resolution does not give %s: %s", p.Name, h.Source, h.Hint)
+		for _, h := range vocab.TelemetrySources() {
+			if !strings.Contains(p.Resolution, h.Label+" ("+h.Hint+")") {
+				t.Errorf("%s: resolution does not give %s: %s", p.Name, h.Label, h.Hint)
 			}
 		}
 	}
