@@ -91,13 +91,21 @@ func ContainsAny(name, s string) bool {
 	return Any(name, func(item string) bool { return strings.Contains(s, item) })
 }
 
-func mustList(name string) []string {
+// listsByName indexes lists for the membership tests the lineage runs per event.
+var listsByName = func() map[string][]string {
+	m := make(map[string][]string, len(lists))
 	for _, l := range lists {
-		if l.Name == name {
-			return l.Items
-		}
+		m[l.Name] = l.Items
 	}
-	panic("vocab: no list " + name)
+	return m
+}()
+
+func mustList(name string) []string {
+	items, ok := listsByName[name]
+	if !ok {
+		panic("vocab: no list " + name)
+	}
+	return items
 }
 
 // List names, for callers that test membership.
