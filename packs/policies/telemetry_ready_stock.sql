@@ -32,6 +32,6 @@ WHERE (platform = 'windows'
     AND EXISTS (SELECT 1 FROM sub WHERE name IN ('es_process_file_events', 'file_events'))
     AND EXISTS (SELECT 1 FROM sub WHERE name = 'socket_events'))
   OR (platform NOT IN ('windows', 'darwin')
-    AND EXISTS (SELECT 1 FROM sub WHERE name = 'process_events')
+    AND EXISTS (SELECT 1 FROM sub WHERE name IN ('process_events', 'bpf_process_events'))
     AND EXISTS (SELECT 1 FROM sub WHERE name IN ('process_file_events', 'file_events'))
-    AND EXISTS (SELECT 1 FROM sub WHERE name = 'socket_events'));
+    AND EXISTS (SELECT 1 FROM sub WHERE name IN ('socket_events', 'bpf_socket_events')));
