@@ -59,7 +59,7 @@ fleet-demo:
 	$(GO) build -o $(BUILD)/correlator ./correlator
 	$(GO) run ./correlator/cmd/fleetdemo --bin $(BUILD)/correlator
 
-## packs: regenerate the osquery packs and Fleet YAML from packs/queries/*.sql
+## packs: regenerate the osquery packs and Fleet YAML from packs/queries, packs/labels and packs/policies
 packs:
 	$(GO) run ./packs/cmd/genpacks
 
