@@ -4,11 +4,11 @@ BUILD   ?= build
 GOFLAGS ?=
 EXT     := compile_lineage.ext
 
-.PHONY: all build test bench lint demo packs fuzz clean
+.PHONY: all build test bench lint demo fleet-demo packs fuzz clean
 
 all: build
 
-## build: the extension for Linux, macOS and Windows, and the correlator
+## build: the extension for Linux, macOS and Windows, the correlator, and the Windows VM checker (vmassert.exe)
 build:
 	mkdir -p $(BUILD)
 	GOOS=linux   GOARCH=amd64 $(GO) build -o $(BUILD)/$(EXT) ./extension
@@ -16,6 +16,7 @@ build:
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/$(EXT).exe ./extension
 	GOOS=linux   GOARCH=amd64 $(GO) build -o $(BUILD)/correlator ./correlator
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/correlator.exe ./correlator
+	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/vmassert.exe ./windows-vm/cmd/vmassert
 
 ## test: every test under the race detector (unit, Thrift end to end, real recordings in
 ## ../shared/datasets, packs, VM static checks); with CI set, missing recordings fail the run
@@ -52,7 +53,13 @@ demo:
 	$(GO) run ./extension demo --results-log $(BUILD)/demo-results.log
 	$(GO) run ./correlator score --roles extension/examples/roles.csv $(BUILD)/demo-results.log
 
-## packs: regenerate the osquery packs and Fleet YAML from packs/queries/*.sql
+## fleet-demo: three correlators in one Kafka consumer group (in-process kfake), one killed with SIGKILL, one joining later, checked against a batch score
+fleet-demo:
+	mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/correlator ./correlator
+	$(GO) run ./correlator/cmd/fleetdemo --bin $(BUILD)/correlator
+
+## packs: regenerate the osquery packs and Fleet YAML from packs/queries, packs/labels and packs/policies
 packs:
 	$(GO) run ./packs/cmd/genpacks
 

@@ -12,12 +12,50 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
 	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
 	"github.com/compilelineage/compile-lineage/correlator/internal/pipeline"
 	"github.com/compilelineage/compile-lineage/correlator/internal/server"
 	"github.com/compilelineage/compile-lineage/correlator/internal/state"
 )
+
+// sinks opens stdout, the --alerts file, the --webhook and the SIEM
+// spools (Elasticsearch, Splunk) as one sink, in the --format chosen; the
+// returned func closes the file and stops SIEM delivery (what is not
+// delivered stays in the spools).
+func (o *runOptions) sinks(ctx context.Context, stdout io.Writer, logger hclog.Logger) (alert.Multi, func(), error) {
+	enc := o.format.encoder()
+	w := alert.NewWriterSink(stdout)
+	w.Encode = enc
+	sinks := alert.Multi{w}
+	var closers []func()
+	closeFn := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if o.alerts != "" {
+		f, err := alert.OpenFile(o.alerts)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Encode = enc
+		closers = append(closers, func() { f.Close() })
+		sinks = append(sinks, f)
+	}
+	if o.webhook != "" {
+		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv), Encode: enc})
+	}
+	siem, stopSIEM, err := o.siem.siemSinks(ctx, o.state, o.format, logger)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	closers = append([]func(){stopSIEM}, closers...)
+	return append(sinks, siem...), closeFn, nil
+}
 
 // runOptions are the flags of the run command.
 type runOptions struct {
@@ -34,6 +72,7 @@ type runOptions struct {
 	once            bool
 	format          formatFlag
 	siem            siemOptions
+	kafka           kafkaFlags
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,11 +92,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.once, "once", false, "read followed files to their end and exit (backfill, tests)")
 	registerFormat(fs, &o.format)
 	o.siem.register(fs)
+	o.kafka.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
 	}
 	o.follow = append(o.follow, pos...)
+	if o.kafka.enabled() {
+		if len(o.follow) > 0 {
+			fmt.Fprint(stderr, "run: --follow and --kafka-brokers exclude each other (post lines to --listen, or produce them to the input topic)\n", usage)
+			return errUsage
+		}
+		return runKafka(ctx, &o, stdout, stderr)
+	}
 	if o.state == "" {
 		fmt.Fprint(stderr, "run: --state is required (offsets, dedup and the alert outbox live there)\n", usage)
 		return errUsage
@@ -87,28 +134,11 @@ func runService(ctx context.Context, o *runOptions, stdout, stderr io.Writer) er
 	eng := s.engine(st)
 	eng.KeepBelow = true
 
-	enc := o.format.encoder()
-	stdoutSink := alert.NewWriterSink(stdout)
-	stdoutSink.Encode = enc
-	sinks := alert.Multi{stdoutSink}
-	if o.alerts != "" {
-		f, err := alert.OpenFile(o.alerts)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		f.Encode = enc
-		sinks = append(sinks, f)
-	}
-	if o.webhook != "" {
-		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv), Encode: enc})
-	}
-	siem, stopSIEM, err := o.siem.siemSinks(ctx, o.state, o.format, logger)
+	sinks, closeSinks, err := o.sinks(ctx, stdout, logger)
 	if err != nil {
 		return err
 	}
-	defer stopSIEM()
-	sinks = append(sinks, siem...)
+	defer closeSinks()
 	dl, err := openDeadLetters(o.deadLetter, logger)
 	if err != nil {
 		return err

@@ -87,6 +87,9 @@ func (o *siemOptions) siemSinks(ctx context.Context, statePath string, format fo
 	}
 	dir := o.spool
 	if dir == "" {
+		if statePath == "" {
+			return nil, nil, fmt.Errorf("--es-url and --splunk-url need --spool DIR (or --state, whose STATE.spool is the default)")
+		}
 		dir = statePath + ".spool"
 	}
 	type target struct {

@@ -1,12 +1,13 @@
-// Package replay is an osquery-like harness: SQLite with osquery's table schemas filled from fixture files, a
-// fake osquery core speaking osquery's Thrift extension API on a local socket, and the real extension
-// (serve.Run) attached to it. Extension tables are SQLite virtual tables that call the extension over Thrift
-// with the query context osquery would send.
+// Package replay is an osquery-like harness: SQLite with every table of osquery 5.23.1 (specs as in
+// osquery-5.23.1-schemas.json: columns, order, types, hidden, required, index, additional, collations) filled
+// from fixture files, osquery's own SQL functions and collations, a fake osquery core speaking osquery's Thrift
+// extension API on a local socket, and the real extension (serve.Run) attached to it. Extension tables are
+// SQLite virtual tables that call the extension over Thrift with the query context osquery would send,
+// including --extensions_default_index.
 //
-// What it does not reproduce: osquery's event framework (events_optimize/expiry; event tables simply hold
-// the fixture rows), required-column checks (windows_eventlog without channel returns the fixture rows),
-// the watcher, and permission checks. windows_events.time is the event's own time, not the time osquery
-// received it.
+// What it does not reproduce: the watcher, permission checks, table behaviour beyond returning fixture rows
+// (SQLite filters them; a table ignores the constraints osquery would act on, such as hash's path), and
+// WITHOUT ROWID (see declareSQL). windows_events.time is the event's own time, not the time osquery received it.
 package replay
 
 import (
@@ -15,12 +16,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -47,6 +48,23 @@ type Options struct {
 	Tables tables.Options
 	// Plugins replaces tables.All (tests register their own tables); nil = the real tables.
 	Plugins serve.PluginsFunc
+	// Platform is the platform to play (linux, darwin, windows); empty = guessed from the fixtures.
+	Platform string
+	// Daemon plays osqueryd over the recording in event time (see daemon and RunSchedule): events visible
+	// at their own time, expired after the events expiry, events_optimize markers per scheduled query,
+	// processes as running at the replay time. Now is then the replay clock's start.
+	Daemon *DaemonOptions
+	// NoDefaultIndex plays osqueryd started with --extensions_default_index=false; by default, as in osquery,
+	// every default-option column of an extension table is an INDEX column.
+	NoDefaultIndex bool
+}
+
+// DaemonOptions configures a harness playing osqueryd.
+type DaemonOptions struct {
+	// EventsExpiry is --events_expiry in seconds (osquery's default 3600; 0 = events never expire).
+	EventsExpiry int64
+	// Packs are the scheduled packs, which raise the expiry of event tables they read directly.
+	Packs []*Pack
 }
 
 // Stats counts what the extension fetched from the core through the Thrift query API.
@@ -56,6 +74,8 @@ type Stats struct {
 	// CoreTime is the time the fake core spent running those queries in SQLite: what osquery
 	// itself would spend, as opposed to the extension's own work.
 	CoreTime time.Duration
+	// Generates counts the generate calls the core made to extension tables.
+	Generates int64
 }
 
 // Harness is a running fake osquery with the extension attached.
@@ -72,6 +92,9 @@ type Harness struct {
 	callTimeout time.Duration
 	platform    string
 	now         int64
+	// defaultIndex is osquery's --extensions_default_index.
+	defaultIndex bool
+	daemon       *daemon
 
 	extCancel context.CancelFunc
 	extDone   chan error
@@ -96,12 +119,21 @@ func Start(ctx context.Context, opts Options) (*Harness, error) {
 		now = time.Now().Unix()
 	}
 	h := &Harness{
-		log:         log,
-		timeout:     5 * time.Second,
-		callTimeout: 60 * time.Second,
-		platform:    fx.Platform(),
-		now:         now,
-		serverDone:  make(chan struct{}),
+		log:          log,
+		timeout:      5 * time.Second,
+		callTimeout:  60 * time.Second,
+		platform:     fx.Platform(),
+		now:          now,
+		serverDone:   make(chan struct{}),
+		defaultIndex: !opts.NoDefaultIndex,
+		daemon:       newDaemon(now),
+	}
+	if opts.Platform != "" {
+		h.platform = opts.Platform
+	}
+	if opts.Daemon != nil {
+		h.daemon.on = true
+		h.daemon.expiry = eventsExpiry(opts.Daemon.EventsExpiry, opts.Daemon.Packs)
 	}
 	mem, err := h.buildTables(fx)
 	if err != nil {
@@ -145,25 +177,25 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 			continue
 		}
 		cols := t.ColumnsFor(h.platform)
-		rows, given := fx.rows[name]
-		for i, r := range rows {
-			for col := range r {
-				if !hasColumn(cols, col) {
-					return nil, fmt.Errorf("%s: column %s of %s does not exist on %s", fx.Origin(name, i), col, name, h.platform)
-				}
+		tr, given := fx.rows[name]
+		var mt *memTable
+		if given {
+			if err := checkPlatformColumns(tr, h.platform); err != nil {
+				return nil, err
+			}
+			src := newStoreSource(tr, cols, t.Evented)
+			mt = newMemTable(name, cols, func() rowSource { return src })
+		} else {
+			empty := sliceSource{timeCol: -1}
+			mt = newMemTable(name, cols, func() rowSource { return empty })
+			if dyn := h.dynamicRows(name, cols, fx, schema); dyn != nil {
+				mt.src = func() rowSource { return sliceSource{rows: dyn(), timeCol: -1} }
 			}
 		}
-		values := fixtureValues(cols, rows)
-		mt := &memTable{name: name, cols: cols, rows: func() [][]any { return values }, timeCol: -1}
 		if t.Evented {
 			if tc := columnIndex(cols, "time"); tc >= 0 {
-				sortByTime(values, tc)
 				mt.timeCol = tc
-			}
-		}
-		if !given {
-			if dyn := h.dynamicRows(name, cols, fx, schema); dyn != nil {
-				mt.rows = dyn
+				mt.d = h.daemon
 			}
 		}
 		mem[name] = mt
@@ -180,25 +212,23 @@ func columnIndex(cols []Column, name string) int {
 	return -1
 }
 
-// sortByTime orders event rows by their time, as osquery's event store indexes them; rows
-// without a time come first.
-func sortByTime(rows [][]any, col int) {
-	key := func(r []any) int64 {
-		if v, ok := r[col].(int64); ok {
-			return v
-		}
-		return math.MinInt64
-	}
-	sort.SliceStable(rows, func(i, j int) bool { return key(rows[i]) < key(rows[j]) })
-}
-
-func hasColumn(cols []Column, name string) bool {
-	for _, c := range cols {
-		if c.Name == name {
-			return true
+// checkPlatformColumns fails on a fixture row that sets a column the table lacks on platform.
+func checkPlatformColumns(tr *tableRows, platform string) error {
+	var foreign []int
+	for ci, c := range tr.table.Columns {
+		if c.Platform != "" && !strings.Contains(c.Platform, platform) && c.AliasOf == "" {
+			foreign = append(foreign, ci)
 		}
 	}
-	return false
+	for i, r := range tr.rows {
+		for _, ci := range foreign {
+			if _, ok := r.get(ci); ok {
+				return fmt.Errorf("%s: column %s of %s does not exist on %s", tr.origin(i), tr.table.Columns[ci].Name,
+					tr.table.Name, platform)
+			}
+		}
+	}
+	return nil
 }
 
 // fixtureValues converts rows to typed values; a missing eid gets a sequence number.
@@ -210,6 +240,9 @@ func fixtureValues(cols []Column, rows []map[string]string) [][]any {
 			s, ok := r[c.Name]
 			if !ok && c.Name == "eid" {
 				s, ok = fmt.Sprintf("%010d", i+1), true
+			}
+			if c.AliasOf != "" {
+				s, ok = r[c.AliasOf]
 			}
 			if c.Type == "TEXT" || c.Type == "DATETIME" {
 				if ok {
@@ -248,6 +281,9 @@ func (h *Harness) openDB(mem map[string]*memTable) error {
 		h.sock = filepath.Join(dir, "osquery.em")
 	}
 	drv := &sqlite.Driver{}
+	if err := registerFunctions(drv, h.platform); err != nil {
+		return err
+	}
 	if err := drv.RegisterModule("osquery_table", &fixtureModule{tables: mem}); err != nil {
 		return err
 	}
@@ -295,8 +331,7 @@ func (h *Harness) startCore() error {
 func (h *Harness) startExtension(ctx context.Context, opts Options) error {
 	topts := opts.Tables
 	if topts.Now == nil {
-		now := time.Unix(h.now, 0).UTC()
-		topts.Now = func() time.Time { return now }
+		topts.Now = func() time.Time { return time.Unix(h.daemon.now.Load(), 0).UTC() }
 	}
 	ectx, cancel := context.WithCancel(context.Background())
 	h.extCancel = cancel
@@ -342,16 +377,20 @@ func (h *Harness) QueryOrdered(ctx context.Context, sqlText string) ([]string, [
 	return orderedQuery(ctx, h.db, sqlText)
 }
 
+// Socket is the fake core's extension manager socket (a named pipe on Windows): what osqueryd's
+// --extensions_socket is, for clients such as osquery-go's NewClient.
+func (h *Harness) Socket() string { return h.sock }
+
 // Platform returns the platform the harness plays (windows, linux or darwin).
 func (h *Harness) Platform() string { return h.platform }
 
 // Now returns the replay time in unix seconds.
-func (h *Harness) Now() int64 { return h.now }
+func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
 	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
-		CoreTime: time.Duration(h.core.coreNanos.Load())}
+		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load()}
 }
 
 // ResetStats sets the counters to zero.
@@ -359,6 +398,7 @@ func (h *Harness) ResetStats() {
 	h.core.queries.Store(0)
 	h.core.rowsServed.Store(0)
 	h.core.coreNanos.Store(0)
+	h.core.generates.Store(0)
 }
 
 // Close stops the extension and the core and removes the temporary files.
@@ -409,6 +449,12 @@ func (h *Harness) dynamicRows(name string, cols []Column, fx *Fixtures, schema m
 		return func() [][]any { return v }
 	}
 	switch name {
+	case "processes":
+		if !h.daemon.on {
+			return nil
+		}
+		lives := processLives(fx)
+		return func() [][]any { return fixtureValues(cols, runningAt(lives, h.daemon.now.Load())) }
 	case "osquery_info":
 		return func() [][]any {
 			exts := "inactive"
@@ -480,14 +526,14 @@ func eventsRows(fx *Fixtures, schema map[string]*Table, platform string) []map[s
 		if !t.Evented || !t.OnPlatform(platform) {
 			continue
 		}
-		rs, present := fx.rows[name]
-		active := 0
+		tr, present := fx.rows[name]
+		active, events := 0, 0
 		if present {
-			active = 1
+			active, events = 1, len(tr.rows)
 		}
 		publisher := t.Publisher[platform]
 		rows = append(rows, map[string]string{"name": name, "publisher": publisher, "type": "subscriber",
-			"subscriptions": strconv.Itoa(active), "events": strconv.Itoa(len(rs)), "refreshes": "0",
+			"subscriptions": strconv.Itoa(active), "events": strconv.Itoa(events), "refreshes": "0",
 			"active": strconv.Itoa(active)})
 		if publisher != "" {
 			p := pubs[publisher]
@@ -496,7 +542,7 @@ func eventsRows(fx *Fixtures, schema map[string]*Table, platform string) []map[s
 				pubs[publisher] = p
 			}
 			p.subs += active
-			p.events += len(rs)
+			p.events += events
 			if active == 1 {
 				p.active = 1
 			}

@@ -28,31 +28,121 @@ import (
 type memTable struct {
 	name string
 	cols []Column
-	// rows returns the rows for one scan, one value per column (nil = NULL).
-	rows func() [][]any
+	// src returns the rows for one scan.
+	src func() rowSource
 	// timeCol is the index of `time` in an evented table whose rows are sorted by it, else -1.
 	// osquery's event subscribers read only the requested time range from their store
 	// (EventSubscriber::get(start, stop)); the harness answers time constraints the same way.
 	timeCol int
+	// withoutRowid: osquery declares the table WITHOUT ROWID; keyCols are its index columns, if any.
+	withoutRowid bool
+	keyCols      []int
+	keyMu        sync.Mutex
+	keyIDs       map[string]int64
+	// d is the harness's daemon state (event tables only).
+	d *daemon
 }
 
-// declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab.
-func declareSQL(name string, cols []string, types []string, hidden []bool) string {
+// rowSource is the rows of one scan: typed values (nil = NULL) and, for event tables, times in order.
+type rowSource interface {
+	len() int
+	value(i, col int) any
+	time(i int) int64
+}
+
+// sliceSource serves rows computed per scan.
+type sliceSource struct {
+	rows    [][]any
+	timeCol int
+}
+
+func (s sliceSource) len() int             { return len(s.rows) }
+func (s sliceSource) value(i, col int) any { return s.rows[i][col] }
+func (s sliceSource) time(i int) int64     { return rowTimeAt(s.rows, i, s.timeCol) }
+
+// newMemTable makes the table serving rows with the schema cols.
+func newMemTable(name string, cols []Column, src func() rowSource) *memTable {
+	t := &memTable{name: name, cols: cols, src: src, timeCol: -1}
+	_, t.withoutRowid = declareSQL(name, cols, false)
+	for i, c := range cols {
+		if c.Index {
+			t.keyCols = append(t.keyCols, i)
+		}
+	}
+	return t
+}
+
+// keyID returns the number of row i's key (its index column values).
+func (t *memTable) keyID(src rowSource, i int) int64 {
+	var b strings.Builder
+	for _, ci := range t.keyCols {
+		v := src.value(i, ci)
+		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	}
+	t.keyMu.Lock()
+	defer t.keyMu.Unlock()
+	if t.keyIDs == nil {
+		t.keyIDs = map[string]int64{}
+	}
+	id, ok := t.keyIDs[b.String()]
+	if !ok {
+		id = int64(len(t.keyIDs))
+		t.keyIDs[b.String()] = id
+	}
+	return id
+}
+
+// declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab, as osquery's columnDefinition
+// (osquery/core/tables.cpp) writes it: hidden columns HIDDEN, collations, and for tables with index or
+// additional columns a PRIMARY KEY over them (all columns when none is an index). osquery also declares such
+// core tables WITHOUT ROWID, so SQLite tells their rows apart by the key; modernc.org/sqlite always gives a
+// module xUpdate, which SQLite refuses for WITHOUT ROWID virtual tables, so the harness keeps the rowid and
+// makes it stand for the key instead (memCursor.Rowid). Extension tables keep their rowid in osquery too.
+// withoutRowid reports whether osquery would declare the table WITHOUT ROWID.
+func declareSQL(name string, cols []Column, extension bool) (stmt string, withoutRowid bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE %s(", quoteIdent(name))
+	indexed := false
+	var pkeys []string
 	for i, c := range cols {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(c))
+		b.WriteString(quoteIdent(c.Name))
 		b.WriteByte(' ')
-		b.WriteString(strings.ReplaceAll(types[i], "_", " "))
-		if hidden[i] {
+		b.WriteString(strings.ReplaceAll(c.Type, "_", " "))
+		if c.Index {
+			indexed = true
+		}
+		if c.Index || c.Additional {
+			pkeys = append(pkeys, c.Name)
+			withoutRowid = true
+		}
+		if c.Hidden {
 			b.WriteString(" HIDDEN")
 		}
+		if c.Collate != "" {
+			b.WriteString(" COLLATE " + strings.ToUpper(c.Collate))
+		}
+	}
+	if !indexed && withoutRowid {
+		pkeys = pkeys[:0]
+		for _, c := range cols {
+			pkeys = append(pkeys, c.Name)
+		}
+	}
+	if len(pkeys) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		for i, k := range pkeys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quoteIdent(k))
+		}
+		b.WriteByte(')')
 	}
 	b.WriteByte(')')
-	return b.String()
+	return b.String(), withoutRowid && !extension
 }
 
 // quoteIdent quotes an SQL identifier.
@@ -101,77 +191,107 @@ func (m *fixtureModule) Connect(ctx vtab.Context, args []string) (vtab.Table, er
 	if !ok {
 		return nil, fmt.Errorf("no table %s", args[2])
 	}
-	names := make([]string, len(t.cols))
-	types := make([]string, len(t.cols))
-	hidden := make([]bool, len(t.cols))
-	for i, c := range t.cols {
-		names[i], types[i], hidden[i] = c.Name, c.Type, c.Hidden
-	}
-	if err := ctx.Declare(declareSQL(t.name, names, types, hidden)); err != nil {
+	stmt, _ := declareSQL(t.name, t.cols, false)
+	if err := ctx.Declare(stmt); err != nil {
 		return nil, fmt.Errorf("declare %s: %w", t.name, err)
 	}
 	return t, nil
 }
 
-// BestIndex scans everything (SQLite filters) but, like osquery, notes whether a required column is constrained.
-func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
-	info.EstimatedCost = maxIndexCost
-	info.EstimatedRows = maxIndexCost
-	required := false
-	for _, c := range t.cols {
-		required = required || c.Required
-	}
-	if !required {
-		return t.timeIndex(info)
-	}
-	info.IdxNum = 1 // required column not constrained
-	for _, c := range info.Constraints {
-		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) || !t.cols[c.Column].Required {
-			continue
-		}
-		if _, ok := osqueryOps[c.Op]; !ok {
-			continue
-		}
-		if t.cols[c.Column].Type == "TEXT" && (c.Op == vtab.OpGT || c.Op == vtab.OpGE || c.Op == vtab.OpLT || c.Op == vtab.OpLE) {
-			continue
-		}
-		info.IdxNum = 0
-		info.EstimatedCost = 1
-	}
-	return nil
+// sensibleComparison is osquery's: range comparisons on TEXT columns are never passed to a table.
+func sensibleComparison(typ string, op int) bool {
+	return !(strings.EqualFold(typ, "TEXT") && (op == 4 || op == 8 || op == 16 || op == 32))
 }
 
-// timeIndex passes time constraints of an evented table to Filter (plan 2).
-func (t *memTable) timeIndex(info *vtab.IndexInfo) error {
-	if t.timeCol < 0 {
-		return nil
-	}
-	var ops []string
+// planColumn is what osquery's xBestIndex knows of a column.
+type planColumn struct {
+	typ              string
+	required, passed bool // passed: index or additional
+}
+
+// bestIndex is osquery's xBestIndex (osquery/sql/virtual_table.cpp): constraints on required, index or
+// additional columns are passed to the table (cost 1), range comparisons on TEXT columns never are, the rest
+// is left to SQLite, which filters every row again; a query that uses a required column without constraining
+// one costs kMaxIndexCost. The plan reaches Filter through IdxStr.
+func bestIndex(info *vtab.IndexInfo, cols []planColumn) error {
+	p := plan{ColUsed: info.ColUsed}
+	cost := float64(maxIndexCost)
+	hasRequiredConstraint := false
 	for i, c := range info.Constraints {
-		if !c.Usable || c.Column != t.timeCol {
+		if !c.Usable || c.Column < 0 || c.Column >= len(cols) {
 			continue
 		}
-		switch c.Op {
-		case vtab.OpEQ, vtab.OpGT, vtab.OpGE, vtab.OpLT, vtab.OpLE:
-			info.Constraints[i].ArgIndex = len(ops)
-			info.Constraints[i].Omit = false // SQLite filters again, as with osquery
-			ops = append(ops, strconv.Itoa(int(c.Op)))
+		op, ok := osqueryOps[c.Op]
+		if !ok {
+			continue
+		}
+		col := cols[c.Column]
+		if !sensibleComparison(col.typ, op) {
+			cost += 10
+			continue
+		}
+		switch {
+		case col.required:
+			hasRequiredConstraint = true
+			cost = 1
+		case col.passed:
+			cost = 1
+		default:
+			continue // not indexed: SQLite filters it
+		}
+		info.Constraints[i].ArgIndex = len(p.Cols)
+		info.Constraints[i].Omit = false
+		p.Cols = append(p.Cols, c.Column)
+		p.Ops = append(p.Ops, op)
+	}
+	for i, col := range cols {
+		if colUsed(info.ColUsed, i) && col.required && !hasRequiredConstraint {
+			cost = maxIndexCost
 		}
 	}
-	if len(ops) > 0 {
-		info.IdxNum = 2
-		info.IdxStr = strings.Join(ops, ",")
-		info.EstimatedCost = maxIndexCost / 100
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
 	}
+	info.IdxStr = string(b)
+	info.EstimatedCost = cost
 	return nil
 }
 
-// timeRange narrows rows sorted by time to the bounds of a plan made by timeIndex.
-func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][]any {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	for i, op := range strings.Split(idxStr, ",") {
-		if i >= len(vals) {
-			break
+// BestIndex plans a scan of one of osquery's own tables.
+func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
+	cols := make([]planColumn, len(t.cols))
+	for i, c := range t.cols {
+		cols[i] = planColumn{typ: c.Type, required: c.Required, passed: c.Index || c.Additional}
+	}
+	return bestIndex(info, cols)
+}
+
+// eventRows is what an event subscriber's genTable yields from its time-sorted store: the events visible
+// now (see daemon), narrowed to the plan's time constraints when there are any (osquery reads only that range
+// of its index), or else cut by the --events_optimize marker of the executing scheduled query. It returns the
+// range [first, end) of src.
+func (t *memTable) eventRows(src rowSource, p plan, vals []vtab.Value) (first, end int) {
+	lo, hi := t.d.window(t.name, src)
+	timed := false
+	for i, ci := range p.Cols {
+		if ci == t.timeCol && i < len(vals) && exprString(vals[i]) != "" {
+			timed = true
+		}
+	}
+	if !timed {
+		first, _ := t.d.optimize(src, lo, hi)
+		return first, hi
+	}
+	return t.timeRange(src, lo, hi, p, vals)
+}
+
+// timeRange narrows [lo, hi) of time-sorted rows to the time constraints of a plan (EventSubscriber::genTable).
+func (t *memTable) timeRange(src rowSource, lo, hi int, p plan, vals []vtab.Value) (first, end int) {
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	for i, ci := range p.Cols {
+		if ci != t.timeCol || i >= len(vals) {
+			continue
 		}
 		var v int64
 		switch x := vals[i].(type) {
@@ -188,28 +308,22 @@ func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][
 		default:
 			continue
 		}
-		switch o, _ := strconv.Atoi(op); vtab.ConstraintOp(o) {
-		case vtab.OpEQ:
-			lo, hi = max(lo, v), min(hi, v)
-		case vtab.OpGT:
-			lo = max(lo, v+1)
-		case vtab.OpGE:
-			lo = max(lo, v)
-		case vtab.OpLT:
-			hi = min(hi, v-1)
-		case vtab.OpLE:
-			hi = min(hi, v)
+		switch p.Ops[i] {
+		case 2:
+			from, to = max(from, v), min(to, v)
+		case 4:
+			from = max(from, v+1)
+		case 32:
+			from = max(from, v)
+		case 16:
+			to = min(to, v-1)
+		case 8:
+			to = min(to, v)
 		}
 	}
-	at := func(i int) int64 {
-		if v, ok := rows[i][t.timeCol].(int64); ok {
-			return v
-		}
-		return math.MinInt64
-	}
-	start := sort.Search(len(rows), func(i int) bool { return at(i) >= lo })
-	end := sort.Search(len(rows), func(i int) bool { return at(i) > hi })
-	return rows[start:max(start, end)]
+	first = lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) >= from })
+	end = lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) > to })
+	return first, max(first, end)
 }
 
 func (t *memTable) Open() (vtab.Cursor, error) { return &memCursor{t: t}, nil }
@@ -217,33 +331,72 @@ func (t *memTable) Disconnect() error          { return nil }
 func (t *memTable) Destroy() error             { return nil }
 
 type memCursor struct {
-	t    *memTable
-	rows [][]any
-	i    int
+	t               *memTable
+	src             rowSource
+	start, end, pos int // the scan yields src rows [start, end); pos is the current one
 }
 
 func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
-	if idxNum == 1 {
-		return fmt.Errorf("%s: constraint failed: table %s was queried without a required column in the WHERE clause",
-			c.t.name, c.t.name)
+	var p plan
+	if idxStr != "" {
+		if err := json.Unmarshal([]byte(idxStr), &p); err != nil {
+			return fmt.Errorf("%s: bad plan: %w", c.t.name, err)
+		}
 	}
-	c.rows = c.t.rows()
-	if idxNum == 2 {
-		c.rows = c.t.timeRange(c.rows, idxStr, vals)
+	if err := requiredSatisfied(c.t.name, c.t.cols, p.Cols); err != nil {
+		return err
 	}
-	c.i = 0
+	c.src = c.t.src()
+	c.start, c.end = 0, c.src.len()
+	if c.t.timeCol >= 0 {
+		c.start, c.end = c.t.eventRows(c.src, p, vals)
+	}
+	c.pos = c.start
 	return nil
 }
-func (c *memCursor) Next() error  { c.i++; return nil }
-func (c *memCursor) Eof() bool    { return c.i >= len(c.rows) }
-func (c *memCursor) Close() error { c.rows = nil; return nil }
+
+// requiredSatisfied is osquery's xFilter check: a table with required columns fails the query unless the
+// plan passes a constraint on one of them, whatever its value.
+func requiredSatisfied(table string, cols []Column, planned []int) error {
+	required := false
+	for _, c := range cols {
+		required = required || c.Required
+	}
+	if !required {
+		return nil
+	}
+	for _, ci := range planned {
+		if cols[ci].Required {
+			return nil
+		}
+	}
+	return fmt.Errorf("Table %s was queried without a required column in the WHERE clause", table)
+}
+
+func (c *memCursor) Next() error  { c.pos++; return nil }
+func (c *memCursor) Eof() bool    { return c.pos >= c.end }
+func (c *memCursor) Close() error { c.src = nil; return nil }
 func (c *memCursor) Column(col int) (vtab.Value, error) {
-	if col < 0 || col >= len(c.rows[c.i]) {
+	if col < 0 || col >= len(c.t.cols) {
 		return nil, nil
 	}
-	return c.rows[c.i][col], nil
+	return c.src.value(c.pos, col), nil
 }
-func (c *memCursor) Rowid() (int64, error) { return int64(c.i), nil }
+
+// Rowid stands for the primary key osquery would declare (see declareSQL). A table whose key is every column
+// (no index column) numbers its rows by their place in the whole store, which tells distinct rows apart as the
+// key does; a table with index columns gets one number per distinct key value, so rows sharing the key are one
+// row to SQLite, as in osquery; a table without a key numbers rows by their position in the current result,
+// like osquery's xRowid.
+func (c *memCursor) Rowid() (int64, error) {
+	switch {
+	case len(c.t.keyCols) > 0:
+		return c.t.keyID(c.src, c.pos), nil
+	case c.t.withoutRowid:
+		return int64(c.pos), nil
+	}
+	return int64(c.pos - c.start), nil
+}
 
 // extModule exposes the tables an extension registered; every scan calls the extension over Thrift.
 type extModule struct {
@@ -263,15 +416,26 @@ func (m *extModule) Connect(ctx vtab.Context, args []string) (vtab.Table, error)
 	if !ok {
 		return nil, fmt.Errorf("no extension registered table %s", name)
 	}
-	names := make([]string, len(cols))
-	types := make([]string, len(cols))
-	hidden := make([]bool, len(cols))
+	decl := make([]Column, len(cols))
 	for i, c := range cols {
-		names[i], types[i], hidden[i] = c.Name, c.Type, c.Op&opHidden != 0
+		decl[i] = Column{Name: c.Name, Type: c.Type, Hidden: c.Op&opHidden != 0, Index: c.Op&opIndex != 0,
+			Additional: c.Op&opAdditional != 0}
 	}
-	if err := ctx.Declare(declareSQL(name, names, types, hidden)); err != nil {
+	stmt, _ := declareSQL(name, decl, true)
+	if err := ctx.Declare(stmt); err != nil {
 		return nil, fmt.Errorf("declare %s: %w", name, err)
 	}
+	// osquery's --extensions_default_index (default true, osquery/sql/virtual_table.cpp): a column of an
+	// extension table registered with default options is an INDEX column, so every constraint on it reaches
+	// the extension, and an IN list or a join calls generate once per value.
+	planned := make([]routeColumn, len(cols))
+	for i, c := range cols {
+		planned[i] = c
+		if c.Op == 0 && m.h.defaultIndex {
+			planned[i].Op = opIndex
+		}
+	}
+	cols = planned
 	return &extTable{h: m.h, name: name, cols: cols}, nil
 }
 
@@ -299,54 +463,13 @@ type plan struct {
 	ColUsed uint64 `json:"u"`
 }
 
-// BestIndex follows osquery's xBestIndex (osquery/sql/virtual_table.cpp): only constraints on columns marked
-// required, index or additional are passed to the table; range comparisons on TEXT columns never are; SQLite
-// filters everything again.
+// BestIndex plans a scan of an extension table.
 func (t *extTable) BestIndex(info *vtab.IndexInfo) error {
-	p := plan{ColUsed: info.ColUsed}
-	cost := float64(maxIndexCost)
-	hasRequiredConstraint := false
-	arg := 0
-	for i, c := range info.Constraints {
-		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) {
-			continue
-		}
-		op, ok := osqueryOps[c.Op]
-		if !ok {
-			continue
-		}
-		col := t.cols[c.Column]
-		if strings.EqualFold(col.Type, "TEXT") && (op == 4 || op == 8 || op == 16 || op == 32) {
-			cost += 10
-			continue
-		}
-		switch {
-		case col.Op&opRequired != 0:
-			hasRequiredConstraint = true
-			cost = 1
-		case col.Op&(opIndex|opAdditional) != 0:
-			cost = 1
-		default:
-			continue // not indexed: SQLite filters it
-		}
-		info.Constraints[i].ArgIndex = arg
-		info.Constraints[i].Omit = false
-		arg++
-		p.Cols = append(p.Cols, c.Column)
-		p.Ops = append(p.Ops, op)
+	cols := make([]planColumn, len(t.cols))
+	for i, c := range t.cols {
+		cols[i] = planColumn{typ: c.Type, required: c.Op&opRequired != 0, passed: c.Op&(opIndex|opAdditional) != 0}
 	}
-	for i, col := range t.cols {
-		if colUsed(info.ColUsed, i) && col.Op&opRequired != 0 && !hasRequiredConstraint {
-			cost = maxIndexCost
-		}
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	info.IdxStr = string(b)
-	info.EstimatedCost = cost
-	return nil
+	return bestIndex(info, cols)
 }
 
 func colUsed(used uint64, i int) bool {
@@ -585,6 +708,7 @@ func (p *extClients) close() {
 
 // generate asks the extension that owns table for its rows, like osquery's core does.
 func (h *Harness) generate(table, ctxJSON string) ([]map[string]string, error) {
+	h.core.generates.Add(1)
 	uuid, _, ok := h.core.extensionTable(table)
 	if !ok {
 		return nil, fmt.Errorf("%s: the extension that registered it is gone", table)

@@ -40,8 +40,42 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// orWhere joins the predicates of a Related query.
-func orWhere(conds []string) string { return "(" + strings.Join(conds, " OR ") + ")" }
+// unionAll joins the branches of a Related query as one SELECT per branch, UNION ALL. Every branch bounds
+// `time` itself: in osqueryd an event-table scan that gets no time constraint during a scheduled query
+// returns only the events newer than that query's previous scan (--events_optimize), and an OR of branches
+// either reaches the table with no constraint at all or as SQLite's multi-index OR, which drops rows whose
+// row ids it has already seen. A row that matches two branches comes back twice; dedupeProcs drops it.
+func unionAll(sel func(where string) string, conds []string) string {
+	parts := make([]string, len(conds))
+	for i, c := range conds {
+		parts[i] = sel(c)
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
+
+// dedupeProcs keeps the first of the processes sharing a key.
+func dedupeProcs(procs []Proc) []Proc {
+	seen := make(map[string]bool, len(procs))
+	out := procs[:0]
+	for _, p := range procs {
+		if seen[p.Key] {
+			continue
+		}
+		seen[p.Key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// parentsBefore is the latest time a parent of procs can have started (their own start, with 2 s of slack
+// for clocks that round differently).
+func parentsBefore(procs []Proc) int64 {
+	var latest int64
+	for _, p := range procs {
+		latest = max(latest, p.Time.Unix()+2)
+	}
+	return latest
+}
 
 // fileSource reads file writes.
 type fileSource interface {
@@ -212,7 +246,7 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		conds = append(conds, "lower("+jGUID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jGUID, list))
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
@@ -221,8 +255,8 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, sysmonWhere(1, orWhere(conds)))
-	return sysmonProcs(rows), err
+	rows, err := query(ctx, q, unionAll(func(w string) string { return sysmonWhere(1, w) }, conds))
+	return dedupeProcs(sysmonProcs(rows)), err
 }
 
 // windowsPathConds matches starts of Windows images at or after since: one IN list of exact
@@ -320,6 +354,10 @@ type pidTable struct {
 }
 
 var (
+	// bpfProcs are the Linux eBPF publisher's process starts (--enable_bpf_events; osquery writes
+	// syscall = 'exec' for every start it keeps).
+	bpfProcs = pidTable{table: "bpf_process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
+		filter: "syscall = 'exec'"}
 	linuxProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
 		filter: "(syscall IS NULL OR syscall = '' OR syscall IN ('execve', 'execveat'))"}
 	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
@@ -371,11 +409,7 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
-		var latest int64
-		for _, p := range r.ParentsOf {
-			latest = max(latest, p.Time.Unix()+2)
-		}
-		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, latest))
+		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, parentsBefore(r.ParentsOf)))
 	}
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
@@ -388,8 +422,8 @@ func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, er
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, t.selectSQL(orWhere(conds)))
-	return t.procs(rows), err
+	rows, err := query(ctx, q, unionAll(t.selectSQL, conds))
+	return dedupeProcs(t.procs(rows)), err
 }
 
 // security4688 reads process starts from the Security channel (event 4688).
@@ -449,7 +483,7 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
-		conds = append(conds, "lower("+jNewPID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jNewPID, list))
 	}
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
@@ -458,8 +492,8 @@ func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, s.sql(orWhere(conds)))
-	return s.procs(rows), err
+	rows, err := query(ctx, q, unionAll(s.sql, conds))
+	return dedupeProcs(s.procs(rows)), err
 }
 
 // ---- file sources ----
@@ -530,22 +564,28 @@ func (f pathFiles) files(ctx context.Context, q Querier, _ []Proc, paths []strin
 
 // ---- connection sources ----
 
-// auditSockets reads socket_events (Linux audit, macOS OpenBSM).
-type auditSockets struct{}
+// pidSockets reads outbound connections from an event table whose rows carry the pid: socket_events
+// (Linux audit, macOS OpenBSM; action = 'connect') and bpf_socket_events (Linux eBPF; syscall = 'connect').
+type pidSockets struct{ table, connect string }
 
-func (auditSockets) name() string { return "socket_events" }
+var (
+	auditSockets = pidSockets{table: "socket_events", connect: "action = 'connect'"}
+	bpfSockets   = pidSockets{table: "bpf_socket_events", connect: "syscall = 'connect'"}
+)
 
-func (auditSockets) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
+func (s pidSockets) name() string { return s.table }
+
+func (s pidSockets) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
 	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
 	if !ok {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM socket_events "+
-		"WHERE action = 'connect' AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", since, list))
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM %s "+
+		"WHERE %s AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", s.table, s.connect, since, list))
 	out := make([]Conn, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Conn{PID: atoi(r["pid"]), Remote: r["remote_address"], Port: atoi(r["remote_port"]),
-			Time: rowTime("", r["time"]), Source: "socket_events"})
+			Time: rowTime("", r["time"]), Source: s.table})
 	}
 	return out, err
 }
