@@ -28,6 +28,8 @@ type expectRow struct {
 	suspicious                             string
 	reasons                                []string
 	notReasons                             []string
+	evidence                               []string // link_evidence entries the row must hold
+	executions                             string   // exact executions, or empty
 }
 
 // TestRealRecordings replays every recording in ../shared/datasets through the harness and
@@ -71,10 +73,13 @@ func TestRealRecordings(t *testing.T) {
 			{compiler: "vbc.exe", parent: "bre6bge2jubb.exe", class: "unknown", stage: "compile", source: "sysmon", suspicious: "1", reasons: []string{"not_a_compile"}},
 		}},
 		{"evtx-attack-samples/art_t1121_csc_library_then_regasm_regsvcs.jsonl", []expectRow{
-			{compiler: "csc.exe", parent: "cmd.exe", class: "shell", stage: "compile", source: "sysmon", suspicious: "1",
-				output: `C:\AtomicRedTeam\T1121.dll`, reasons: []string{"user_space_parent_non_dev"}, notReasons: []string{"not_a_compile"}},
-			{compiler: "csc.exe", parent: "powershell.exe", class: "script_host", stage: "compile", source: "sysmon", suspicious: "1",
-				output: `C:\AtomicRedTeam\T1121.dll`, reasons: []string{"user_space_parent_non_dev"}},
+			// regasm /U T1121.dll and regsvcs T1121.dll run the library from the working folder.
+			{compiler: "csc.exe", parent: "cmd.exe", class: "shell", stage: "executed", source: "sysmon", suspicious: "1",
+				output: `C:\AtomicRedTeam\T1121.dll`, reasons: []string{"user_space_parent_non_dev"}, notReasons: []string{"not_a_compile"},
+				evidence: []string{"exec:proxy:regasm", "exec:proxy:regsvcs"}, executions: "2"},
+			{compiler: "csc.exe", parent: "powershell.exe", class: "script_host", stage: "executed", source: "sysmon", suspicious: "1",
+				output: `C:\AtomicRedTeam\T1121.dll`, reasons: []string{"user_space_parent_non_dev"},
+				evidence: []string{"exec:proxy:regsvcs"}, executions: "1"},
 		}},
 		{"evtx-attack-samples/edr_testing_script_msbuild_csproj.jsonl", []expectRow{
 			{compiler: "msbuild.exe", parent: "cmd.exe", class: "shell", stage: "compile", source: "sysmon", suspicious: "1",
@@ -116,6 +121,14 @@ func TestRealRecordings(t *testing.T) {
 					if contains(r["reasons"], reason) {
 						t.Errorf("row %d: reasons %q hold %s", i, r["reasons"], reason)
 					}
+				}
+				for _, e := range w.evidence {
+					if !contains(r["link_evidence"], e) {
+						t.Errorf("row %d: link_evidence %q lacks %s", i, r["link_evidence"], e)
+					}
+				}
+				if w.executions != "" && r["executions"] != w.executions {
+					t.Errorf("row %d: executions = %q, want %q", i, r["executions"], w.executions)
 				}
 				if len(r["lineage_id"]) != 36 {
 					t.Errorf("row %d: lineage_id %q", i, r["lineage_id"])

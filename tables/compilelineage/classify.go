@@ -82,6 +82,9 @@ func ClassifyParent(name string) string {
 	if c, ok := parentClasses[stem(name)]; ok {
 		return c
 	}
+	if c, ok := parentClasses[versionless(stem(name))]; ok {
+		return c
+	}
 	return ClassUnknown
 }
 

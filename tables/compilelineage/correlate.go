@@ -52,6 +52,8 @@ type index struct {
 	connsBy  map[string][]int   // conn indexes by process key ("k:") or pid ("p:")
 	filesBy  map[string][]int   // file event indexes by writer key or pid, same keys
 	pathFile []int              // file events without a writer (pid-less monitors)
+	proxies  []*Proc            // starts of programs that run artifacts named on their command line
+	loadsBy  map[string][]int   // image loads by the loaded module's base name
 	standIns map[string]*Proc   // parents outside the buffer, by key or pid
 }
 
@@ -88,6 +90,19 @@ func newIndex(ev *Events, p Params) *index {
 	for _, pr := range ix.byKey {
 		b := BaseName(pr.Path)
 		ix.byBase[b] = append(ix.byBase[b], pr)
+		if proxyRuleFor(pr) != nil {
+			ix.proxies = append(ix.proxies, pr)
+		}
+		if i := strings.Index(strings.ToLower(pr.Path), ".app/"); i >= 0 {
+			b := BaseName(pr.Path[:i+4])
+			ix.byBase[b] = append(ix.byBase[b], pr)
+		}
+	}
+	sort.SliceStable(ix.proxies, func(i, j int) bool { return ix.proxies[i].Time.Before(ix.proxies[j].Time) })
+	ix.loadsBy = map[string][]int{}
+	for i, ld := range ev.Loads {
+		b := BaseName(ld.Path)
+		ix.loadsBy[b] = append(ix.loadsBy[b], i)
 	}
 	ix.connsBy = map[string][]int{}
 	for i, cn := range ev.Conns {
@@ -179,6 +194,17 @@ func (ix *index) standIn(par Proc) *Proc {
 	return s
 }
 
+// nextStart is when p's pid was next reused: events by that pid after it belong to another
+// process. Far in the future when the pid was not seen again.
+func (ix *index) nextStart(p *Proc) time.Time {
+	for _, q := range ix.byPID[p.PID] {
+		if q != p && q.Time.After(p.Time.Add(ix.p.Skew)) {
+			return q.Time
+		}
+	}
+	return time.Unix(1<<40, 0)
+}
+
 // descendants returns the processes below p, depth-first, at most depth levels down.
 func (ix *index) descendants(p *Proc, depth int) []*Proc {
 	var out []*Proc
@@ -261,6 +287,9 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 			par = ix.standIn(l.Parent)
 		}
 	}
+	if placeholderName(l.Parent.Path) {
+		l.Parent.Path = ""
+	}
 	l.ParentClass = ClassifyParent(BaseName(l.Parent.Path))
 	l.Ancestry = ix.ancestry(c)
 
@@ -296,34 +325,16 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	// Artifact: what the compile wrote.
 	ix.findArtifact(&l, c, kind, inv, group, par)
 
-	// Executions of the artifact.
-	var execs []*Proc
-	if l.OutputPath != "" {
-		since := c.Time.Add(-ix.p.Skew)
-		if l.Written {
-			since = l.WrittenTime.Add(-ix.p.Skew)
-		}
-		for _, e := range ix.byBase[BaseName(l.OutputPath)] {
-			if e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
-				continue
-			}
-			execs = append(execs, e)
-		}
-		sort.SliceStable(execs, func(i, j int) bool { return execs[i].Time.Before(execs[j].Time) })
-		if len(execs) > 0 {
-			l.Executions = len(execs)
-			l.FirstExecPID = execs[0].PID
-			l.FirstExecTime = execs[0].Time
-			l.Evidence = append(l.Evidence, "exec:path")
-		}
-	}
+	// Executions of the artifact: from its own path, inside its bundle, through a proxy
+	// program, or loaded as a module.
+	execs := ix.findExecutions(&l, c)
 
 	// Follow-up processes: what the compiling parent (in-memory compiles) and the compiler
 	// itself started after the compile, other than compilers.
 	var followups []*Proc
 	if par != nil {
 		for _, ch := range ix.children[par] {
-			if ch == c || ch.Time.Before(c.Time) || ch.Time.After(c.Time.Add(ix.p.FollowWindow)) {
+			if ch == c || ch.Time.Before(c.Time) || (ch.Time.After(c.Time.Add(ix.p.FollowWindow)) && !inMemoryHost(par)) {
 				continue
 			}
 			if compilerKind(BaseName(ch.Path), ch.OriginalName, ch.Cmdline) != kindNone {
@@ -363,6 +374,76 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	return l
 }
 
+// findExecutions returns the processes that ran the artifact after it was written, sorted
+// by start, and records how each was linked.
+func (ix *index) findExecutions(l *Lineage, c *Proc) []*Proc {
+	if l.OutputPath == "" {
+		return nil
+	}
+	since := c.Time.Add(-ix.p.Skew)
+	if l.Written {
+		since = l.WrittenTime.Add(-ix.skewFor(l.writtenSource))
+	}
+	var execs []*Proc
+	seen := map[*Proc]bool{}
+	add := func(e *Proc, evidence string) {
+		if !seen[e] {
+			seen[e] = true
+			execs = append(execs, e)
+		}
+		l.Evidence = append(l.Evidence, evidence)
+	}
+	for _, e := range ix.byBase[BaseName(l.OutputPath)] {
+		if e == c || e.Time.Before(since) {
+			continue
+		}
+		switch {
+		case SamePath(e.Path, l.OutputPath):
+			add(e, "exec:path")
+		case insideBundle(e.Path, l.OutputPath):
+			add(e, "exec:bundle")
+		}
+	}
+	for _, e := range ix.proxies {
+		if e.Time.Before(since) {
+			continue
+		}
+		if r := proxyRuleFor(e); r != nil && proxyRuns(r, e, l.OutputPath) {
+			add(e, "exec:proxy:"+r.Name)
+		}
+	}
+	for _, i := range ix.loadsBy[BaseName(l.OutputPath)] {
+		ld := &ix.ev.Loads[i]
+		if ld.Time.Before(since) || !SamePath(ld.Path, l.OutputPath) {
+			continue
+		}
+		host := ix.byKey[ld.ProcKey]
+		if host == nil {
+			host = ix.loadHost(ld)
+		}
+		add(host, "exec:image_load")
+	}
+	sort.SliceStable(execs, func(i, j int) bool { return execs[i].Time.Before(execs[j].Time) })
+	if len(execs) > 0 {
+		l.Executions = len(execs)
+		l.FirstExecPID = execs[0].PID
+		l.FirstExecTime = execs[0].Time
+	}
+	return execs
+}
+
+// loadHost is a stand-in for a process that loaded the artifact but whose start is outside
+// the buffer: its key and pid still find its connections.
+func (ix *index) loadHost(ld *ImageLoad) *Proc {
+	id := "load:" + ld.ProcKey
+	if s, ok := ix.standIns[id]; ok {
+		return s
+	}
+	s := &Proc{Key: ld.ProcKey, PID: ld.PID, Path: ld.Image, Time: ld.Time, Source: ld.Source}
+	ix.standIns[id] = s
+	return s
+}
+
 // ancestry lists process names from the oldest known ancestor down to p.
 func (ix *index) ancestry(p *Proc) []string {
 	names := []string{BaseName(p.Path)}
@@ -371,7 +452,7 @@ func (ix *index) ancestry(p *Proc) []string {
 	for range 12 {
 		par := ix.parent[q]
 		if par == nil || seen[par] {
-			if q.ParentPath != "" {
+			if !placeholderName(q.ParentPath) {
 				names = append(names, BaseName(q.ParentPath))
 			}
 			break
@@ -418,7 +499,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 			if f.ProcKey != "" && f.ProcKey == g.Key {
 				return true, "write:process_guid"
 			}
-			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) {
+			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) && f.Time.Before(ix.nextStart(g)) {
 				return true, "write:pid"
 			}
 		}
@@ -460,6 +541,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	switch {
 	case best != nil:
 		l.OutputPath = best.Path
+		l.writtenSource = best.Source
 		l.Written = true
 		l.WrittenTime = best.Time
 		l.ArtifactSHA = best.SHA256
@@ -506,7 +588,11 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			parentProcs = append(parentProcs, f)
 			parentProcs = append(parentProcs, ix.descendants(f, 3)...)
 		}
-		origins = append(origins, origin{"parent", parentProcs, c.Time.Add(-ix.p.Skew), c.Time.Add(ix.p.FollowWindow), "net:parent"})
+		until := c.Time.Add(ix.p.FollowWindow)
+		if inMemoryHost(par) {
+			until = far // the host keeps the compiled code for its whole life
+		}
+		origins = append(origins, origin{"parent", parentProcs, c.Time.Add(-ix.p.Skew), until, "net:parent"})
 	}
 	counted := map[int]bool{}
 	for _, o := range origins {
@@ -522,12 +608,17 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			}
 			for _, p := range o.procs {
 				match := (cn.ProcKey != "" && cn.ProcKey == p.Key) ||
-					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID && (cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew))))
+					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID &&
+						(cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew)) && cn.Time.Before(ix.nextStart(p))))
 				if !match {
 					continue
 				}
 				// A process's connection may be logged a moment before its start event.
 				counted[i] = true
+				if o.name != "artifact" && isBuildFetch(p, cn.Port) {
+					l.Evidence = append(l.Evidence, "net:build_tool_fetch")
+					break
+				}
 				n++
 				if first == nil || cn.Time.Before(first.Time) {
 					first = cn
@@ -611,7 +702,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		if cl := ClassifyParent(a); cl == ClassDevTool || cl == ClassBuildSystem {
 			devAncestry = true
 		}
-		if networkTools[s] {
+		if networkTools[s] || networkTools[versionless(s)] {
 			add("network_tool_ancestry")
 		}
 	}
@@ -634,13 +725,27 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		}
 	}
 	if l.OutputPath != "" && UserWritable(l.OutputPath) {
-		add("temp_output")
+		if sr := scratchRule(l.OutputPath, l.Ancestry); sr != nil {
+			l.Evidence = append(l.Evidence, "scratch:"+sr.Name)
+		} else {
+			add("temp_output")
+		}
+	}
+	if l.OutputPath != "" && hiddenPath(l.OutputPath) {
+		add("hidden_path")
+	}
+	if l.OutputPath != "" && webRoot(l.OutputPath) {
+		add("web_root_output")
 	}
 	for _, s := range inv.Sources {
-		if UserWritable(s) {
-			add("temp_source")
-			break
+		if !UserWritable(s) {
+			continue
 		}
+		if sr := scratchRule(s, l.Ancestry); sr != nil {
+			l.Evidence = append(l.Evidence, "scratch:"+sr.Name)
+			continue
+		}
+		add("temp_source")
 	}
 	for _, rf := range inv.ResponseFiles {
 		if strings.HasSuffix(strings.ToLower(rf), ".cmdline") {
@@ -674,7 +779,54 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			add("compiler_network")
 		}
 	}
+	if user := webServerUser(c.User); user && !slices.Contains(r, "parent_web_server") {
+		add("parent_web_server")
+	}
+	if parent == "w3wp" && (kind == kindDotNet || kind == kindCvtres) && aspNetCompile(l, inv) {
+		switch {
+		case ix.pageWrittenBy(l.Parent, c):
+			add("web_page_written_by_server")
+		case len(l.Followups) == 0 && l.Connections == 0 && l.Executions == 0:
+			// A page compile after an app-pool recycle: routine.
+			r = slices.DeleteFunc(r, func(code string) bool {
+				return code == "parent_web_server" || code == "cmdline_tempfile" || code == "unusual_compiler_path" ||
+					code == "user_space_parent_non_dev"
+			})
+			l.Evidence = append(l.Evidence, "quiet:aspnet_recycle")
+		}
+	}
 	return r
+}
+
+// aspNetCompile reports whether a compile writes into ASP.NET's Temporary ASP.NET Files.
+func aspNetCompile(l *Lineage, inv Invocation) bool {
+	for _, p := range append([]string{l.OutputPath}, inv.ResponseFiles...) {
+		if strings.Contains(NormalizePath(p), aspNetTempDir) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageWrittenBy reports whether the web server process wrote a page (.aspx, ...) in the
+// follow window before the compile: a webshell it then compiles.
+func (ix *index) pageWrittenBy(server Proc, c *Proc) bool {
+	if server.Key == "" && server.PID == 0 {
+		return false
+	}
+	for _, i := range related(ix.filesBy, []*Proc{&server}) {
+		f := &ix.ev.Files[i]
+		if f.Time.After(c.Time.Add(ix.p.Skew)) || f.Time.Before(c.Time.Add(-ix.p.FollowWindow)) {
+			continue
+		}
+		lp := strings.ToLower(f.Path)
+		for _, e := range webPageExts {
+			if strings.HasSuffix(lp, e) && !strings.Contains(NormalizePath(f.Path), aspNetTempDir) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func dedupe(s []string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +22,9 @@ type procSource interface {
 	name() string
 	// compilers returns compiler starts with from <= time <= to.
 	compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error)
-	// related returns, in one query, what Related asks for.
-	related(ctx context.Context, q Querier, r Related) ([]Proc, error)
+	// related returns, in one query, what Related asks for: process starts, and the image
+	// loads of the artifacts where the source records them (Sysmon event 7).
+	related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error)
 }
 
 // Related asks for the processes linked to those already known: one scan of the process
@@ -208,7 +210,12 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 	return sysmonProcs(rows), err
 }
 
-func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+const (
+	jCmd    = "json_extract(data, '$.EventData.CommandLine')"
+	jLoaded = "json_extract(data, '$.EventData.ImageLoaded')"
+)
+
+func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
 		conds = append(conds, "lower("+jGUID+") IN "+list)
@@ -217,11 +224,96 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
 	}
 	conds = append(conds, windowsPathConds(jImage, r.Paths, r.Since)...)
+	conds = append(conds, proxyConds(jImage, jCmd, true, r.Paths, r.Since)...)
 	if len(conds) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, sysmonWhere(1, orWhere(conds)))
-	return sysmonProcs(rows), err
+	where := "eventid = 1 AND " + orWhere(conds)
+	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
+		// Image loads of the artifacts ride on the same pass over windows_events.
+		where = fmt.Sprintf("((%s) OR (eventid = 7 AND time >= %d AND lower(%s) IN %s))", where, r.Since, jLoaded, list)
+	}
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT time, datetime, eventid, data FROM windows_events WHERE source = '%s' AND %s",
+		sysmonChannel, where))
+	var starts, loads []map[string]string
+	for _, row := range rows {
+		if row["eventid"] == "7" {
+			loads = append(loads, row)
+		} else {
+			starts = append(starts, row)
+		}
+	}
+	return sysmonProcs(starts), sysmonLoads(loads), err
+}
+
+// sysmonLoads reads Sysmon event 7 rows.
+func sysmonLoads(rows []map[string]string) []ImageLoad {
+	var out []ImageLoad
+	for _, r := range rows {
+		d := parseData(r["data"])
+		if d == nil || d["ImageLoaded"] == "" {
+			continue
+		}
+		out = append(out, ImageLoad{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]), Image: d["Image"],
+			Path: d["ImageLoaded"], Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
+	}
+	return out
+}
+
+// loadable keeps the artifacts a process can load as a module.
+func loadable(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		switch l := strings.ToLower(p); {
+		case strings.HasSuffix(l, ".dll"), strings.HasSuffix(l, ".ocx"), strings.HasSuffix(l, ".cpl"), strings.HasSuffix(l, ".sys"),
+			strings.HasSuffix(l, ".exe"):
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// proxyConds finds later starts of proxy programs (rundll32, regasm, ld.so, insmod, open...)
+// whose command line names one of the artifacts, and for .app bundles the starts of their
+// executables: an IN list of the proxies' paths first, so the name test runs on their rows only.
+func proxyConds(pathExpr, cmdExpr string, windows bool, artifacts []string, since int64) []string {
+	var names, bundles []string
+	for _, a := range artifacts {
+		b := BaseName(a)
+		if !windows {
+			b = a[strings.LastIndexByte(a, '/')+1:]
+		}
+		for _, r := range proxyRules {
+			ext := ""
+			if i := strings.LastIndexByte(b, '.'); i >= 0 {
+				ext = strings.ToLower(b[i:])
+			}
+			if slices.Contains(r.Exts, ext) {
+				names = append(names, strings.TrimSuffix(b, ".ko"))
+				break
+			}
+		}
+		if !windows && strings.HasSuffix(a, ".app") {
+			bundles = append(bundles, a)
+		}
+	}
+	var conds []string
+	paths, col, cmd := proxyPaths(windows), pathExpr, cmdExpr
+	if windows {
+		paths, col, cmd = pathForms(paths), "lower("+pathExpr+")", "lower("+cmdExpr+")"
+	}
+	list, _ := textList(paths)
+	var tests []string
+	for _, n := range dedupe(names) {
+		tests = append(tests, fmt.Sprintf("instr(%s, %s) > 0", cmd, textLit(n)))
+	}
+	if len(tests) > 0 && len(paths) > 0 {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s AND (%s))", since, col, list, strings.Join(tests, " OR ")))
+	}
+	for _, b := range dedupe(bundles) {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s > %s AND %s < %s)", since, pathExpr, textLit(b+"/"), pathExpr, textLit(b+"0")))
+	}
+	return conds
 }
 
 // windowsPathConds matches starts of Windows images at or after since: one IN list of exact
@@ -367,7 +459,7 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 	return t.procs(rows), err
 }
 
-func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
 		var latest int64
@@ -384,11 +476,12 @@ func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, er
 	} else if list, ok := textList(r.Paths); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND path IN %s)", r.Since, list))
 	}
+	conds = append(conds, proxyConds("path", "cmdline", t.windows, r.Paths, r.Since)...)
 	if len(conds) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rows, err := query(ctx, q, t.selectSQL(orWhere(conds)))
-	return t.procs(rows), err
+	return t.procs(rows), nil, err
 }
 
 // security4688 reads process starts from the Security channel (event 4688).
@@ -445,7 +538,7 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 	return s.procs(rows), err
 }
 
-func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
 		conds = append(conds, "lower("+jNewPID+") IN "+list)
@@ -454,11 +547,12 @@ func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
 	}
 	conds = append(conds, windowsPathConds(jNewName, r.Paths, r.Since)...)
+	conds = append(conds, proxyConds(jNewName, "json_extract(data, '$.EventData.CommandLine')", true, r.Paths, r.Since)...)
 	if len(conds) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rows, err := query(ctx, q, s.sql(orWhere(conds)))
-	return s.procs(rows), err
+	return s.procs(rows), nil, err
 }
 
 // ---- file sources ----
