@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Rule kinds.
@@ -236,10 +238,6 @@ func scratchRule(path string, ancestry []string) *ScratchRule {
 	return nil
 }
 
-// buildFetchTools download packages from their registries as part of a build: their own
-// connections to web ports are package fetches, not compiler_network.
-var buildFetchTools = []string{"go", "cargo", "dotnet", "nuget", "npm", "pip", "pip3", "msbuild", "gradle", "mvn", "yarn", "pnpm"}
-
 // fetchPorts are the ports package registries serve on.
 var fetchPorts = []int64{443, 80}
 
@@ -250,7 +248,7 @@ func isBuildFetch(p *Proc, port int64) bool {
 		return false
 	}
 	name := versionless(stem(p.Path))
-	if slices.Contains(buildFetchTools, name) {
+	if vocab.Has(vocab.ListBuildFetchTools, name) {
 		return true
 	}
 	if name == "python" || name == "python3" {
@@ -288,21 +286,15 @@ func versionless(name string) string {
 	return name
 }
 
-// webServerUsers are the accounts web servers run as; a compile as one of them is a web-server
-// compile whatever started it.
-var webServerUsers = []string{"www-data", "apache", "nginx", "httpd", "wwwrun", "_www", "lighttpd"}
-
+// webServerUser reports whether a compile ran as a web-server account: a web-server compile
+// whatever started it (the worker may be older than the buffer).
 func webServerUser(user string) bool {
 	u := strings.ToLower(user)
 	if strings.HasPrefix(u, `iis apppool\`) {
 		return true
 	}
-	return slices.Contains(webServerUsers, u)
+	return vocab.Has(vocab.ListPosixWebServerUsers, u)
 }
-
-// hiddenExempt are tool caches in hidden folders where builds write routinely.
-var hiddenExempt = []string{"/.cache/bazel/", "/.cache/go-build/", "/.cargo/", "/.rustup/", "/.gradle/", "/.m2/",
-	"/.npm/", "/.node-gyp/", "/.cache/node-gyp/", "/.vscode", "/.git/", "/.local/share/virtualenvs/", "/.venv/", "/.tox/", "/.nox/"}
 
 // hiddenPath reports whether a POSIX path has a hidden folder component (/.x/, ~/.config/.x/)
 // or is a hidden file, outside the tool caches builds use.
@@ -311,10 +303,8 @@ func hiddenPath(p string) bool {
 	if windowsPath(n) {
 		return false
 	}
-	for _, e := range hiddenExempt {
-		if strings.Contains(n, e) {
-			return false
-		}
+	if vocab.ContainsAny(vocab.ListHiddenDirExempt, n) {
+		return false
 	}
 	for _, part := range strings.Split(n, "/") {
 		if len(part) > 1 && part[0] == '.' && part != ".." {
@@ -324,64 +314,37 @@ func hiddenPath(p string) bool {
 	return false
 }
 
-// webRootDirs are where web servers serve files from and store uploads.
-var webRootDirs = []string{"/var/www/", "/srv/www/", "/srv/http/", "/usr/share/nginx/html/", "/var/lib/tomcat", "/uploads/",
-	"/wp-content/", "/Library/WebServer/", `\inetpub\wwwroot\`, `\uploads\`}
-
 // webRoot reports whether a path lies in a web root or upload folder.
 func webRoot(p string) bool {
-	n := NormalizePath(p)
-	for _, d := range webRootDirs {
-		if strings.Contains(n, d) {
-			return true
-		}
-	}
-	return false
+	return vocab.ContainsAny(vocab.ListWebRootDirs, NormalizePath(p))
 }
 
 // aspNetTempDir is where ASP.NET compiles pages (routine after every app-pool recycle).
 const aspNetTempDir = `\temporary asp.net files\`
 
-// webPageExts are the files a web server compiles on request: written by the server itself,
-// they are a webshell.
-var webPageExts = []string{".aspx", ".ashx", ".asmx", ".ascx", ".asax", ".cshtml", ".vbhtml", ".master", ".svc"}
-
-// namedRules are the reason, link and quieting rules that are not proxy or scratch rules.
-var namedRules = []Rule{
-	{Name: "parent_elastic_list", Kind: RuleReason, Anchor: `Elastic "Suspicious .NET Code Compilation"`},
-	{Name: "parent_office", Kind: RuleReason, Anchor: `Elastic "MSBuild Started by an Office Application", Sigma`},
-	{Name: "parent_web_server", Kind: RuleReason, Anchor: `Elastic "Suspicious Web Server Child Process"; web-server users (www-data, apache, nginx, IIS APPPOOL\*)`},
-	{Name: "parent_encoded_powershell", Kind: RuleReason, Anchor: `Elastic Endpoint "Managed .NET Code Execution via PowerShell", Sigma`},
-	{Name: "parent_remote_admin", Kind: RuleReason, Anchor: `Elastic "MSBuild Started by a System Process"`},
-	{Name: "user_space_parent_non_dev", Kind: RuleReason, Anchor: "MITRE AN1381"},
-	{Name: "temp_output", Kind: RuleReason, Anchor: "MITRE AN1381/AN1382, Sigma"},
-	{Name: "temp_source", Kind: RuleReason, Anchor: `Sigma "Dynamic .NET Compilation Via Csc.EXE"`},
-	{Name: "web_root_output", Kind: RuleReason, Anchor: "webshell compiles write into web roots and upload folders (CISA AA22-264A, Sigma linux webserver child)"},
-	{Name: "hidden_path", Kind: RuleReason, Anchor: "MITRE T1564.001 (hidden files and directories) for compiler outputs"},
-	{Name: "cmdline_tempfile", Kind: RuleReason, Anchor: `Splunk "CSC Net On The Fly Compilation"`},
-	{Name: "renamed_compiler", Kind: RuleReason, Anchor: `Elastic "MSBuild Using an Alternate Name"`},
-	{Name: "unusual_compiler_path", Kind: RuleReason, Anchor: `Splunk "Suspicious msbuild path"`},
-	{Name: "single_argument", Kind: RuleReason, Anchor: "Elastic Endpoint"},
-	{Name: "msbuild_inline_project", Kind: RuleReason, Anchor: `Elastic Endpoint "MSBuild with Unusual Arguments"`},
-	{Name: "network_tool_ancestry", Kind: RuleReason, Anchor: "reverse shells (nc, ncat, nc.traditional, nc.openbsd, socat)"},
-	{Name: "compiler_network", Kind: RuleReason, Anchor: `Elastic "MsBuild Making Network Connections"`},
-	{Name: "not_a_compile", Kind: RuleReason, Anchor: "vbc.exe /stext hollowed stealers (evtx-attack-samples)"},
-	{Name: "web_page_written_by_server", Kind: RuleReason, Anchor: "ASP.NET webshells: a page written by w3wp then compiled (Microsoft, ProxyLogon post-exploitation)"},
-	{Name: "exec:path", Kind: RuleLink, Anchor: "MITRE AN1381: the compiled artifact runs"},
-	{Name: "exec:bundle", Kind: RuleLink, Anchor: "an .app bundle's executable (Contents/MacOS) starts"},
-	{Name: "exec:image_load", Kind: RuleLink, Anchor: "Sysmon event 7 loads the artifact as a module"},
-	{Name: "net:build_tool_fetch", Kind: RuleLink, Anchor: "go, cargo, dotnet restore, NuGet, npm, pip download from registries (not compiler_network)"},
-	{Name: "aspnet_recycle", Kind: RuleQuiet, Anchor: "ASP.NET dynamic compilation into Temporary ASP.NET Files after an app-pool recycle (Microsoft Learn: ASP.NET compilation overview)"},
+// linkRules are the link and quieting rules that are not proxy or scratch rules; reason
+// rules come from the vocabulary, which owns the reason codes and their anchors.
+var linkRules = []Rule{
+	{Name: vocab.EvidenceExecPath, Kind: RuleLink, Anchor: "MITRE AN1381: the compiled artifact runs from where it was written"},
+	{Name: vocab.EvidenceExecBundle, Kind: RuleLink, Anchor: "macOS LaunchServices starts Contents/MacOS/<name> of an opened .app bundle"},
+	{Name: vocab.EvidenceExecImageLoad, Kind: RuleLink, Anchor: "Sysmon event 7 (ImageLoaded): the artifact loaded as a module"},
+	{Name: vocab.EvidenceNetBuildFetch, Kind: RuleQuiet, Anchor: "go modules, cargo, dotnet restore, NuGet, npm and pip download from registries during builds"},
+	{Name: vocab.EvidenceQuietPrefix + "aspnet_recycle", Kind: RuleQuiet,
+		Anchor: "ASP.NET dynamic compilation into Temporary ASP.NET Files after an app-pool recycle (Microsoft Learn: ASP.NET compilation overview)"},
 }
 
 // Rules lists every named rule, for the README and the paired tests.
 func Rules() []Rule {
-	out := slices.Clone(namedRules)
+	var out []Rule
+	for _, r := range vocab.Reasons() {
+		out = append(out, Rule{Name: r.Code, Kind: RuleReason, Anchor: r.Anchor, Doc: r.When})
+	}
+	out = append(out, linkRules...)
 	for _, p := range proxyRules {
-		out = append(out, Rule{Name: "exec:proxy:" + p.Name, Kind: RuleLink, Anchor: p.Anchor})
+		out = append(out, Rule{Name: vocab.EvidenceExecProxyPrefix + p.Name, Kind: RuleLink, Anchor: p.Anchor})
 	}
 	for _, s := range scratchRules {
-		out = append(out, Rule{Name: "scratch:" + s.Name, Kind: RuleScratch, Anchor: s.Anchor})
+		out = append(out, Rule{Name: vocab.EvidenceScratchPrefix + s.Name, Kind: RuleScratch, Anchor: s.Anchor})
 	}
 	return out
 }
@@ -396,8 +359,6 @@ func placeholderName(p string) bool {
 	return false
 }
 
-// inMemoryHosts compile code into their own process (PowerShell Add-Type, MSBuild inline
-// tasks, Roslyn scripting): what they do later, for their whole life, is the compile's.
-var inMemoryHosts = []string{"powershell", "pwsh", "powershell_ise", "msbuild", "csi", "rcsi"}
-
-func inMemoryHost(p *Proc) bool { return p != nil && slices.Contains(inMemoryHosts, stem(p.Path)) }
+// inMemoryHost reports whether p compiles into its own process (PowerShell Add-Type, MSBuild
+// inline tasks, Roslyn scripting): what it does later, for its whole life, is the compile's.
+func inMemoryHost(p *Proc) bool { return p != nil && vocab.Has(vocab.ListInMemoryCompileHosts, stem(p.Path)) }

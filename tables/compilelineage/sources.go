@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Querier runs SQL on the osquery core.
@@ -55,8 +57,7 @@ type connSource interface {
 	conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error)
 }
 
-var windowsCompilerFiles = []string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe",
-	"aspnet_compiler.exe", "microsoft.workflow.compiler.exe"}
+var windowsCompilerFiles, _ = vocab.Items(vocab.ListWindowsCompilers)
 
 func windowsCompilerSuffixes() []string {
 	out := make([]string, len(windowsCompilerFiles))
