@@ -361,4 +361,6 @@ func placeholderName(p string) bool {
 
 // inMemoryHost reports whether p compiles into its own process (PowerShell Add-Type, MSBuild
 // inline tasks, Roslyn scripting): what it does later, for its whole life, is the compile's.
-func inMemoryHost(p *Proc) bool { return p != nil && vocab.Has(vocab.ListInMemoryCompileHosts, stem(p.Path)) }
+func inMemoryHost(p *Proc) bool {
+	return p != nil && vocab.Has(vocab.ListInMemoryCompileHosts, stem(p.Path))
+}
