@@ -208,12 +208,19 @@ func shortNameMatch(short, long string) bool {
 	return m[2] == "" || strings.HasSuffix(long, m[2])
 }
 
-// UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
-// build cache folders (go-build*) are excluded: every `go run` and `go test` uses them.
+var macTemp = regexp.MustCompile(`^/(?:private/)?var/folders/[^/]+/[^/]+/T/`)
+
+// UserWritable reports whether a path lies in a temp or user-writable folder, macOS per-user
+// temp folders (/var/folders/xx/yyyy/T/) included. Build tools' own scratch folders
+// (go-build*, pip-install-*, ...) are user-writable too: the scratch rules (rules.go) decide,
+// from the compile's ancestry, when they are routine.
 func UserWritable(p string) bool {
 	n := NormalizePath(p)
-	if n == "" || strings.Contains(n, "go-build") {
+	if n == "" {
 		return false
+	}
+	if macTemp.MatchString(n) {
+		return true
 	}
 	if windowsPath(n) {
 		if vocab.ContainsAny(vocab.ListWindowsUserWritable, n) {

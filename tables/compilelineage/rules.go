@@ -213,7 +213,7 @@ var scratchRules = []ScratchRule{
 	{Name: "pip_build", Pattern: regexp.MustCompile(`^/(?:private/)?(?:tmp|var/tmp)/pip-(?:install|build-env|req-build|wheel|build|modern-metadata|ephem-wheel-cache|target|unpack)-[a-z0-9_]+/`),
 		Tools:  []string{"pip", "pip3", "pip3.*", "python", "python3", "python3.*", "uv"},
 		Anchor: "pip's TempDirectory kinds (pip/_internal/utils/temp_dir.py); Sigma linux tmp-compile FP note for pip wheels"},
-	{Name: "cargo_build", Pattern: regexp.MustCompile(`^/(?:private/)?tmp/(?:cargo-install[a-z0-9]+|rustc[a-z0-9]+)/`),
+	{Name: "cargo_build", Pattern: regexp.MustCompile(`^/(?:private/)?tmp/(?:cargo-install[A-Za-z0-9]+|rustc[A-Za-z0-9]+)/`),
 		Tools:  []string{"cargo", "rustc"},
 		Anchor: "cargo install builds in a cargo-install* temp dir; rustc links through a rustc* temp dir (rustc_codegen_ssa back/link.rs)"},
 	{Name: "go_build", Pattern: regexp.MustCompile(`/go-(?:build|link-)[0-9]+[/\\]`),

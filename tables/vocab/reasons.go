@@ -53,7 +53,7 @@ var reasons = []Reason{
 		"a Windows compiler whose parent is a script host, Office, LOLBin, shell, remote-admin or unknown program, with no IDE or build system in its ancestry",
 		"MITRE AN1381"},
 	{ReasonTempOutput, "output written to a temporary or public folder",
-		"the artifact is in a temp or user-writable folder (Go's go-build* cache excluded)",
+		"the artifact is in a temp or user-writable folder (macOS /var/folders/*/*/T/ included), unless a scratch rule applies (go-build*, pip-install-*, cargo-install*, MSBuild tmp*.rsp under their own tool)",
 		"MITRE AN1381/AN1382, Sigma"},
 	{ReasonTempSource, "source read from a temporary folder",
 		"a source, project or response file is in a temp or user-writable folder",
