@@ -48,6 +48,10 @@ const (
 
 var resolvedCC = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:gcc|g\+\+|c\+\+|cc|c89|c99|clang|clang\+\+|tcc)(?:-[0-9][0-9.]*)?$`)
 
+// resolvedLD matches linker names as distributions install them: ld, ld.bfd, ld.gold,
+// ld.lld, lld, mold, and target-prefixed forms (x86_64-linux-gnu-ld.bfd).
+var resolvedLD = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:ld|ld\.bfd|ld\.gold|ld\.lld|lld|mold)$`)
+
 // compilerKind says which compiler a process is, from its base name and, on Windows,
 // the PE original file name (which survives renaming).
 func compilerKind(name, originalName, cmdline string) string {
@@ -72,7 +76,7 @@ func compilerKind(name, originalName, cmdline string) string {
 			return kindGo
 		}
 		return kindNone
-	case s == "ld" || s == "ld.bfd" || s == "ld.gold" || s == "ld.lld" || s == "lld" || s == "mold":
+	case resolvedLD.MatchString(s):
 		return kindLinker
 	case s == "cc1" || s == "cc1plus" || s == "cc1obj" || s == "as" || s == "collect2" ||
 		s == "compile" || s == "link" || s == "asm" || s == "cgo" || s == "lto-wrapper" || s == "lto1":

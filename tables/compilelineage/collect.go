@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // EventTables are the osquery tables the lineage can read.
@@ -284,6 +286,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 			}
 			ev.Conns = append(ev.Conns, conns...)
 		}
+	}
+	if err := fillFromLive(ctx, q, w.all.list, w.unseen, p.Skew); err != nil {
+		ev.Gaps = append(ev.Gaps, vocab.GapSourceFailedPrefix+"processes")
 	}
 	ev.Procs = w.all.list
 	ev.Loads = w.loads

@@ -525,11 +525,11 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 		if !ok {
 			continue
 		}
-		if inv.Output != "" && SamePath(f.Path, inv.Output) {
+		if inv.Output != "" && (SamePath(f.Path, inv.Output) || insideBundle(f.Path, inv.Output)) {
 			best, bestEvidence = f, evidence // the named output wins; keep its last write
 			continue
 		}
-		if (best == nil || inv.Output == "" || !SamePath(best.Path, inv.Output)) && looksLikeArtifact(f.Path, posix) {
+		if (best == nil || inv.Output == "" || !(SamePath(best.Path, inv.Output) || insideBundle(best.Path, inv.Output))) && looksLikeArtifact(f.Path, posix) {
 			best, bestEvidence = f, evidence
 		}
 	}
@@ -547,12 +547,16 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	switch {
 	case best != nil:
 		l.OutputPath = best.Path
+		if insideBundle(best.Path, inv.Output) {
+			// A write inside the named .app bundle (osacompile applets): the bundle is the artifact.
+			l.OutputPath = inv.Output
+		}
 		l.writtenSource = best.Source
 		l.Written = true
 		l.WrittenTime = best.Time
 		l.ArtifactSHA = best.SHA256
 		l.OutputSource = "file_event"
-		if inv.Output != "" && SamePath(best.Path, inv.Output) {
+		if inv.Output != "" && SamePath(l.OutputPath, inv.Output) {
 			l.OutputSource = "both"
 		}
 		l.Evidence = append(l.Evidence, bestEvidence)
