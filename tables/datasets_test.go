@@ -112,21 +112,7 @@ func TestRealRecordings(t *testing.T) {
 				if w.output != "" && r["output_path"] != w.output {
 					t.Errorf("row %d: output_path = %q, want %q", i, r["output_path"], w.output)
 				}
-				for _, reason := range w.reasons {
-					if !contains(r["reasons"], reason) {
-						t.Errorf("row %d: reasons %q lack %s", i, r["reasons"], reason)
-					}
-				}
-				for _, reason := range w.notReasons {
-					if contains(r["reasons"], reason) {
-						t.Errorf("row %d: reasons %q hold %s", i, r["reasons"], reason)
-					}
-				}
-				for _, e := range w.evidence {
-					if !contains(r["link_evidence"], e) {
-						t.Errorf("row %d: link_evidence %q lacks %s", i, r["link_evidence"], e)
-					}
-				}
+				checkLists(t, i, r, w.reasons, w.notReasons, w.evidence)
 				if w.executions != "" && r["executions"] != w.executions {
 					t.Errorf("row %d: executions = %q, want %q", i, r["executions"], w.executions)
 				}

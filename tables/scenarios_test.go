@@ -89,17 +89,23 @@ func checkScenarioRow(t *testing.T, i int, r map[string]string, w scenarioRow) {
 			t.Errorf("row %d: %s = %q, want %q", i, col, r[col], want)
 		}
 	}
-	for _, reason := range w.reasons {
+	checkLists(t, i, r, w.reasons, w.notReasons, w.evidence)
+}
+
+// checkLists checks a row's reasons (held and not held) and link evidence.
+func checkLists(t *testing.T, i int, r map[string]string, reasons, notReasons, evidence []string) {
+	t.Helper()
+	for _, reason := range reasons {
 		if !contains(r["reasons"], reason) {
 			t.Errorf("row %d: reasons %q lack %s", i, r["reasons"], reason)
 		}
 	}
-	for _, reason := range w.notReasons {
+	for _, reason := range notReasons {
 		if contains(r["reasons"], reason) {
 			t.Errorf("row %d: reasons %q hold %s", i, r["reasons"], reason)
 		}
 	}
-	for _, e := range w.evidence {
+	for _, e := range evidence {
 		if !contains(r["link_evidence"], e) {
 			t.Errorf("row %d: link_evidence %q lacks %s", i, r["link_evidence"], e)
 		}
