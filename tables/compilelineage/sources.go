@@ -42,8 +42,42 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// orWhere joins the predicates of a Related query.
-func orWhere(conds []string) string { return "(" + strings.Join(conds, " OR ") + ")" }
+// unionAll joins the branches of a Related query as one SELECT per branch, UNION ALL. Every branch bounds
+// `time` itself: in osqueryd an event-table scan that gets no time constraint during a scheduled query
+// returns only the events newer than that query's previous scan (--events_optimize), and an OR of branches
+// either reaches the table with no constraint at all or as SQLite's multi-index OR, which drops rows whose
+// row ids it has already seen. A row that matches two branches comes back twice; dedupeProcs drops it.
+func unionAll(sel func(where string) string, conds []string) string {
+	parts := make([]string, len(conds))
+	for i, c := range conds {
+		parts[i] = sel(c)
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
+
+// dedupeProcs keeps the first of the processes sharing a key.
+func dedupeProcs(procs []Proc) []Proc {
+	seen := make(map[string]bool, len(procs))
+	out := procs[:0]
+	for _, p := range procs {
+		if seen[p.Key] {
+			continue
+		}
+		seen[p.Key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// parentsBefore is the latest time a parent of procs can have started (their own start, with 2 s of slack
+// for clocks that round differently).
+func parentsBefore(procs []Proc) int64 {
+	var latest int64
+	for _, p := range procs {
+		latest = max(latest, p.Time.Unix()+2)
+	}
+	return latest
+}
 
 // fileSource reads file writes.
 type fileSource interface {
@@ -219,32 +253,41 @@ const (
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		conds = append(conds, "lower("+jGUID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jGUID, list))
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
 	}
-	conds = append(conds, windowsPathConds(jImage, r.Paths, r.Since)...)
-	conds = append(conds, proxyConds(jImage, jCmd, true, r.Paths, r.Since)...)
-	if len(conds) == 0 {
+	branches := make([]string, 0, len(conds)+1)
+	for _, c := range conds {
+		branches = append(branches, sysmonWhere(1, c))
+	}
+	// Executions of the artifacts: their starts, proxies running them, and (event 7) their
+	// loads as modules, all on one time-bounded branch.
+	var execs []string
+	if pred := execPredicate(jImage, jCmd, true, r.Paths); pred != "" {
+		execs = append(execs, "(eventid = 1 AND "+pred+")")
+	}
+	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
+		execs = append(execs, "(eventid = 7 AND lower("+jLoaded+") IN "+list+")")
+	}
+	if len(execs) > 0 {
+		branches = append(branches, fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND time >= %d AND (%s)",
+			sysmonChannel, r.Since, strings.Join(execs, " OR ")))
+	}
+	if len(branches) == 0 {
 		return nil, nil, nil
 	}
-	where := "eventid = 1 AND " + orWhere(conds)
-	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
-		// Image loads of the artifacts ride on the same pass over windows_events.
-		where = fmt.Sprintf("((%s) OR (eventid = 7 AND time >= %d AND lower(%s) IN %s))", where, r.Since, jLoaded, list)
-	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT time, datetime, eventid, data FROM windows_events WHERE source = '%s' AND %s",
-		sysmonChannel, where))
+	rows, err := query(ctx, q, strings.Join(branches, " UNION ALL "))
 	var starts, loads []map[string]string
 	for _, row := range rows {
-		if row["eventid"] == "7" {
+		if d := parseData(row["data"]); d != nil && d["ImageLoaded"] != "" {
 			loads = append(loads, row)
 		} else {
 			starts = append(starts, row)
 		}
 	}
-	return sysmonProcs(starts), sysmonLoads(loads), err
+	return dedupeProcs(sysmonProcs(starts)), sysmonLoads(loads), err
 }
 
 // sysmonLoads reads Sysmon event 7 rows.
@@ -274,67 +317,66 @@ func loadable(paths []string) []string {
 	return out
 }
 
-// proxyConds finds later starts of proxy programs (rundll32, regasm, ld.so, insmod, open...)
-// whose command line names one of the artifacts, and for .app bundles the starts of their
-// executables: an IN list of the proxies' paths first, so the name test runs on their rows only.
-func proxyConds(pathExpr, cmdExpr string, windows bool, artifacts []string, since int64) []string {
-	var names, bundles []string
-	for _, a := range artifacts {
-		b := BaseName(a)
-		if !windows {
-			b = a[strings.LastIndexByte(a, '/')+1:]
+// execPredicate matches, without its time bound, the starts that execute one of the
+// artifacts: the artifact's own image (an IN list of exact forms; for Windows paths written
+// with 8.3 short names, a base-name test that SamePath then confirms), a proxy program
+// (rundll32, regasm, ld.so, insmod, open ...) whose command line names it (an IN list of the
+// proxies' paths first, so the name test runs on their rows only), and for .app bundles the
+// executables inside. "" when there is nothing to look for.
+func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) string {
+	col, cmd := pathExpr, cmdExpr
+	if windows {
+		col, cmd = "lower("+pathExpr+")", "lower("+cmdExpr+")"
+	}
+	var preds []string
+	if windows {
+		if list, ok := textList(pathForms(artifacts)); ok {
+			preds = append(preds, col+" IN "+list)
 		}
-		for _, r := range proxyRules {
-			ext := ""
-			if i := strings.LastIndexByte(b, '.'); i >= 0 {
-				ext = strings.ToLower(b[i:])
+		var short []string
+		for _, p := range artifacts {
+			if strings.Contains(p, "~") {
+				short = append(short, `\`+BaseName(p))
 			}
-			if slices.Contains(r.Exts, ext) {
-				names = append(names, strings.TrimSuffix(b, ".ko"))
-				break
-			}
+		}
+		if suf, ok := suffixAny(pathExpr, dedupe(short)); ok {
+			preds = append(preds, suf)
+		}
+	} else if list, ok := textList(dedupe(artifacts)); ok {
+		preds = append(preds, pathExpr+" IN "+list)
+	}
+	var names []string
+	for _, a := range artifacts {
+		b := a[strings.LastIndexAny(a, `\/`)+1:]
+		if windows {
+			b = strings.ToLower(b)
+		}
+		ext := ""
+		if i := strings.LastIndexByte(b, '.'); i >= 0 {
+			ext = strings.ToLower(b[i:])
+		}
+		if slices.ContainsFunc(proxyRules, func(r ProxyRule) bool { return slices.Contains(r.Exts, ext) }) {
+			names = append(names, strings.TrimSuffix(b, ".ko"))
 		}
 		if !windows && strings.HasSuffix(a, ".app") {
-			bundles = append(bundles, a)
+			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", pathExpr, textLit(a+"/"), pathExpr, textLit(a+"0")))
 		}
 	}
-	var conds []string
-	paths, col, cmd := proxyPaths(windows), pathExpr, cmdExpr
+	proxies := proxyPaths(windows)
 	if windows {
-		paths, col, cmd = pathForms(paths), "lower("+pathExpr+")", "lower("+cmdExpr+")"
+		proxies = pathForms(proxies)
 	}
-	list, _ := textList(paths)
-	var tests []string
-	for _, n := range dedupe(names) {
-		tests = append(tests, fmt.Sprintf("instr(%s, %s) > 0", cmd, textLit(n)))
-	}
-	if len(tests) > 0 && len(paths) > 0 {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s AND (%s))", since, col, list, strings.Join(tests, " OR ")))
-	}
-	for _, b := range dedupe(bundles) {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s > %s AND %s < %s)", since, pathExpr, textLit(b+"/"), pathExpr, textLit(b+"0")))
-	}
-	return conds
-}
-
-// windowsPathConds matches starts of Windows images at or after since: one IN list of exact
-// forms, and, for paths written with 8.3 short names (ADMINI~1), a base-name test that
-// SamePath then confirms.
-func windowsPathConds(expr string, paths []string, since int64) []string {
-	var conds []string
-	if list, ok := textList(pathForms(paths)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", since, expr, list))
-	}
-	var short []string
-	for _, p := range paths {
-		if strings.Contains(p, "~") {
-			short = append(short, `\`+BaseName(p))
+	if list, ok := textList(proxies); ok && len(names) > 0 {
+		var tests []string
+		for _, n := range dedupe(names) {
+			tests = append(tests, fmt.Sprintf("instr(%s, %s) > 0", cmd, textLit(n)))
 		}
+		preds = append(preds, fmt.Sprintf("(%s IN %s AND (%s))", col, list, strings.Join(tests, " OR ")))
 	}
-	if suf, ok := suffixAny(expr, dedupe(short)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", since, suf))
+	if len(preds) == 0 {
+		return ""
 	}
-	return conds
+	return "(" + strings.Join(dedupe(preds), " OR ") + ")"
 }
 
 // pathForms lists the lower-case forms a Windows image path can take in process events:
@@ -463,26 +505,19 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
-		var latest int64
-		for _, p := range r.ParentsOf {
-			latest = max(latest, p.Time.Unix()+2)
-		}
-		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, latest))
+		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, parentsBefore(r.ParentsOf)))
 	}
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
 	}
-	if t.windows {
-		conds = append(conds, windowsPathConds("path", r.Paths, r.Since)...)
-	} else if list, ok := textList(r.Paths); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND path IN %s)", r.Since, list))
+	if pred := execPredicate("path", "cmdline", t.windows, r.Paths); pred != "" {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
 	}
-	conds = append(conds, proxyConds("path", "cmdline", t.windows, r.Paths, r.Since)...)
 	if len(conds) == 0 {
 		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, t.selectSQL(orWhere(conds)))
-	return t.procs(rows), nil, err
+	rows, err := query(ctx, q, unionAll(t.selectSQL, conds))
+	return dedupeProcs(t.procs(rows)), nil, err
 }
 
 // security4688 reads process starts from the Security channel (event 4688).
@@ -542,18 +577,19 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
-		conds = append(conds, "lower("+jNewPID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jNewPID, list))
 	}
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
 	}
-	conds = append(conds, windowsPathConds(jNewName, r.Paths, r.Since)...)
-	conds = append(conds, proxyConds(jNewName, "json_extract(data, '$.EventData.CommandLine')", true, r.Paths, r.Since)...)
+	if pred := execPredicate(jNewName, "json_extract(data, '$.EventData.CommandLine')", true, r.Paths); pred != "" {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
+	}
 	if len(conds) == 0 {
 		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, s.sql(orWhere(conds)))
-	return s.procs(rows), nil, err
+	rows, err := query(ctx, q, unionAll(s.sql, conds))
+	return dedupeProcs(s.procs(rows)), nil, err
 }
 
 // ---- file sources ----
