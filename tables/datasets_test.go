@@ -67,6 +67,9 @@ func TestRealRecordings(t *testing.T) {
 		}},
 		{"evtx-attack-samples/vs2019_devenv_build_with_prebuild_event.jsonl", []expectRow{
 			{compiler: "msbuild.exe", parent: "devenv.exe", class: "dev_tool", stage: "compile", source: "sysmon", suspicious: "0"},
+			// MSBuild's Tracker runs cl.exe on MSBuild's own %TEMP%\tmp<32 hex>.rsp: build scratch, not temp_source.
+			{compiler: "cl.exe", parent: "tracker.exe", class: "build_system", stage: "compile", source: "sysmon", suspicious: "0",
+				evidence: []string{"scratch:msbuild_rsp"}, notReasons: []string{"temp_source"}},
 		}},
 		{"evtx-attack-samples/vbc_stext_hollowed_stealer_not_a_compile.jsonl", []expectRow{
 			{compiler: "vbc.exe", parent: "a.exe", class: "unknown", stage: "compile", source: "sysmon", suspicious: "1", reasons: []string{"not_a_compile"}},

@@ -44,7 +44,41 @@ const (
 	kindOSA     = "osacompile" // macOS AppleScript / JXA compiler
 	kindLinker  = "ld"         // ld started on its own
 	kindHelper  = "helper"     // cc1, as, collect2, go's compile/link: never a row of its own
+	kindCSI     = "csi"        // Roslyn scripting (csi, rcsi): compiles and runs in its own process
+	kindMSVC    = "msvc"       // cl.exe and MSVC's link.exe
+	kindSwift   = "swift"      // swiftc / swift-driver (swift-frontend and ld are its helpers)
 )
+
+// windowsKind reports whether a compiler kind reads Windows command lines.
+func windowsKind(k string) bool {
+	switch k {
+	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC:
+		return true
+	}
+	return false
+}
+
+// dotnetKind says what a .NET CLI command line compiles: `dotnet build|msbuild|publish|pack|run|test`
+// run MSBuild in process (inline tasks included, LOLBAS Dotnet), `dotnet [exec] .../csc.dll`
+// runs the Roslyn compiler, `dotnet .../csi.dll` Roslyn scripting.
+func dotnetKind(cmdline string) string {
+	args := SplitWindows(cmdline)
+	for i, a := range args[min(1, len(args)):] {
+		la := strings.ToLower(a)
+		switch {
+		case i == 0 && (la == "build" || la == "msbuild" || la == "publish" || la == "pack" || la == "run" || la == "test"):
+			return kindMSBuild
+		case strings.HasSuffix(la, "csc.dll") || strings.HasSuffix(la, "vbc.dll"):
+			return kindDotNet
+		case strings.HasSuffix(la, "csi.dll"):
+			return kindCSI
+		case la == "exec" || strings.HasPrefix(la, "-"):
+			continue
+		}
+		return kindNone
+	}
+	return kindNone
+}
 
 var resolvedCC = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:gcc|g\+\+|c\+\+|cc|c89|c99|clang|clang\+\+|tcc)(?:-[0-9][0-9.]*)?$`)
 
@@ -65,6 +99,12 @@ func compilerKind(name, originalName, cmdline string) string {
 		}
 	}
 	switch {
+	case s == "dotnet":
+		return dotnetKind(cmdline)
+	case s == "swiftc" || s == "swift-driver":
+		return kindSwift
+	case s == "swift-frontend":
+		return kindHelper
 	case resolvedCC.MatchString(s):
 		return kindCC
 	case s == "rustc":
@@ -78,6 +118,8 @@ func compilerKind(name, originalName, cmdline string) string {
 		return kindNone
 	case resolvedLD.MatchString(s):
 		return kindLinker
+	case s == "link" && windowsPath(name) && !strings.Contains(strings.ToLower(name), `\pkg\tool\`):
+		return kindMSVC
 	case s == "cc1" || s == "cc1plus" || s == "cc1obj" || s == "as" || s == "collect2" ||
 		s == "compile" || s == "link" || s == "asm" || s == "cgo" || s == "lto-wrapper" || s == "lto1":
 		return kindHelper
@@ -97,6 +139,10 @@ func windowsCompiler(s string) string {
 		return kindCvtres
 	case "aspnet_compiler", "microsoft.workflow.compiler":
 		return kindASPNet
+	case "csi", "rcsi":
+		return kindCSI
+	case "cl":
+		return kindMSVC
 	}
 	return kindNone
 }
@@ -125,7 +171,7 @@ func goBuilds(cmdline string) bool {
 
 // drivers start helpers; a compiler started under one of them is part of its compile.
 func isDriverKind(k string) bool {
-	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm
+	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm || k == kindMSVC || k == kindSwift
 }
 
 // BaseName returns the last element of a Windows or POSIX path, lower-cased.

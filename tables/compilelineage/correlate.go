@@ -472,7 +472,7 @@ func (ix *index) ancestry(p *Proc) []string {
 }
 
 // artifactExts are the file types a compile produces that can run or load.
-var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf", ".scpt", ".app"}
+var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf", ".scpt", ".app", ".ko"}
 
 // scratchExts are a compile's temporary files, never its artifact.
 var scratchExts = []string{".tmp", ".pdb", ".obj", ".o", ".res", ".cs", ".vb", ".js", ".il", ".cmdline", ".err",
@@ -664,7 +664,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			r = append(r, code)
 		}
 	}
-	win := kind == kindDotNet || kind == kindILAsm || kind == kindMSBuild || kind == kindCvtres || kind == kindASPNet
+	win := windowsKind(kind)
 	parent := stem(l.Parent.Path)
 	name := stem(c.Path)
 
@@ -755,6 +755,11 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		}
 	}
 	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone {
+		add("renamed_compiler")
+	}
+	// cvtres started by something that is no compiler or compile host: a renamed csc or vbc,
+	// seen even where no PE original name is collected (process_etw_events, Security 4688).
+	if kind == kindCvtres && parent != "" && !vocab.Has(vocab.ListCvtresParents, parent) {
 		add("renamed_compiler")
 	}
 	if win && c.Path != "" && windowsPath(c.Path) && !expectedWindowsCompilerDir(c.Path) {

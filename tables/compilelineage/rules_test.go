@@ -471,3 +471,90 @@ func TestTimingAndIdentity(t *testing.T) {
 		}
 	})
 }
+
+// TestMoreCompilers: compilers and compile hosts beyond csc/msbuild/gcc, each one lineage with
+// the right output, and their helpers folded into it.
+func TestMoreCompilers(t *testing.T) {
+	dotnet := `C:\Program Files\dotnet\dotnet.exe`
+	msvc := `C:\Program Files\Microsoft Visual Studio\2022\BuildTools\VC\Tools\MSVC\14.38.33130\bin\Hostx64\x64\`
+	tests := []struct {
+		name, source string
+		ev           Events
+		compiler     string
+		count        int // lineages in all
+		output       string
+		reasons      []string
+		notReasons   []string
+	}{
+		{"dotnet msbuild inline task", "LOLBAS Dotnet (dotnet msbuild of an inline-task project)",
+			winEv([]Proc{win("{p}", "", 0, windowsSystem32+"cmd.exe", "cmd.exe"), win("{c}", "{p}", 1, dotnet, `dotnet.exe msbuild C:\Users\Public\t.xml`)}, nil, nil),
+			"dotnet.exe", 1, "", []string{"msbuild_inline_project", "temp_source"}, nil},
+		{"dotnet exec csc.dll", "the .NET SDK's Roslyn run directly (dotnet exec csc.dll)",
+			winEv([]Proc{win("{p}", "", 0, windowsSystem32+"cmd.exe", "cmd.exe"),
+				win("{c}", "{p}", 1, dotnet, `dotnet.exe exec "C:\Program Files\dotnet\sdk\8.0.100\Roslyn\bincore\csc.dll" /out:C:\Users\Public\r.exe C:\Users\Public\r.cs`)}, nil, nil),
+			"dotnet.exe", 1, `C:\Users\Public\r.exe`, []string{"temp_output", "temp_source"}, nil},
+		{"dotnet app run is no compile", "dotnet running an application",
+			winEv([]Proc{win("{c}", "", 1, dotnet, `dotnet.exe C:\app\App.dll --urls http://*:5000`)}, nil, nil), "", 0, "", nil, nil},
+		{"csi script", "Roslyn scripting (csi.exe runs a .csx in its own process)",
+			winEv([]Proc{win("{p}", "", 0, windowsSystem32+"cmd.exe", "cmd.exe"),
+				win("{c}", "{p}", 1, `C:\Program Files\Microsoft Visual Studio\2022\Community\MSBuild\Current\Bin\Roslyn\csi.exe`, `csi.exe C:\Users\Public\x.csx`)},
+				nil, []Conn{{ProcKey: "{c}", Remote: "203.0.113.4", Port: 4444, Time: at(3)}}),
+			"csi.exe", 1, "", []string{"temp_source", "compiler_network"}, nil},
+		{"cl with link", "MSVC cl.exe /Fe, its link.exe a helper",
+			winEv([]Proc{win("{p}", "", 0, windowsSystem32+"cmd.exe", "cmd.exe"),
+				win("{c}", "{p}", 1, msvc+"cl.exe", `cl.exe /nologo C:\Users\Public\x.c /FeC:\Users\Public\x.exe`),
+				win("{l}", "{c}", 2, msvc+"link.exe", `link.exe /OUT:C:\Users\Public\x.exe x.obj`)},
+				[]FileEvent{{ProcKey: "{l}", Path: `C:\Users\Public\x.exe`, Time: at(3)}}, nil),
+			"cl.exe", 1, `C:\Users\Public\x.exe`, []string{"temp_output", "temp_source"}, nil},
+		{"MinGW gcc on Windows", "MinGW-w64 gcc.exe building from a user folder",
+			winEv([]Proc{win("{p}", "", 0, windowsSystem32+"cmd.exe", "cmd.exe"),
+				win("{c}", "{p}", 1, `C:\msys64\mingw64\bin\gcc.exe`, `gcc.exe -o C:\Users\Public\y.exe C:\Users\Public\y.c`)}, nil, nil),
+			"gcc.exe", 1, `C:\Users\Public\y.exe`, []string{"temp_output", "temp_source"}, nil},
+		{"tcc -run", "TinyCC -run: compiled in memory, nothing written",
+			nixEv("linux", []Proc{nix(100, 1, 0, "/bin/sh", "sh", "/tmp"), nix(101, 100, 1, "/usr/bin/tcc", "tcc -run /tmp/x.c", "/tmp")},
+				nil, []Conn{{PID: 101, Remote: "198.51.100.9", Port: 4444, Time: at(2)}}),
+			"tcc", 1, "", []string{"temp_source", "compiler_network"}, nil},
+		{"swiftc chain", "swiftc (swift-driver) > swift-frontend > ld on macOS",
+			nixEv("darwin", []Proc{nix(100, 1, 0, "/bin/zsh", "zsh", "/Users/u"),
+				nix(101, 100, 1, "/usr/bin/swiftc", "swiftc -o /Users/Shared/s /Users/Shared/s.swift", "/Users/u"),
+				nix(102, 101, 2, "/Library/Developer/CommandLineTools/usr/bin/swift-frontend", "swift-frontend -frontend -c", "/Users/u"),
+				nix(103, 101, 3, "/usr/bin/ld", "ld -o /Users/Shared/s", "/Users/u")},
+				[]FileEvent{{PID: 103, Path: "/Users/Shared/s", Time: at(4)}}, nil),
+			"swiftc", 1, "/Users/Shared/s", []string{"temp_output", "temp_source"}, nil},
+		{"renamed csc betrayed by cvtres (ETW)", "process_etw_events has no original name: cvtres under a non-compiler",
+			Events{Platform: "windows", Procs: []Proc{
+				{Key: "etw:1", PID: 10, Path: `C:\Users\Public\svch.exe`, Cmdline: `svch.exe /out:C:\Users\Public\z.exe z.cs`, Time: at(0), Source: "process_etw_events"},
+				{Key: "etw:2", ParentKey: "etw:1", PID: 11, PPID: 10, Path: fw + "cvtres.exe", Cmdline: `cvtres.exe /NOLOGO /OUT:C:\Users\Public\RES1.tmp`, Time: at(1), Source: "process_etw_events"}}},
+			"cvtres.exe", 1, "", []string{"renamed_compiler"}, nil},
+		{"cvtres under csc is not renamed", "csc runs cvtres for resources",
+			Events{Platform: "windows", Procs: []Proc{
+				{Key: "etw:1", PID: 10, Path: fw + "csc.exe", Cmdline: `csc.exe /out:C:\src\z.exe C:\src\z.cs`, Time: at(0), Source: "process_etw_events"},
+				{Key: "etw:2", ParentKey: "etw:1", PID: 11, PPID: 10, Path: fw + "cvtres.exe", Cmdline: `cvtres.exe /NOLOGO`, Time: at(1), Source: "process_etw_events"}}},
+			"csc.exe", 1, `C:\src\z.exe`, nil, []string{"renamed_compiler"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Correlate(&tt.ev, Params{})
+			if len(got) != tt.count {
+				t.Fatalf("%s: %d lineages, want %d: %v", tt.source, len(got), tt.count, got)
+			}
+			if tt.count == 0 {
+				return
+			}
+			l := lineageOf(t, tt.ev, tt.compiler)
+			if l.OutputPath != tt.output {
+				t.Errorf("output %q, want %q", l.OutputPath, tt.output)
+			}
+			for _, r := range tt.reasons {
+				if !slices.Contains(l.Reasons, r) {
+					t.Errorf("reasons %v lack %s", l.Reasons, r)
+				}
+			}
+			for _, r := range tt.notReasons {
+				if slices.Contains(l.Reasons, r) {
+					t.Errorf("reasons %v hold %s", l.Reasons, r)
+				}
+			}
+		})
+	}
+}

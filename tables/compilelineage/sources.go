@@ -105,7 +105,8 @@ func windowsCompilerSuffixes() []string {
 const posixCompilerFilter = `(path LIKE '%gcc%' OR path LIKE '%g++%' OR path LIKE '%clang%' OR path LIKE '%/cc' OR
  path LIKE '%/c++' OR path LIKE '%/cc-%' OR path LIKE '%/c89' OR path LIKE '%/c99' OR path LIKE '%/tcc' OR
  path LIKE '%/go' OR path LIKE '%/rustc' OR path LIKE '%/ld' OR path LIKE '%/ld.%' OR path LIKE '%/lld' OR
- path LIKE '%/mold' OR path LIKE '%-ld' OR path LIKE '%-ld.%' OR path LIKE '%/osacompile')`
+ path LIKE '%/mold' OR path LIKE '%-ld' OR path LIKE '%-ld.%' OR path LIKE '%/osacompile' OR path LIKE '%/dotnet' OR
+ path LIKE '%/swiftc' OR path LIKE '%/swift-driver')`
 
 func timeRange(col string, from, to int64) string {
 	s := fmt.Sprintf("%s >= %d", col, from)

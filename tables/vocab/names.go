@@ -23,7 +23,10 @@ var lists = []List{
 		[]string{"csc", "ilasm", "msbuild"}},
 	{"windows_compilers", "Windows compilers and compile hosts compile_lineage reads (README, What it detects); with .exe",
 		[]string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe", "aspnet_compiler.exe",
-			"microsoft.workflow.compiler.exe"}},
+			"microsoft.workflow.compiler.exe", "csi.exe", "rcsi.exe", "dotnet.exe", "cl.exe", "link.exe", "gcc.exe", "g++.exe",
+			"clang.exe", "tcc.exe"}},
+	{"cvtres_parents", "programs that start cvtres.exe themselves: the .NET compilers, Roslyn's shared compiler, MSBuild and the .NET CLI, ASP.NET in w3wp; cvtres under anything else betrays a renamed compiler (reason renamed_compiler)",
+		[]string{"csc", "vbc", "jsc", "vbcscompiler", "msbuild", "dotnet", "w3wp", "devenv", "aspnet_compiler", "microsoft.workflow.compiler", "csi"}},
 	{"windows_dev_environment", "MITRE AN1381 development environments on Windows: IDEs, the .NET CLI, test runners and CI agents (each is a dev_tool or build_system parent class)",
 		[]string{"devenv", "dotnet", "vbcscompiler", "servicehub.host.clr.x86", "rider64", "code", "vstest.console",
 			"testhost", "agent.worker", "agent.listener", "runner.worker", "runner.listener", "gitlab-runner", "buildagent"}},
@@ -132,6 +135,7 @@ const (
 	ListWebRootDirs            = "web_root_dirs"
 	ListHiddenDirExempt        = "hidden_dir_exempt"
 	ListWebPageExts            = "web_page_exts"
+	ListCvtresParents          = "cvtres_parents"
 )
 
 func sortStrings(s []string) { slices.Sort(s) }
