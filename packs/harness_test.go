@@ -212,6 +212,9 @@ func TestQueriesOnFixtures(t *testing.T) {
 		{"compile_baseline", "windows_sysmon_benign", []want{
 			{"compiler_name": "msbuild.exe", "parent_name": "devenv.exe", "suspicious": "0", "time": ts(5)},
 			{"compiler_name": "csc.exe", "parent_name": "msbuild.exe", "suspicious": "0", "time": ts(7)},
+			// dotnet build from a developer prompt in the project folder, and the SDK's csc.dll it runs.
+			{"compiler_name": "dotnet.exe", "parent_name": "cmd.exe", "suspicious": "0", "time": ts(25)},
+			{"compiler_name": "dotnet.exe", "parent_name": "dotnet.exe", "suspicious": "0", "time": ts(26)},
 			{"compiler_name": "msbuild.exe", "parent_name": "cmd.exe", "suspicious": "0", "time": ts(43)},
 			{"compiler_name": "csc.exe", "parent_name": "msbuild.exe", "suspicious": "0", "time": ts(45)},
 		}},

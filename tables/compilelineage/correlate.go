@@ -719,6 +719,12 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 				terminalBuild = true
 			}
 		}
+		// `dotnet build` / `msbuild` with no project argument builds the project in the working
+		// folder: a developer's folder (not temp, not Windows) is a development build too.
+		if len(inv.Sources) == 0 && c.Cwd != "" && !UserWritable(c.Cwd+`\`) && !strings.Contains(NormalizePath(c.Cwd), `\windows\`) &&
+			!placeholderName(c.Cwd) {
+			terminalBuild = true
+		}
 	}
 	if win && kind != kindCvtres && !devAncestry && !terminalBuild && !devInstall(c.Path) {
 		switch l.ParentClass {

@@ -389,17 +389,7 @@ func TestQuietRulesSilence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := lineageOf(t, tt.ev, tt.compiler)
-			for _, r := range tt.absent {
-				if slices.Contains(l.Reasons, r) {
-					t.Errorf("reasons %v hold %s", l.Reasons, r)
-				}
-			}
-			for _, r := range tt.present {
-				if !slices.Contains(l.Reasons, r) {
-					t.Errorf("reasons %v lack %s", l.Reasons, r)
-				}
-			}
+			checkReasons(t, lineageOf(t, tt.ev, tt.compiler), tt.present, tt.absent)
 		})
 	}
 	if l := lineageOf(t, goBuildConn(443), "go"); l.Connections != 0 || l.Stage == "network" {
@@ -545,16 +535,7 @@ func TestMoreCompilers(t *testing.T) {
 			if l.OutputPath != tt.output {
 				t.Errorf("output %q, want %q", l.OutputPath, tt.output)
 			}
-			for _, r := range tt.reasons {
-				if !slices.Contains(l.Reasons, r) {
-					t.Errorf("reasons %v lack %s", l.Reasons, r)
-				}
-			}
-			for _, r := range tt.notReasons {
-				if slices.Contains(l.Reasons, r) {
-					t.Errorf("reasons %v hold %s", l.Reasons, r)
-				}
-			}
+			checkReasons(t, l, tt.reasons, tt.notReasons)
 		})
 	}
 }
