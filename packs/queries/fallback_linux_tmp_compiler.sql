@@ -28,8 +28,9 @@ compilers AS MATERIALIZED (
   FROM starts c
   LEFT JOIN starts s ON s.pid = c.ppid
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
-  WHERE (c.name IN ('cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc',
-                      'ld', 'ld.bfd', 'ld.gold', 'ld.lld', 'lld', 'mold', 'rustc')
+  WHERE (c.name IN /* vocab:posix_cc_compilers */ (
+      'cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+         OR c.name IN /* vocab:posix_linkers */ ('ld', 'ld.bfd', 'ld.gold', 'ld.lld', 'lld', 'mold') OR c.name = 'rustc'
          OR c.name GLOB '*-gcc' OR c.name GLOB '*-g++' OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*'
          OR c.name GLOB '*-gcc-[0-9]*' OR c.name GLOB '*-g++-[0-9]*' OR c.name GLOB 'clang-[0-9]*'
          OR c.name GLOB 'clang++-[0-9]*' OR c.name GLOB '*-ld' OR c.name GLOB '*-ld.bfd' OR c.name GLOB '*-ld.gold')

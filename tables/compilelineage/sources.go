@@ -91,11 +91,18 @@ type connSource interface {
 	conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error)
 }
 
-var windowsCompilerFiles, _ = vocab.Items(vocab.ListWindowsCompilers)
+// windowsCompilerFiles are the image names the compiler query pre-selects: the compilers,
+// and the candidates Go code judges by their arguments or path (compilerKind).
+func windowsCompilerFiles() []string {
+	compilers, _ := vocab.Items(vocab.ListWindowsCompilers)
+	candidates, _ := vocab.Items(vocab.ListWindowsCandidates)
+	return append(compilers, candidates...)
+}
 
 func windowsCompilerSuffixes() []string {
-	out := make([]string, len(windowsCompilerFiles))
-	for i, f := range windowsCompilerFiles {
+	files := windowsCompilerFiles()
+	out := make([]string, len(files))
+	for i, f := range files {
 		out[i] = `\` + f
 	}
 	return out
@@ -166,7 +173,7 @@ func rowTime(precise, seconds string) time.Time {
 func query(ctx context.Context, q Querier, sql string) ([]map[string]string, error) {
 	rows, err := q.QueryRowsContext(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("query osquery (%s): %w", firstTable(sql), err)
+		return nil, fmt.Errorf("query %s: %w", firstTable(sql), err)
 	}
 	return rows, nil
 }
@@ -241,7 +248,7 @@ const (
 
 func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
 	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
-	orig, _ := textList(windowsCompilerFiles)
+	orig, _ := textList(windowsCompilerFiles())
 	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")"))
 	return sysmonProcs(rows), err
 }

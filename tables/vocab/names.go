@@ -23,8 +23,9 @@ var lists = []List{
 		[]string{"csc", "ilasm", "msbuild"}},
 	{"windows_compilers", "Windows compilers and compile hosts compile_lineage reads (README, What it detects); with .exe",
 		[]string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe", "aspnet_compiler.exe",
-			"microsoft.workflow.compiler.exe", "csi.exe", "rcsi.exe", "dotnet.exe", "cl.exe", "link.exe", "gcc.exe", "g++.exe",
-			"clang.exe", "tcc.exe"}},
+			"microsoft.workflow.compiler.exe", "csi.exe", "rcsi.exe", "cl.exe", "gcc.exe", "g++.exe", "clang.exe", "tcc.exe"}},
+	{"windows_compiler_candidates", "Windows programs compile_lineage reads as compiler candidates and judges by their arguments or path: dotnet.exe (build, msbuild, exec csc.dll), link.exe (MSVC's, not Go's); with .exe",
+		[]string{"dotnet.exe", "link.exe"}},
 	{"cvtres_parents", "programs that start cvtres.exe themselves: the .NET compilers, Roslyn's shared compiler, MSBuild and the .NET CLI, ASP.NET in w3wp; cvtres under anything else betrays a renamed compiler (reason renamed_compiler)",
 		[]string{"csc", "vbc", "jsc", "vbcscompiler", "msbuild", "dotnet", "w3wp", "devenv", "aspnet_compiler", "microsoft.workflow.compiler", "csi"}},
 	{"windows_dev_environment", "MITRE AN1381 development environments on Windows: IDEs, the .NET CLI, test runners and CI agents (each is a dev_tool or build_system parent class)",
@@ -36,6 +37,10 @@ var lists = []List{
 		[]string{"nc", "ncat", "netcat", "socat", "telnet"}},
 	{"posix_cc_compilers", "C compiler drivers by plain name (versioned and target-prefixed names are matched by pattern)",
 		[]string{"cc", "c++", "c89", "c99", "gcc", "g++", "clang", "clang++", "tcc"}},
+	{"darwin_fallback_compilers", "compilers the extension-free macOS fallback query watches by plain name: C drivers, Swift, Mono C# and AppleScript (versioned gcc by pattern)",
+		[]string{"cc", "c++", "gcc", "g++", "clang", "clang++", "swiftc", "swift-driver", "mcs", "osacompile", "tcc"}},
+	{"posix_linkers", "linkers as distributions install them (target-prefixed names by pattern); compile_lineage's resolvedLD pattern and the Linux fallback queries",
+		[]string{"ld", "ld.bfd", "ld.gold", "ld.lld", "lld", "mold"}},
 	{"posix_web_servers", `Elastic "Suspicious Web Server Child Process": Linux web and application servers by plain name (php-fpm*, php-cgi* by pattern)`,
 		[]string{"nginx", "apache2", "httpd", "lighttpd", "caddy", "uwsgi", "gunicorn"}},
 	{"posix_web_server_users", "accounts Linux distributions run web servers as (Debian www-data, RHEL apache, Arch http, SUSE wwwrun)",
@@ -104,38 +109,49 @@ func ContainsAny(name, s string) bool {
 	return Any(name, func(item string) bool { return strings.Contains(s, item) })
 }
 
-func mustList(name string) []string {
+// listsByName indexes lists for the membership tests the lineage runs per event.
+var listsByName = func() map[string][]string {
+	m := make(map[string][]string, len(lists))
 	for _, l := range lists {
-		if l.Name == name {
-			return l.Items
-		}
+		m[l.Name] = l.Items
 	}
-	panic("vocab: no list " + name)
+	return m
+}()
+
+func mustList(name string) []string {
+	items, ok := listsByName[name]
+	if !ok {
+		panic("vocab: no list " + name)
+	}
+	return items
 }
 
 // List names, for callers that test membership.
 const (
-	ListElasticDotNetParents   = "elastic_dotnet_parents"
-	ListElasticDotNetCompilers = "elastic_dotnet_compilers"
-	ListAN1381Compilers        = "an1381_compilers"
-	ListWindowsCompilers       = "windows_compilers"
-	ListWindowsDevEnvironment  = "windows_dev_environment"
-	ListRemoteExecHosts        = "remote_exec_hosts"
-	ListNetworkTools           = "network_tools"
-	ListPosixCCCompilers       = "posix_cc_compilers"
-	ListPosixWebServers        = "posix_web_servers"
-	ListPosixWebServerUsers    = "posix_web_server_users"
-	ListEncodedPowerShell      = "encoded_powershell_markers"
-	ListWindowsUserWritable    = "windows_user_writable_dirs"
-	ListPosixUserWritable      = "posix_user_writable_dirs"
-	ListWindowsDevInstallDirs  = "windows_dev_install_dirs"
-	ListWindowsCompilerDirs    = "windows_compiler_dirs"
-	ListBuildFetchTools        = "build_fetch_tools"
-	ListInMemoryCompileHosts   = "in_memory_compile_hosts"
-	ListWebRootDirs            = "web_root_dirs"
-	ListHiddenDirExempt        = "hidden_dir_exempt"
-	ListWebPageExts            = "web_page_exts"
-	ListCvtresParents          = "cvtres_parents"
+	ListElasticDotNetParents    = "elastic_dotnet_parents"
+	ListElasticDotNetCompilers  = "elastic_dotnet_compilers"
+	ListAN1381Compilers         = "an1381_compilers"
+	ListWindowsCompilers        = "windows_compilers"
+	ListWindowsCandidates       = "windows_compiler_candidates"
+	ListWindowsDevEnvironment   = "windows_dev_environment"
+	ListRemoteExecHosts         = "remote_exec_hosts"
+	ListNetworkTools            = "network_tools"
+	ListPosixCCCompilers        = "posix_cc_compilers"
+	ListDarwinFallbackCompilers = "darwin_fallback_compilers"
+	ListPosixLinkers            = "posix_linkers"
+	ListPosixWebServers         = "posix_web_servers"
+	ListPosixWebServerUsers     = "posix_web_server_users"
+	ListEncodedPowerShell       = "encoded_powershell_markers"
+	ListWindowsUserWritable     = "windows_user_writable_dirs"
+	ListPosixUserWritable       = "posix_user_writable_dirs"
+	ListWindowsDevInstallDirs   = "windows_dev_install_dirs"
+	ListWindowsCompilerDirs     = "windows_compiler_dirs"
+	ListBuildFetchTools         = "build_fetch_tools"
+	ListInMemoryCompileHosts    = "in_memory_compile_hosts"
+	ListWebRootDirs             = "web_root_dirs"
+	ListHiddenDirExempt         = "hidden_dir_exempt"
+	ListWebPageExts             = "web_page_exts"
+	ListCvtresParents           = "cvtres_parents"
 )
 
 func sortStrings(s []string) { slices.Sort(s) }

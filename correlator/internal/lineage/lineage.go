@@ -18,29 +18,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-// Stages in increasing order of evidence.
+// Stages in increasing order of evidence (tables/vocab owns them).
 const (
-	StageCompile  = "compile"
-	StageWritten  = "written"
-	StageExecuted = "executed"
-	StageNetwork  = "network"
+	StageCompile  = vocab.StageCompile
+	StageWritten  = vocab.StageWritten
+	StageExecuted = vocab.StageExecuted
+	StageNetwork  = vocab.StageNetwork
 )
 
 // StageRank orders stages; unknown stages rank as compile.
-func StageRank(stage string) int {
-	switch stage {
-	case StageWritten:
-		return 1
-	case StageExecuted:
-		return 2
-	case StageNetwork:
-		return 3
-	default:
-		return 0
-	}
-}
+func StageRank(stage string) int { return vocab.StageRank(stage) }
 
 // FallbackNamespace is the uuid namespace of lineage ids derived for
 // fallback rows.
@@ -105,15 +95,15 @@ func Classify(c resultlog.Columns) Kind {
 	var id, name, stage, fallback, path bool
 	for i := range c.Len() {
 		switch string(c.KeyBytes(i)) {
-		case "lineage_id":
+		case vocab.ColLineageID:
 			id = true
-		case "compiler_name":
+		case vocab.ColCompilerName:
 			name = true
-		case "stage":
+		case vocab.ColStage:
 			stage = true
-		case "fallback":
+		case vocab.ColFallback:
 			fallback = true
-		case "compiler_path":
+		case vocab.ColCompilerPath:
 			path = true
 		}
 	}
@@ -260,77 +250,77 @@ func (d *decoder) set(r *Record, i int) {
 	c := d.c
 	// A switch over the key bytes compiles to comparisons without allocation.
 	switch string(c.KeyBytes(i)) {
-	case "lineage_id":
+	case vocab.ColLineageID:
 		d.str(fLineageID, i)
-	case "time":
+	case vocab.ColTime:
 		r.Time = c.Int(i)
-	case "platform":
+	case vocab.ColPlatform:
 		d.str(fPlatform, i)
-	case "source":
+	case vocab.ColSource:
 		d.str(fSource, i)
-	case "compiler_pid":
+	case vocab.ColCompilerPID:
 		r.CompilerPID = c.Int(i)
-	case "compiler_guid":
+	case vocab.ColCompilerGUID:
 		d.str(fCompilerGUID, i)
-	case "compiler_path":
+	case vocab.ColCompilerPath:
 		d.str(fCompilerPath, i)
-	case "compiler_name":
+	case vocab.ColCompilerName:
 		d.str(fCompilerName, i)
-	case "compiler_original_name":
+	case vocab.ColCompilerOriginalName:
 		d.str(fCompilerOriginalName, i)
-	case "compiler_cmdline":
+	case vocab.ColCompilerCmdline:
 		d.str(fCompilerCmdline, i)
-	case "compiler_user":
+	case vocab.ColCompilerUser:
 		d.str(fCompilerUser, i)
-	case "parent_pid":
+	case vocab.ColParentPID:
 		r.ParentPID = c.Int(i)
-	case "parent_path":
+	case vocab.ColParentPath:
 		d.str(fParentPath, i)
-	case "parent_name":
+	case vocab.ColParentName:
 		d.str(fParentName, i)
-	case "parent_cmdline":
+	case vocab.ColParentCmdline:
 		d.str(fParentCmdline, i)
-	case "ancestry":
+	case vocab.ColAncestry:
 		d.str(fAncestry, i)
-	case "parent_class":
+	case vocab.ColParentClass:
 		d.str(fParentClass, i)
-	case "output_path":
+	case vocab.ColOutputPath:
 		d.str(fOutputPath, i)
-	case "output_source":
+	case vocab.ColOutputSource:
 		d.str(fOutputSource, i)
-	case "artifact_written":
+	case vocab.ColArtifactWritten:
 		r.ArtifactWritten = c.Int(i) != 0
-	case "artifact_written_time":
+	case vocab.ColArtifactWrittenTime:
 		r.ArtifactWrittenTime = c.Int(i)
-	case "artifact_sha256":
+	case vocab.ColArtifactSHA256:
 		d.str(fArtifactSHA256, i)
-	case "executions":
+	case vocab.ColExecutions:
 		r.Executions = c.Int(i)
-	case "first_exec_pid":
+	case vocab.ColFirstExecPID:
 		r.FirstExecPID = c.Int(i)
-	case "first_exec_time":
+	case vocab.ColFirstExecTime:
 		r.FirstExecTime = c.Int(i)
-	case "connections":
+	case vocab.ColConnections:
 		r.Connections = c.Int(i)
-	case "first_remote_address":
+	case vocab.ColFirstRemoteAddress:
 		d.str(fFirstRemoteAddress, i)
-	case "first_remote_port":
+	case vocab.ColFirstRemotePort:
 		r.FirstRemotePort = c.Int(i)
-	case "connection_origin":
+	case vocab.ColConnectionOrigin:
 		d.str(fConnectionOrigin, i)
-	case "followup_processes":
+	case vocab.ColFollowupProcesses:
 		d.str(fFollowupProcesses, i)
-	case "stage":
+	case vocab.ColStage:
 		d.str(fStage, i)
-	case "link_evidence":
+	case vocab.ColLinkEvidence:
 		d.str(fLinkEvidence, i)
-	case "suspicious":
+	case vocab.ColSuspicious:
 		r.Suspicious = c.Int(i) != 0
-	case "reasons":
+	case vocab.ColReasons:
 		d.str(fReasons, i)
-	case "telemetry_gaps":
+	case vocab.ColTelemetryGaps:
 		d.str(fTelemetryGaps, i)
-	case "fallback":
+	case vocab.ColFallback:
 		d.str(fFallback, i)
 	}
 }
@@ -351,7 +341,7 @@ func SplitList(s string) []string {
 	if s == "" {
 		return nil
 	}
-	parts := strings.Split(s, ";")
+	parts := strings.Split(s, vocab.ListSeparator)
 	out := parts[:0]
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
@@ -365,9 +355,4 @@ func SplitList(s string) []string {
 }
 
 // BaseName returns the lower-case last element of a Windows or POSIX path.
-func BaseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	return strings.ToLower(p)
-}
+func BaseName(p string) string { return vocab.BaseName(p) }

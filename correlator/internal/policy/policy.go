@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 //go:embed default.yaml
@@ -148,9 +150,25 @@ func (p *Policy) validate() *validationError {
 	if p.SeverityBands[0].Min != 0 {
 		return bad("the first severity band must start at 0", "severity_bands")
 	}
-	for _, st := range []string{"compile", "written", "executed", "network"} {
+	for _, st := range vocab.Stages() {
 		if _, ok := p.StagePoints[st]; !ok {
 			return bad("stage_points needs "+st, "stage_points")
+		}
+	}
+	for _, c := range vocab.Classes() {
+		if _, ok := p.ParentClassPoints[c]; !ok {
+			return bad("parent_class_points needs "+c, "parent_class_points")
+		}
+	}
+	for _, code := range vocab.ReasonCodes() {
+		if _, ok := p.ReasonPoints[code]; !ok {
+			return bad("reason_points needs "+code, "reason_points")
+		}
+	}
+	for name, c := range p.ParentClasses {
+		if !slices.Contains(vocab.Classes(), c) {
+			return bad(fmt.Sprintf("parent_classes: %s has class %q, not one of %s", name, c, strings.Join(vocab.Classes(), ", ")),
+				"parent_classes", name)
 		}
 	}
 	if p.EvidenceCap <= 0 || p.EvidenceCap >= 100 {
@@ -284,11 +302,13 @@ func (p *Policy) MostImportant(roles []string) string {
 	return best
 }
 
-// ParentClass returns the class of a parent image name from the policy
-// table, or "unknown".
+// ParentClass returns the class of a parent image name: the policy's own
+// parent_classes entry when it has one (a site's override), else the class
+// compile_lineage gives it (tables/vocab), so a fallback row's parent gets
+// the same class as the table would give.
 func (p *Policy) ParentClass(parentName string) string {
 	if c, ok := p.ParentClasses[strings.ToLower(parentName)]; ok {
 		return c
 	}
-	return "unknown"
+	return vocab.ClassOf(parentName)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/lineage"
 	"github.com/compilelineage/compile-lineage/correlator/internal/policy"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Reason is one contribution to a score.
@@ -63,28 +64,6 @@ const (
 	TacticC2             = "TA0011"
 )
 
-var reasonText = map[string]string{
-	"parent_elastic_list":        "compiler started by a parent on Elastic's suspicious .NET compiler parent list",
-	"parent_office":              "compiler started by an Office application",
-	"parent_web_server":          "compiler started by a web server process",
-	"parent_encoded_powershell":  "compiler started by PowerShell with an encoded command",
-	"parent_remote_admin":        "compiler started by a remote administration host process",
-	"user_space_parent_non_dev":  "user-space parent that is not a development tool (MITRE AN1381)",
-	"temp_output":                "output written to a temporary or public folder",
-	"temp_source":                "source read from a temporary folder",
-	"cmdline_tempfile":           "command line references a temporary file",
-	"renamed_compiler":           "compiler binary renamed (original name differs)",
-	"unusual_compiler_path":      "compiler started from an unusual path",
-	"single_argument":            "compiler given a single argument",
-	"msbuild_inline_project":     "MSBuild project with an inline task",
-	"network_tool_ancestry":      "network tool in the ancestry",
-	"compiler_network":           "the compiler itself connected out",
-	"not_a_compile":              "process named like a compiler but not compiling",
-	"hidden_path":                "output written under a hidden folder",
-	"web_root_output":            "output written into a web root or upload folder",
-	"web_page_written_by_server": "the web server wrote the page it then compiled",
-}
-
 var stageText = map[string]string{
 	lineage.StageCompile:  "a compiler ran",
 	lineage.StageWritten:  "the compile wrote an artifact",
@@ -119,7 +98,7 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	}
 	for _, code := range codes {
 		pts, ok := p.ReasonPoints[code]
-		txt := reasonText[code]
+		txt, _ := vocab.ReasonWords(code) // the table's own words for its reason codes
 		if !ok {
 			pts = p.UnknownReasonPoints
 			txt = "reason code not in the policy"
