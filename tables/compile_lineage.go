@@ -40,12 +40,17 @@ type compileLineage struct {
 	logger hclog.Logger
 	q      Querier
 	opts   Options
+	cache  *statementCache
 }
 
 // CompileLineageTable returns the compile_lineage table plugin.
 func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
+	return compileLineageTable(logger, q, opts, newStatementCache())
+}
+
+func compileLineageTable(logger hclog.Logger, q Querier, opts Options, cache *statementCache) *table.Plugin {
 	logger = logger.Named(vocab.TableLineage)
-	t := &compileLineage{logger: logger, q: q, opts: opts.WithDefaults()}
+	t := &compileLineage{logger: logger, q: q, opts: opts.WithDefaults(), cache: cache}
 	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, wrap(vocab.TableLineage, logger, t.opts.GenerateTimeout, t.generate),
 		table.WithDescription("One row per compiler or build-tool start in osquery's event buffers (csc, vbc, jsc, ilasm, msbuild, "+
 			"gcc, clang, go, rustc...), linked to its parent and ancestry, the artifact it wrote, the artifact's executions "+
@@ -56,8 +61,13 @@ func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Pl
 }
 
 func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-	started := time.Now()
 	now := t.opts.Now()
+	return t.cache.do(timeKey(qc), now, func() ([]map[string]string, error) { return t.compute(ctx, qc, now) })
+}
+
+// compute builds the lineages for the time bounds of qc.
+func (t *compileLineage) compute(ctx context.Context, qc table.QueryContext, now time.Time) ([]map[string]string, error) {
+	started := time.Now()
 	from, to := timeBounds(qc, now.Add(-t.opts.Window).Unix())
 
 	tel, err := compilelineage.Discover(ctx, t.q, from)
