@@ -55,6 +55,8 @@ var telemetrySources = []telemetrySource{
 	{"windows", "network", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 3",
 		"Sysmon recording event 3 (NetworkConnect) with the Sysmon channel in --windows_event_channels"},
 	{"windows", "network", "process_open_sockets", "process_open_sockets", "", "always on; point in time only (connections already closed are missed)"},
+	{"windows", "image_load", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 7",
+		"Sysmon recording event 7 (ImageLoad) for user-writable folders and Microsoft.CodeAnalysis* (windows-vm/provision/sysmon-config.xml); without it compiled DLLs loaded by rundll32 or PowerShell are not linked (exec:image_load)"},
 }
 
 type compileTelemetry struct {
@@ -84,6 +86,9 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 	}
 	procs, files, conns := compilelineage.Choose(tel).Sources()
 	used := map[string]string{"process": procs, "file": files, "network": conns}
+	if procs == "sysmon" {
+		used["image_load"] = procs // image loads ride on the Sysmon executions lookup
+	}
 	counts := t.counter(since)
 	var rows []map[string]string
 	for _, s := range telemetrySources {
@@ -139,7 +144,7 @@ func (t *compileTelemetry) counter(since int64) func(context.Context, telemetryS
 			if windows == nil {
 				res, err := t.q.QueryRowsContext(ctx, fmt.Sprintf("SELECT source, eventid, count(*) AS n, min(time) AS oldest, "+
 					"max(time) AS newest FROM windows_events WHERE time >= %d AND source IN ('Microsoft-Windows-Sysmon/Operational', "+
-					"'Security') AND eventid IN (1, 3, 11, 4688) GROUP BY source, eventid", since))
+					"'Security') AND eventid IN (1, 3, 7, 11, 4688) GROUP BY source, eventid", since))
 				if err != nil {
 					return "", "", "", err
 				}
