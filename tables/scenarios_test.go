@@ -175,3 +175,30 @@ func TestCIAgentStaysQuiet(t *testing.T) {
 		t.Errorf("%d queries for one generate: the lookups must ride on the same passes", st.Queries)
 	}
 }
+
+// TestLiveParentNeverAReusedPID: the live process holding the parent's pid started after the
+// compile, so it is another process: it is not taken as the parent.
+func TestLiveParentNeverAReusedPID(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "scenarios", "linux_ldso_noexec.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx map[string][]map[string]string
+	if err := json.Unmarshal(data, &fx); err != nil {
+		t.Fatal(err)
+	}
+	fx["processes"][0]["start_time"] = "1764200100" // after the compile at 1764200001
+	fx["processes"][0]["path"] = "/usr/bin/unrelated"
+	out, err := json.Marshal(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "reused.json")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := replayQuery(t, "SELECT ancestry, compiler_user, reasons FROM compile_lineage", path)
+	if len(rows) != 1 || rows[0]["ancestry"] != "dash > gcc" || !contains(rows[0]["reasons"], "parent_web_server") {
+		t.Fatalf("rows %v: want ancestry dash > gcc (no reused-pid parent), still a web-server compile by its user", rows)
+	}
+}

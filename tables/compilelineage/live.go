@@ -21,13 +21,15 @@ func fillFromLive(ctx context.Context, q Querier, procs []Proc, unseen []Proc, s
 		fetched[p.PID] = true
 	}
 	var pids []int64
+	// Sources with a parent image of their own (Sysmon) need no lookup.
+	askable := func(parentKey string) bool { return parentKey == "" || strings.HasPrefix(parentKey, "etw:") }
 	for _, s := range unseen {
-		if s.PID > 0 {
+		if s.PID > 0 && askable(s.Key) {
 			pids = append(pids, s.PID)
 		}
 	}
 	for _, p := range procs {
-		if p.PPID > 1 && !fetched[p.PPID] && p.ParentPath == "" {
+		if p.PPID > 1 && !fetched[p.PPID] && p.ParentPath == "" && askable(p.ParentKey) {
 			pids = append(pids, p.PPID)
 		}
 	}
@@ -43,7 +45,7 @@ func fillFromLive(ctx context.Context, q Querier, procs []Proc, unseen []Proc, s
 		for i := range procs {
 			c := &procs[i]
 			r, ok := live[c.PPID]
-			if !ok || c.ParentPath != "" || (c.ParentKey != "" && !strings.HasPrefix(c.ParentKey, "etw:")) {
+			if !ok || c.ParentPath != "" || !askable(c.ParentKey) {
 				continue
 			}
 			if st := atoi(r["start_time"]); st <= 0 || time.Unix(st, 0).After(c.Time.Add(skew)) {
