@@ -45,6 +45,10 @@ func TestScenarios(t *testing.T) {
 			{compiler: "csc.exe", parent: "msbuild.exe", stage: "written", suspicious: "0", evidence: []string{"scratch:msbuild_rsp"},
 				notReasons: []string{"temp_source"}},
 		}},
+		{"windows_pwsh_addtype", "PowerShell 7 Add-Type compiles with Roslyn in process (Sysmon 7 Microsoft.CodeAnalysis.CSharp.dll), then the host runs cmd and connects 25 minutes later", []scenarioRow{
+			{compiler: "pwsh.exe", parent: "pwsh.exe", ancestry: "explorer.exe > pwsh.exe > pwsh.exe", stage: "network", suspicious: "1", origin: "parent",
+				connections: "1", reasons: []string{"user_space_parent_non_dev"}, notReasons: []string{"renamed_compiler"}, evidence: []string{"net:parent_guid"}},
+		}},
 		{"linux_ldso_noexec", "GTFOBins ld.so; noexec /dev/shm bypass by a PHP webshell (php-fpm8.2 worker older than the buffer, www-data)", []scenarioRow{
 			{compiler: "gcc", parent: "dash", ancestry: "php-fpm8.2 > dash > gcc", stage: "network", suspicious: "1", output: "/dev/shm/x",
 				origin: "artifact", user: "www-data", executions: "1", connections: "1",

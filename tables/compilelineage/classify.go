@@ -47,12 +47,16 @@ const (
 	kindCSI     = "csi"        // Roslyn scripting (csi, rcsi): compiles and runs in its own process
 	kindMSVC    = "msvc"       // cl.exe and MSVC's link.exe
 	kindSwift   = "swift"      // swiftc / swift-driver (swift-frontend and ld are its helpers)
+	kindRoslyn  = "roslyn"     // Roslyn loaded into PowerShell 7 (Add-Type in process), from Sysmon 7
 )
+
+// roslynKeySuffix marks the compile a PowerShell 7 host's Roslyn load stands for.
+const roslynKeySuffix = "#roslyn"
 
 // windowsKind reports whether a compiler kind reads Windows command lines.
 func windowsKind(k string) bool {
 	switch k {
-	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC:
+	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC, kindRoslyn:
 		return true
 	}
 	return false
@@ -143,6 +147,8 @@ func windowsCompiler(s string) string {
 		return kindCSI
 	case "cl":
 		return kindMSVC
+	case "microsoft.codeanalysis.csharp.dll":
+		return kindRoslyn
 	}
 	return kindNone
 }

@@ -133,7 +133,7 @@ func ParseInvocation(kind, cmdline, cwd string) Invocation {
 	}
 	inv := Invocation{Args: args}
 	switch kind {
-	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC:
+	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC, kindRoslyn:
 		parseWindowsCompiler(&inv, kind)
 	default:
 		parsePOSIXCompiler(&inv, kind)
@@ -192,7 +192,7 @@ func parseWindowsCompiler(inv *Invocation, kind string) {
 		}
 		return
 	}
-	if kind == kindCSI || compileOnly {
+	if kind == kindCSI || kind == kindRoslyn || compileOnly {
 		return // Roslyn scripting compiles in memory; cl /c writes objects only
 	}
 	if inv.Output == "" && len(inv.Sources) > 0 && len(inv.ResponseFiles) == 0 {

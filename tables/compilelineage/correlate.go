@@ -760,7 +760,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			add("cmdline_tempfile")
 		}
 	}
-	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone {
+	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone && kind != kindRoslyn {
 		add("renamed_compiler")
 	}
 	// cvtres started by something that is no compiler or compile host: a renamed csc or vbc,

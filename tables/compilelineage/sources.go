@@ -249,8 +249,35 @@ const (
 func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
 	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
 	orig, _ := textList(windowsCompilerFiles())
-	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")"))
-	return sysmonProcs(rows), err
+	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")")+
+		" UNION ALL "+sysmonWhere(7, timeRange("time", from, to)+" AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND "+
+		"substr(lower("+jImage+"), -9) = '\\pwsh.exe'"))
+	var starts, loads []map[string]string
+	for _, row := range rows {
+		if d := parseData(row["data"]); d != nil && d["ImageLoaded"] != "" {
+			loads = append(loads, row)
+		} else {
+			starts = append(starts, row)
+		}
+	}
+	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
+}
+
+// roslynHosts turns PowerShell 7 loading Roslyn (Add-Type compiles in process, no csc) into a
+// compile of its own: the compile is the load, its parent the PowerShell that loaded it, so
+// that host's later children and connections are the compile's follow-ups.
+func roslynHosts(loads []ImageLoad) []Proc {
+	var out []Proc
+	seen := map[string]bool{}
+	for _, ld := range loads {
+		if seen[ld.ProcKey] {
+			continue
+		}
+		seen[ld.ProcKey] = true
+		out = append(out, Proc{Key: ld.ProcKey + roslynKeySuffix, ParentKey: ld.ProcKey, PID: ld.PID, PPID: ld.PID,
+			Path: ld.Image, OriginalName: BaseName(ld.Path), ParentPath: ld.Image, Time: ld.Time, Source: "sysmon"})
+	}
+	return out
 }
 
 const (
