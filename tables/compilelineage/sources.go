@@ -252,7 +252,12 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")")+
 		" UNION ALL "+sysmonWhere(7, timeRange("time", from, to)+" AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND "+
 		"substr(lower("+jImage+"), -9) = '\\pwsh.exe'"))
-	var starts, loads []map[string]string
+	starts, loads := splitLoads(rows)
+	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
+}
+
+// splitLoads separates Sysmon image loads (event 7) from process starts in one result.
+func splitLoads(rows []map[string]string) (starts, loads []map[string]string) {
 	for _, row := range rows {
 		if d := parseData(row["data"]); d != nil && d["ImageLoaded"] != "" {
 			loads = append(loads, row)
@@ -260,7 +265,7 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 			starts = append(starts, row)
 		}
 	}
-	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
+	return starts, loads
 }
 
 // roslynHosts turns PowerShell 7 loading Roslyn (Add-Type compiles in process, no csc) into a
@@ -314,14 +319,7 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []Imag
 		return nil, nil, nil
 	}
 	rows, err := query(ctx, q, strings.Join(branches, " UNION ALL "))
-	var starts, loads []map[string]string
-	for _, row := range rows {
-		if d := parseData(row["data"]); d != nil && d["ImageLoaded"] != "" {
-			loads = append(loads, row)
-		} else {
-			starts = append(starts, row)
-		}
-	}
+	starts, loads := splitLoads(rows)
 	return dedupeProcs(sysmonProcs(starts)), sysmonLoads(loads), err
 }
 
