@@ -746,7 +746,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		add("web_root_output")
 	}
 	for _, s := range inv.Sources {
-		if !UserWritable(s) {
+		if !UserWritable(s) || BuildScratch(s) {
 			continue
 		}
 		if sr := scratchRule(s, l.Ancestry); sr != nil {
