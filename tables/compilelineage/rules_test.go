@@ -539,3 +539,22 @@ func TestMoreCompilers(t *testing.T) {
 		})
 	}
 }
+
+// FuzzProxyCommandLine feeds telemetry command lines to the proxy and .NET CLI parsers: they
+// never panic, and a proxy only ever runs an artifact its own arguments name.
+func FuzzProxyCommandLine(f *testing.F) {
+	f.Add(`C:\Windows\System32\rundll32.exe`, `rundll32.exe C:\Users\Public\evil.dll,Start`, `C:\Users\Public\evil.dll`)
+	f.Add("/lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2 ./x", "/dev/shm/x")
+	f.Add(`C:\Program Files\dotnet\dotnet.exe`, `dotnet exec "C:\sdk\csc.dll" /out:a.exe a.cs`, `C:\a.exe`)
+	f.Fuzz(func(t *testing.T, path, cmdline, artifact string) {
+		p := &Proc{Path: path, Cmdline: cmdline, Cwd: `C:\Users\Public\`}
+		_ = dotnetKind(cmdline)
+		r := proxyRuleFor(p)
+		if r == nil {
+			return
+		}
+		if proxyRuns(r, p, artifact) && !strings.Contains(strings.ToLower(cmdline), strings.ToLower(strings.TrimSuffix(BaseName(artifact), ".ko"))) {
+			t.Errorf("%s runs %q, which its command line %q does not name", r.Name, artifact, cmdline)
+		}
+	})
+}
