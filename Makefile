@@ -4,7 +4,7 @@ BUILD   ?= build
 GOFLAGS ?=
 EXT     := compile_lineage.ext
 
-.PHONY: all build test bench lint demo packs fuzz clean
+.PHONY: all build test bench lint demo fleet-demo packs fuzz clean
 
 all: build
 
@@ -53,7 +53,13 @@ demo:
 	$(GO) run ./extension demo --results-log $(BUILD)/demo-results.log
 	$(GO) run ./correlator score --roles extension/examples/roles.csv $(BUILD)/demo-results.log
 
-## packs: regenerate the osquery packs and Fleet YAML from packs/queries/*.sql
+## fleet-demo: three correlators in one Kafka consumer group (in-process kfake), one killed with SIGKILL, one joining later, checked against a batch score
+fleet-demo:
+	mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/correlator ./correlator
+	$(GO) run ./correlator/cmd/fleetdemo --bin $(BUILD)/correlator
+
+## packs: regenerate the osquery packs and Fleet YAML from packs/queries, packs/labels and packs/policies
 packs:
 	$(GO) run ./packs/cmd/genpacks
 

@@ -4,6 +4,7 @@
 //	correlator score --roles ROLES.csv [--policy FILE] [--exceptions FILE] FILE...   (- for stdin)
 //	correlator explain [--state DB | --roles ... FILE...] LINEAGE_ID
 //	correlator run --config FILE | --roles ... --state DB --follow FILE... [--listen ADDR]
+//	correlator run --roles ... --kafka-brokers HOST:PORT --kafka-topic T --kafka-group G [--alerts-topic T]
 //	correlator policy           (print the shipped policy)
 //
 // See correlator/README.md.
@@ -37,6 +38,7 @@ const usage = `usage:
   correlator score --roles ROLES.csv|ROLES.yaml [--policy FILE] [--exceptions FILE] [--all] FILE...   (- reads stdin)
   correlator explain [--state DB] [--roles ... --policy ... --exceptions ...] LINEAGE_ID [FILE...]
   correlator run [--roles ...] [--policy ...] [--exceptions ...] --state DB --follow FILE... [--listen 127.0.0.1:8089] [--alerts FILE] [--webhook URL]
+  correlator run [--roles ...] --kafka-brokers HOST:PORT[,...] --kafka-topic TOPIC [--kafka-topic ...] --kafka-group GROUP [--alerts-topic TOPIC] [--listen ...] [--alerts FILE] [--webhook URL]
   correlator policy
 `
 

@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/roles"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -388,12 +390,11 @@ func TestRunNeedsStateAndInput(t *testing.T) {
 	}
 }
 
-// TestScoreWithFleetLabels resolves roles through a Fleet server (httptest,
-// Fleet's documented response shapes) named in a YAML roles file.
-func TestScoreWithFleetLabels(t *testing.T) {
-	t.Setenv("CORRELATOR_TEST_FLEET_TOKEN", "fleet-s3cret")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer fleet-s3cret" {
+// fleetServer serves Fleet's documented label and host responses: the labels (JSON objects, comma
+// separated) and, for the label with id member, host WS-0042 of the test result logs.
+func fleetServer(token, labels string, member int) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -403,13 +404,20 @@ func TestScoreWithFleetLabels(t *testing.T) {
 		}
 		switch r.URL.Path {
 		case "/api/v1/fleet/labels":
-			_, _ = w.Write([]byte(`{"labels":[{"id":6,"name":"All Hosts","label_type":"builtin"},{"id":31,"name":"Domain Controllers","label_type":"regular","label_membership_type":"manual","host_count":1}]}`))
-		case "/api/v1/fleet/labels/31/hosts":
+			_, _ = w.Write([]byte(`{"labels":[` + labels + `]}`))
+		case "/api/v1/fleet/labels/" + strconv.Itoa(member) + "/hosts":
 			_, _ = w.Write([]byte(`{"hosts":[{"id":12,"hostname":"ws-0042.corp.example","uuid":"4c4c4544-0042-3510-8057-b7c04f4a4e31","computer_name":"WS-0042","display_name":"WS-0042","platform":"windows","status":"online"}]}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
 	}))
+}
+
+// TestScoreWithFleetLabels resolves roles through a Fleet server (httptest,
+// Fleet's documented response shapes) named in a YAML roles file.
+func TestScoreWithFleetLabels(t *testing.T) {
+	t.Setenv("CORRELATOR_TEST_FLEET_TOKEN", "fleet-s3cret")
+	srv := fleetServer("fleet-s3cret", `{"id":6,"name":"All Hosts","label_type":"builtin"},{"id":31,"name":"Domain Controllers","label_type":"regular","label_membership_type":"manual","host_count":1}`, 31)
 	defer srv.Close()
 	rolesFile := filepath.Join(t.TempDir(), "roles.yaml")
 	body := "hosts:\n  - {host: WS-0042, role: user_endpoint}\nfleet_labels:\n  - {label: Domain Controllers, role: domain_controller}\nfleet:\n  url: " + srv.URL + "\n  token_env: CORRELATOR_TEST_FLEET_TOKEN\n"
@@ -426,6 +434,48 @@ func TestScoreWithFleetLabels(t *testing.T) {
 	}
 	if strings.Contains(stderr, "fleet-s3cret") {
 		t.Error("the token appears in the logs")
+	}
+}
+
+// TestScoreWithInferredFleetRole scores a host by the role label osquery inferred (the packs' dynamic label
+// user_endpoint_windows or build_server_windows), read through the Fleet API client from --fleet-url with no
+// roles file: the same chain scores higher on the user endpoint than on the build server.
+func TestScoreWithInferredFleetRole(t *testing.T) {
+	t.Setenv(roles.DefaultTokenEnv, "fleet-t0ken")
+	scoreAs := func(label string) alert.Alert {
+		srv := fleetServer("fleet-t0ken", `{"id":1,"name":"All Hosts","label_type":"builtin","label_membership_type":"dynamic"},`+
+			`{"id":41,"name":"`+label+`","label_type":"regular","label_membership_type":"dynamic","platform":"windows","host_count":1}`, 41)
+		defer srv.Close()
+		out, stderr, err := runCmd(t, "", "score", "--quiet", "--fleet-url", srv.URL, "testdata/good_mshta_csc_network.jsonl")
+		if err != nil {
+			t.Fatalf("score: %v\n%s", err, stderr)
+		}
+		if strings.Contains(stderr, "fleet-t0ken") {
+			t.Error("the token appears in the logs")
+		}
+		alerts := decodeAlerts(t, out)
+		if len(alerts) != 1 {
+			t.Fatalf("%s: alerts = %+v", label, alerts)
+		}
+		return alerts[0]
+	}
+	ue, bs := scoreAs("user_endpoint_windows"), scoreAs("build_server_windows")
+	if ue.Role != "user_endpoint" || ue.RoleLabel != "fleet label 41 (user_endpoint_windows) by name" {
+		t.Errorf("user endpoint alert: role %q label %q", ue.Role, ue.RoleLabel)
+	}
+	if bs.Role != "build_server" || bs.RoleLabel != "fleet label 41 (build_server_windows) by name" {
+		t.Errorf("build server alert: role %q label %q", bs.Role, bs.RoleLabel)
+	}
+	if !(ue.Score > bs.Score) {
+		t.Errorf("score on the user endpoint %v, on the build server %v: want it higher on the user endpoint", ue.Score, bs.Score)
+	}
+	// --fleet-url and a roles file naming a Fleet server are one too many.
+	rolesFile := filepath.Join(t.TempDir(), "roles.yaml")
+	if err := os.WriteFile(rolesFile, []byte("fleet:\n  url: http://127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "", "score", "--fleet-url", "http://127.0.0.1:1", "--roles", rolesFile, "testdata/good_mshta_csc_network.jsonl"); err == nil || !strings.Contains(err.Error(), "--fleet-url") {
+		t.Errorf("--fleet-url with a fleet: section: %v", err)
 	}
 }
 

@@ -19,6 +19,24 @@ import (
 	"github.com/compilelineage/compile-lineage/correlator/internal/state"
 )
 
+// sinks opens stdout, the --alerts file and the --webhook as one sink.
+func (o *runOptions) sinks(stdout io.Writer) (alert.Multi, func(), error) {
+	sinks := alert.Multi{alert.NewWriterSink(stdout)}
+	closeFn := func() {}
+	if o.alerts != "" {
+		f, err := alert.OpenFile(o.alerts)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeFn = func() { f.Close() }
+		sinks = append(sinks, f)
+	}
+	if o.webhook != "" {
+		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv)})
+	}
+	return sinks, closeFn, nil
+}
+
 // runOptions are the flags of the run command.
 type runOptions struct {
 	common
@@ -32,6 +50,7 @@ type runOptions struct {
 	webhookTokenEnv string
 	poll            time.Duration
 	once            bool
+	kafka           kafkaFlags
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,11 +68,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.webhookTokenEnv, "webhook-token-env", "CORRELATOR_WEBHOOK_TOKEN", "environment variable holding the webhook bearer token (if set)")
 	fs.DurationVar(&o.poll, "poll", time.Second, "how often followed files are checked for new data")
 	fs.BoolVar(&o.once, "once", false, "read followed files to their end and exit (backfill, tests)")
+	o.kafka.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
 	}
 	o.follow = append(o.follow, pos...)
+	if o.kafka.enabled() {
+		if len(o.follow) > 0 {
+			fmt.Fprint(stderr, "run: --follow and --kafka-brokers exclude each other (post lines to --listen, or produce them to the input topic)\n", usage)
+			return errUsage
+		}
+		return runKafka(ctx, &o, stdout, stderr)
+	}
 	if o.state == "" {
 		fmt.Fprint(stderr, "run: --state is required (offsets, dedup and the alert outbox live there)\n", usage)
 		return errUsage
@@ -83,18 +110,11 @@ func runService(ctx context.Context, o *runOptions, stdout, stderr io.Writer) er
 	eng := s.engine(st)
 	eng.KeepBelow = true
 
-	sinks := alert.Multi{alert.NewWriterSink(stdout)}
-	if o.alerts != "" {
-		f, err := alert.OpenFile(o.alerts)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sinks = append(sinks, f)
+	sinks, closeSinks, err := o.sinks(stdout)
+	if err != nil {
+		return err
 	}
-	if o.webhook != "" {
-		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv)})
-	}
+	defer closeSinks()
 	dl, err := openDeadLetters(o.deadLetter, logger)
 	if err != nil {
 		return err

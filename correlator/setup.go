@@ -24,6 +24,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // common holds the flags shared by every command.
 type common struct {
 	roles      listFlag
+	fleetURL   string
 	policy     string
 	exceptions string
 	deadLetter string
@@ -35,6 +36,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.Var(&c.roles, "roles", "roles file: .csv (host,role) or .yaml (hosts, globs, Fleet labels); repeatable")
+	fs.StringVar(&c.fleetURL, "fleet-url", "", "Fleet server whose labels give roles: a label named after a role (build_server, user_endpoint_windows, ...) needs no mapping; API token from $"+roles.DefaultTokenEnv)
 	fs.StringVar(&c.policy, "policy", "", "scoring policy YAML read over the shipped defaults")
 	fs.StringVar(&c.exceptions, "exceptions", "", "exceptions YAML")
 	fs.StringVar(&c.deadLetter, "dead-letter", "", "append unusable lines (JSON lines with file and line) to this file")
@@ -90,6 +92,16 @@ func (c *common) load(logger hclog.Logger) (*setup, error) {
 		if err := s.resolver.LoadFile(f); err != nil {
 			return nil, err
 		}
+	}
+	if c.fleetURL != "" {
+		if s.resolver.HasFleet() {
+			return nil, fmt.Errorf("--fleet-url: a roles file already names a Fleet server (its fleet: section)")
+		}
+		f, err := roles.NewFleet(roles.FleetConfig{URL: c.fleetURL}, s.resolver.LabelRules())
+		if err != nil {
+			return nil, fmt.Errorf("--fleet-url: %w", err)
+		}
+		s.resolver.SetFleet(f)
 	}
 	s.resolver.SetLogger(logger.Named("roles"))
 	if c.exceptions != "" {

@@ -97,38 +97,49 @@ var requiredKeys = []string{
 	"false_positives", "tuning", "requires_extension",
 }
 
-// Load reads every queries/*.sql file of fsys, sorted by file name.
+// Load reads every queries/*.sql file of fsys, sorted by file name, with the vocabulary lists written out
+// (ExpandVocab).
 func Load(fsys fs.FS) ([]Query, error) {
-	names, err := fs.Glob(fsys, "queries/*.sql")
+	parse := func(file string, src []byte) (Query, error) {
+		src, err := ExpandVocab(path.Join("queries", file), src)
+		if err != nil {
+			return Query{}, err
+		}
+		q, err := Parse(file, src)
+		q.Source = src
+		return q, err
+	}
+	return loadDir(fsys, "queries", "query", parse, func(q Query) string { return q.Name })
+}
+
+// loadDir parses every dir/*.sql file of fsys, sorted by file name, and rejects a name used twice.
+func loadDir[T any](fsys fs.FS, dir, kind string, parse func(file string, src []byte) (T, error), name func(T) string) ([]T, error) {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
-		return nil, fmt.Errorf("list queries: %w", err)
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	slices.Sort(names)
-	qs := make([]Query, 0, len(names))
+	out := make([]T, 0, len(names))
 	seen := map[string]string{}
 	for _, n := range names {
 		src, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
-		if src, err = ExpandVocab(n, src); err != nil {
-			return nil, err
-		}
-		q, err := Parse(path.Base(n), src)
+		v, err := parse(path.Base(n), src)
 		if err != nil {
 			return nil, err
 		}
-		if other, ok := seen[q.Name]; ok {
-			return nil, fmt.Errorf("%s: query name %q already used by %s", n, q.Name, other)
+		if other, ok := seen[name(v)]; ok {
+			return nil, fmt.Errorf("%s: %s name %q already used by %s", n, kind, name(v), other)
 		}
-		seen[q.Name] = n
-		q.Source = src
-		qs = append(qs, q)
+		seen[name(v)] = n
+		out = append(out, v)
 	}
-	if len(qs) == 0 {
-		return nil, fmt.Errorf("no queries/*.sql files found")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no %s/*.sql files found", dir)
 	}
-	return qs, nil
+	return out, nil
 }
 
 // Embedded returns the queries compiled into this package.
@@ -137,37 +148,11 @@ func Embedded() ([]Query, error) { return Load(queryFiles) }
 // Parse parses one query file. file is its base name and must be "<name>.sql".
 func Parse(file string, src []byte) (Query, error) {
 	q := Query{File: file, Flags: map[string][]Flag{}}
-	lines := strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
-	vals := map[string]string{}
-	lineOf := map[string]int{}
-	var order []string
-	last := ""
-	i := 0
-	for ; i < len(lines); i++ {
-		l := strings.TrimRight(lines[i], " \t")
-		if !strings.HasPrefix(l, "--") {
-			break
-		}
-		if strings.HasPrefix(l, "--  ") || l == "--" {
-			if last == "" {
-				return q, fmt.Errorf("%s:%d: continuation line before any key", file, i+1)
-			}
-			vals[last] = strings.TrimSpace(vals[last] + " " + strings.TrimSpace(l[2:]))
-			continue
-		}
-		m := keyRe.FindStringSubmatch(l)
-		if m == nil {
-			return q, fmt.Errorf("%s:%d: header line is not \"-- key: value\": %q", file, i+1, l)
-		}
-		key := m[1]
-		if _, dup := vals[key]; dup {
-			return q, fmt.Errorf("%s:%d: key %q repeated", file, i+1, key)
-		}
-		vals[key] = strings.TrimSpace(m[2])
-		lineOf[key] = i + 1
-		order = append(order, key)
-		last = key
+	h, err := readHeader(file, src)
+	if err != nil {
+		return q, err
 	}
+	vals, lineOf, order := h.vals, h.lineOf, h.order
 	for _, k := range requiredKeys {
 		if _, ok := vals[k]; !ok {
 			return q, fmt.Errorf("%s: header key %q missing", file, k)
@@ -182,9 +167,7 @@ func Parse(file string, src []byte) (Query, error) {
 			return q, fmt.Errorf("%s:%d: unknown header key %q", file, lineOf[k], k)
 		}
 	}
-	errAt := func(key, format string, args ...any) error {
-		return fmt.Errorf("%s:%d: %s: %s", file, lineOf[key], key, fmt.Sprintf(format, args...))
-	}
+	errAt := h.errAt
 
 	q.Name = vals["name"]
 	if !nameRe.MatchString(q.Name) {
@@ -272,21 +255,82 @@ func Parse(file string, src []byte) (Query, error) {
 		}
 	}
 
-	body := strings.TrimSpace(strings.Join(lines[i:], "\n"))
-	if body == "" {
-		return q, fmt.Errorf("%s: no SQL after the header", file)
-	}
-	if !strings.HasSuffix(body, ";") {
-		return q, fmt.Errorf("%s: the SQL must end in \";\"", file)
-	}
-	for j, l := range strings.Split(body, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "--") {
-			return q, fmt.Errorf("%s:%d: comment inside the SQL body; put notes in the header", file, i+j+1)
-		}
-		if strings.TrimRight(l, " \t") != l {
-			return q, fmt.Errorf("%s:%d: trailing white space in the SQL body", file, i+j+1)
-		}
+	body, err := h.sql()
+	if err != nil {
+		return q, err
 	}
 	q.SQL = body
 	return q, nil
+}
+
+// header is the parsed "-- key: value" header of a source file and the lines after it.
+type header struct {
+	file   string
+	vals   map[string]string
+	lineOf map[string]int
+	order  []string
+	lines  []string
+	body   int // index of the first line after the header
+}
+
+// readHeader reads the header of a query, label or policy file: "-- key: value" lines, a value continued
+// on lines that start with "--" and two or more spaces.
+func readHeader(file string, src []byte) (header, error) {
+	h := header{file: file, vals: map[string]string{}, lineOf: map[string]int{}}
+	h.lines = strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
+	last := ""
+	i := 0
+	for ; i < len(h.lines); i++ {
+		l := strings.TrimRight(h.lines[i], " \t")
+		if !strings.HasPrefix(l, "--") {
+			break
+		}
+		if strings.HasPrefix(l, "--  ") || l == "--" {
+			if last == "" {
+				return h, fmt.Errorf("%s:%d: continuation line before any key", file, i+1)
+			}
+			h.vals[last] = strings.TrimSpace(h.vals[last] + " " + strings.TrimSpace(l[2:]))
+			continue
+		}
+		m := keyRe.FindStringSubmatch(l)
+		if m == nil {
+			return h, fmt.Errorf("%s:%d: header line is not \"-- key: value\": %q", file, i+1, l)
+		}
+		key := m[1]
+		if _, dup := h.vals[key]; dup {
+			return h, fmt.Errorf("%s:%d: key %q repeated", file, i+1, key)
+		}
+		h.vals[key] = strings.TrimSpace(m[2])
+		h.lineOf[key] = i + 1
+		h.order = append(h.order, key)
+		last = key
+	}
+	h.body = i
+	return h, nil
+}
+
+// sql returns the SQL after the header: one statement ending in ";", without comments or trailing
+// white space.
+func (h header) sql() (string, error) {
+	body := strings.TrimSpace(strings.Join(h.lines[h.body:], "\n"))
+	if body == "" {
+		return "", fmt.Errorf("%s: no SQL after the header", h.file)
+	}
+	if !strings.HasSuffix(body, ";") {
+		return "", fmt.Errorf("%s: the SQL must end in \";\"", h.file)
+	}
+	for j, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "--") {
+			return "", fmt.Errorf("%s:%d: comment inside the SQL body; put notes in the header", h.file, h.body+j+1)
+		}
+		if strings.TrimRight(l, " \t") != l {
+			return "", fmt.Errorf("%s:%d: trailing white space in the SQL body", h.file, h.body+j+1)
+		}
+	}
+	return body, nil
+}
+
+// errAt formats an error about a header key, naming the file and the key's line.
+func (h header) errAt(key, format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s: %s", h.file, h.lineOf[key], key, fmt.Sprintf(format, args...))
 }

@@ -34,30 +34,14 @@ func (s telemetrySource) windowsEvent() (channel, eventid string) {
 	return "", ""
 }
 
-var telemetrySources = []telemetrySource{
-	{"linux", "process", "process_events", "process_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_process_events=true"},
-	{"linux", "file", "process_file_events", "process_file_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_fim_events=true and file_paths in the config"},
-	{"linux", "file", "file_events", "file_events", "", "--enable_file_events=true and file_paths in the config"},
-	{"linux", "network", "socket_events", "socket_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_sockets=true"},
-	{"darwin", "process", "es_process_events", "es_process_events", "", "--disable_endpointsecurity=false and Full Disk Access for osqueryd"},
-	{"darwin", "process", "process_events", "process_events", "", "--disable_audit=false (OpenBSM, macOS 10.15 and older)"},
-	{"darwin", "file", "es_process_file_events", "es_process_file_events", "", "--disable_endpointsecurity_fim=false and file_paths in the config"},
-	{"darwin", "file", "file_events", "file_events", "", "--enable_file_events=true and file_paths in the config"},
-	{"darwin", "network", "socket_events", "socket_events", "", "--disable_audit=false --audit_allow_sockets=true"},
-	{"windows", "process", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 1",
-		"Sysmon recording event 1; --enable_windows_events_publisher=true --enable_windows_events_subscriber=true --windows_event_channels=...,Microsoft-Windows-Sysmon/Operational"},
-	{"windows", "process", "process_etw_events", "process_etw_events", "type = 'ProcessStart'", "--enable_process_etw_events=true (osquery 5.8.0+)"},
-	{"windows", "process", "windows_events", "windows_events:Security/4688", "source = 'Security' AND eventid = 4688",
-		"Audit Process Creation (and 'Include command line in process creation events'); --enable_windows_events_publisher=true --enable_windows_events_subscriber=true"},
-	{"windows", "file", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 11",
-		"Sysmon recording event 11 (FileCreate) with the Sysmon channel in --windows_event_channels"},
-	{"windows", "file", "ntfs_journal_events", "ntfs_journal_events", "", "--enable_ntfs_event_publisher=true and file_paths in the config"},
-	{"windows", "network", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 3",
-		"Sysmon recording event 3 (NetworkConnect) with the Sysmon channel in --windows_event_channels"},
-	{"windows", "network", "process_open_sockets", "process_open_sockets", "", "always on; point in time only (connections already closed are missed)"},
-	{"windows", "image_load", "windows_events", "windows_events:Microsoft-Windows-Sysmon/Operational", "source = 'Microsoft-Windows-Sysmon/Operational' AND eventid = 7",
-		"Sysmon recording event 7 (ImageLoad) for user-writable folders and Microsoft.CodeAnalysis* (windows-vm/provision/sysmon-config.xml); without it compiled DLLs loaded by rundll32 or PowerShell are not linked (exec:image_load)"},
-}
+// telemetrySources are the vocabulary's sources (vocab.TelemetrySources), in row order.
+var telemetrySources = func() []telemetrySource {
+	var out []telemetrySource
+	for _, s := range vocab.TelemetrySources() {
+		out = append(out, telemetrySource{s.Platform, s.Signal, s.Table, s.Label, s.Where, s.Hint})
+	}
+	return out
+}()
 
 type compileTelemetry struct {
 	logger hclog.Logger
@@ -86,9 +70,6 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 	}
 	procs, files, conns := compilelineage.Choose(tel).Sources()
 	used := map[string]string{"process": procs, "file": files, "network": conns}
-	if procs == "sysmon" {
-		used["image_load"] = procs // image loads ride on the Sysmon executions lookup
-	}
 	counts := t.counter(since)
 	var rows []map[string]string
 	for _, s := range telemetrySources {
@@ -144,7 +125,7 @@ func (t *compileTelemetry) counter(since int64) func(context.Context, telemetryS
 			if windows == nil {
 				res, err := t.q.QueryRowsContext(ctx, fmt.Sprintf("SELECT source, eventid, count(*) AS n, min(time) AS oldest, "+
 					"max(time) AS newest FROM windows_events WHERE time >= %d AND source IN ('Microsoft-Windows-Sysmon/Operational', "+
-					"'Security') AND eventid IN (1, 3, 7, 11, 4688) GROUP BY source, eventid", since))
+					"'Security') AND eventid IN (1, 3, 11, 4688) GROUP BY source, eventid", since))
 				if err != nil {
 					return "", "", "", err
 				}

@@ -129,6 +129,15 @@ func (s *FileSink) Send(ctx context.Context, a *Alert) error {
 	return nil
 }
 
+// Sync flushes what was written through the embedded WriterSink (callers
+// that batch alerts write without a sync per alert, then Sync once).
+func (s *FileSink) Sync() error {
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sync alert file: %w", err)
+	}
+	return nil
+}
+
 // Close closes the file.
 func (s *FileSink) Close() error { return s.f.Close() }
 

@@ -61,9 +61,18 @@ type Engine struct {
 	Retention time.Duration
 	// PruneEvery is how many lineage rows pass between prunes (0: 65536).
 	PruneEvery int
+	// Fleet, when set, has the last word on pairs this State has not seen
+	// fleet-wide (several correlators sharing one fleet; see internal/kafka).
+	Fleet FleetRarity
 
 	newest  int64 // latest row time seen
 	sinceGC int   // lineage rows since the last prune
+}
+
+// FleetRarity decides whether a lineage is the first in the fleet to show a
+// parent and compiler pair.
+type FleetRarity interface {
+	FirstInFleet(parent, compiler, lineageID string) bool
 }
 
 // DefaultRetention keeps lineages for 14 days after their latest row.
@@ -123,6 +132,9 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		rar = score.Rarity{HostFirst: prior.HostFirst, FleetFirst: prior.FleetFirst}
 	} else {
 		rar.HostFirst, rar.FleetFirst = e.State.SeePair(host.Key(), rec.ParentName, rec.CompilerName)
+		if rar.FleetFirst && e.Fleet != nil {
+			rar.FleetFirst = e.Fleet.FirstInFleet(rec.ParentName, rec.CompilerName, rec.LineageID)
+		}
 	}
 	role := score.Role{Name: assign.Role, All: assign.All, Label: assign.Label}
 	res := score.Evaluate(e.Policy, &rec, role, rar)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,10 +143,31 @@ type Fleet struct {
 	refresh time.Duration
 	logger  hclog.Logger
 
-	gen     atomic.Uint64
-	mu      sync.RWMutex
-	members map[string][]Match // lower-case uuid and hostname
-	fetched time.Time
+	gen      atomic.Uint64
+	mu       sync.RWMutex
+	known    []string           // role names a label may carry as its name (set by Resolver.SetFleet)
+	members  map[string][]Match // lower-case uuid and hostname
+	inferred map[string][]Match // the same, for labels named after a role
+	fetched  time.Time
+}
+
+// labelPlatforms are the platform words a role label's name may end in (packs.LabelName: the labels the
+// packs ship are named build_server_windows, user_endpoint_macos, ...).
+var labelPlatforms = []string{"windows", "linux", "macos", "darwin"}
+
+// RoleFromLabelName returns the role a Fleet label is named after: the name is a known role, or a known
+// role followed by _windows, _linux, _macos or _darwin (case-insensitive).
+func RoleFromLabelName(name string, known []string) (string, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	for _, p := range labelPlatforms {
+		if r, ok := strings.CutSuffix(n, "_"+p); ok && slices.Contains(known, r) {
+			return r, true
+		}
+	}
+	if slices.Contains(known, n) {
+		return n, true
+	}
+	return "", false
 }
 
 // NewFleet builds a Fleet source from a config; the token comes from the
@@ -175,7 +197,14 @@ func NewFleetWithClient(c *FleetClient, rules []LabelRule, refresh time.Duration
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Fleet{client: c, rules: rules, refresh: refresh, logger: logger, members: map[string][]Match{}}
+	return &Fleet{client: c, rules: rules, refresh: refresh, logger: logger, members: map[string][]Match{},
+		inferred: map[string][]Match{}}
+}
+
+func (f *Fleet) setKnown(roles []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.known = roles
 }
 
 // SetLogger sets the logger used for refresh errors.
@@ -191,42 +220,65 @@ func (f *Fleet) Fetched() time.Time {
 	return f.fetched
 }
 
-// Refresh fetches the labels and the hosts of every mapped label.
+// Refresh fetches the labels and the hosts of every mapped label: the labels the roles file maps, and the
+// labels named after a role (RoleFromLabelName), which count only for hosts no other source gives a role.
 func (f *Fleet) Refresh(ctx context.Context) error {
 	labels, err := f.client.Labels(ctx)
 	if err != nil {
 		return err
 	}
-	members := map[string][]Match{}
-	for _, rule := range f.rules {
-		for _, l := range labels {
+	f.mu.RLock()
+	known := f.known
+	f.mu.RUnlock()
+	members, inferred := map[string][]Match{}, map[string][]Match{}
+	hostsOf := map[int][]FleetHost{}
+	add := func(into map[string][]Match, l FleetLabel, m Match) error {
+		hosts, ok := hostsOf[l.ID]
+		if !ok {
+			var err error
+			if hosts, err = f.client.LabelHosts(ctx, l.ID); err != nil {
+				return err
+			}
+			hostsOf[l.ID] = hosts
+		}
+		for _, h := range hosts {
+			seen := map[string]bool{}
+			for _, id := range []string{h.UUID, h.Hostname, h.ComputerName, h.DisplayName} {
+				id = strings.ToLower(id)
+				if id == "" || seen[id] {
+					continue
+				}
+				seen[id] = true
+				into[id] = append(into[id], m)
+			}
+		}
+		return nil
+	}
+	for _, l := range labels {
+		mapped := false
+		for _, rule := range f.rules {
 			if (rule.LabelID != 0 && l.ID != rule.LabelID) || (rule.LabelName != "" && !strings.EqualFold(l.Name, rule.LabelName)) {
 				continue
 			}
-			hosts, err := f.client.LabelHosts(ctx, l.ID)
-			if err != nil {
+			mapped = true
+			m := Match{Role: rule.Role, Label: fmt.Sprintf("fleet label %d (%s) via %s", l.ID, l.Name, rule.Label)}
+			if err := add(members, l, m); err != nil {
 				return err
 			}
-			m := Match{Role: rule.Role, Label: fmt.Sprintf("fleet label %d (%s) via %s", l.ID, l.Name, rule.Label)}
-			for _, h := range hosts {
-				seen := map[string]bool{}
-				for _, id := range []string{h.UUID, h.Hostname, h.ComputerName, h.DisplayName} {
-					id = strings.ToLower(id)
-					if id == "" || seen[id] {
-						continue
-					}
-					seen[id] = true
-					members[id] = append(members[id], m)
-				}
+		}
+		if role, ok := RoleFromLabelName(l.Name, known); ok && !mapped {
+			m := Match{Role: role, Label: fmt.Sprintf("fleet label %d (%s) by name", l.ID, l.Name)}
+			if err := add(inferred, l, m); err != nil {
+				return err
 			}
 		}
 	}
 	f.mu.Lock()
-	f.members = members
+	f.members, f.inferred = members, inferred
 	f.fetched = time.Now()
 	f.mu.Unlock()
 	f.gen.Add(1)
-	f.logger.Debug("fleet labels refreshed", "labels", len(labels), "hosts", len(members))
+	f.logger.Debug("fleet labels refreshed", "labels", len(labels), "hosts", len(members), "inferred_hosts", len(inferred))
 	return nil
 }
 
@@ -246,21 +298,23 @@ func (f *Fleet) Run(ctx context.Context) {
 	}
 }
 
-// Matches returns the roles Fleet labels give a host.
-func (f *Fleet) Matches(h resultlog.Host) []Match {
+// Matches returns the roles the mapped Fleet labels give a host.
+func (f *Fleet) Matches(h resultlog.Host) []Match { return f.matches(h, false) }
+
+// Inferred returns the roles the Fleet labels named after a role give a host.
+func (f *Fleet) Inferred(h resultlog.Host) []Match { return f.matches(h, true) }
+
+func (f *Fleet) matches(h resultlog.Host, inferred bool) []Match {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	from := f.members
+	if inferred {
+		from = f.inferred
+	}
 	var out []Match
 	for _, id := range identities(h) {
-		for _, m := range f.members[id] {
-			dup := false
-			for _, o := range out {
-				if o == m {
-					dup = true
-					break
-				}
-			}
-			if !dup {
+		for _, m := range from[id] {
+			if !slices.Contains(out, m) {
 				out = append(out, m)
 			}
 		}

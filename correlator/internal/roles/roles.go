@@ -102,12 +102,26 @@ func (r *Resolver) SetLogger(l hclog.Logger) {
 	}
 }
 
-// SetFleet attaches a Fleet label source.
+// SetFleet attaches a Fleet label source. Labels named after a known role give that role to hosts that
+// no roles file and no mapped label places (see RoleFromLabelName).
 func (r *Resolver) SetFleet(f *Fleet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	known := make([]string, 0, len(r.known))
+	for k := range r.known {
+		known = append(known, k)
+	}
+	slices.Sort(known)
+	f.setKnown(known)
 	r.fleet = f
 	clear(r.cache)
+}
+
+// HasFleet reports whether a Fleet source is attached.
+func (r *Resolver) HasFleet() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fleet != nil
 }
 
 // LoadFile loads a .csv or .yaml/.yml roles file by its extension.
@@ -238,6 +252,9 @@ func (r *Resolver) Resolve(h resultlog.Host) Assignment {
 	}
 	if fleet != nil {
 		ms = append(ms, fleet.Matches(h)...)
+		if len(ms) == 0 {
+			ms = fleet.Inferred(h)
+		}
 	}
 	a := r.assign(ms)
 

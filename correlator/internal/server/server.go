@@ -42,7 +42,9 @@ type Config struct {
 	CertFile string
 	KeyFile  string
 	MaxBody  int64 // bytes per request (default 64 MiB)
-	Logger   hclog.Logger
+	// Metrics, when set, is served at GET /metrics (Prometheus text).
+	Metrics http.Handler
+	Logger  hclog.Logger
 }
 
 // Server is the HTTP endpoint.
@@ -81,6 +83,9 @@ func New(cfg Config, in Ingester) (*Server, error) {
 	mux.HandleFunc("POST /osquery/log", s.osquery)
 	mux.HandleFunc("POST /fleet/results", s.fleet)
 	mux.HandleFunc("POST /results", s.raw)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))

@@ -182,3 +182,33 @@ func FuzzParseFleetWebhook(f *testing.F) {
 		}
 	})
 }
+
+// GET /metrics serves Config.Metrics when one is given, and nothing otherwise.
+func TestMetricsEndpoint(t *testing.T) {
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "correlator_kafka_lines_total 7\n")
+	})
+	cases := []struct {
+		name    string
+		handler http.Handler
+		status  int
+		body    string
+	}{
+		{"with metrics", metrics, http.StatusOK, "correlator_kafka_lines_total 7\n"},
+		{"without metrics", nil, http.StatusNotFound, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, base := start(t, Config{Addr: "127.0.0.1:0", Metrics: tc.handler})
+			resp, err := http.Get(base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", resp.StatusCode, b, tc.status, tc.body)
+			}
+		})
+	}
+}

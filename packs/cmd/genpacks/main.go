@@ -1,4 +1,5 @@
-// Command genpacks writes the osquery packs and Fleet YAML generated from packs/queries/*.sql.
+// Command genpacks writes the osquery packs and Fleet YAML generated from packs/queries/*.sql, and the Fleet
+// role labels and policies generated from packs/labels/*.sql and packs/policies/*.sql.
 //
 // Usage (from the repository root): go run ./packs/cmd/genpacks [-dir packs] [-check]
 package main
@@ -37,6 +38,21 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	ls, err := packs.EmbeddedLabels()
+	if err != nil {
+		return err
+	}
+	ps, err := packs.EmbeddedPolicies()
+	if err != nil {
+		return err
+	}
+	roleFiles, err := packs.GenerateRoles(ls, ps)
+	if err != nil {
+		return err
+	}
+	for n, b := range roleFiles {
+		files[n] = b
+	}
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -71,6 +87,9 @@ func run(args []string) error {
 	}
 	updated, err := packs.ReplaceBlock(doc, packs.DocsBegin, packs.DocsEnd, packs.QueryDocs(qs))
 	if err != nil {
+		return fmt.Errorf("%s: %w", readme, err)
+	}
+	if updated, err = packs.ReplaceBlock(updated, packs.RolesDocsBegin, packs.RolesDocsEnd, packs.RolesDocs(ls, ps)); err != nil {
 		return fmt.Errorf("%s: %w", readme, err)
 	}
 	if !bytes.Equal(doc, updated) {

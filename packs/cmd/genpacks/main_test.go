@@ -38,6 +38,27 @@ func TestRunWritesAndChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ls, err := packs.EmbeddedLabels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := packs.EmbeddedPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := packs.GenerateRoles(ls, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roles) != 4 {
+		t.Fatalf("%d generated label and policy files, want 4", len(roles))
+	}
+	for name, content := range roles {
+		if _, dup := want[name]; dup {
+			t.Fatalf("%s generated twice", name)
+		}
+		want[name] = content
+	}
 	for name, content := range want {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		got, err := os.ReadFile(p)
@@ -55,10 +76,31 @@ func TestRunWritesAndChecks(t *testing.T) {
 	if err := run([]string{"-dir", dir, "-check"}); err != nil {
 		t.Fatalf("-check after generate: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, packs.FallbackPackFile), []byte("{}\n"), 0o600); err != nil {
+	for _, f := range []string{packs.FallbackPackFile, packs.GitOpsLabelsFile, packs.ApplyPoliciesFile} {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		good, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := run([]string{"-dir", dir, "-check"}); err == nil || !strings.Contains(err.Error(), filepath.FromSlash(f)) {
+			t.Fatalf("-check with an edited %s: err = %v", f, err)
+		}
+		if err := os.WriteFile(p, good, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stale label and policy reference in the README is caught too.
+	staleRoles, err := packs.ReplaceBlock(readme, packs.RolesDocsBegin, packs.RolesDocsEnd, "\nold\n")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := run([]string{"-dir", dir, "-check"}); err == nil || !strings.Contains(err.Error(), packs.FallbackPackFile) {
-		t.Fatalf("-check with an edited pack: err = %v", err)
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), staleRoles, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-dir", dir, "-check"}); err == nil || !strings.Contains(err.Error(), "README.md") {
+		t.Fatalf("-check with a stale roles block: err = %v", err)
 	}
 }

@@ -1,0 +1,11 @@
+-- role: user_endpoint
+-- platform: windows
+-- description: Windows user endpoints: a Windows client edition (Windows 10, 11) that is none of the roles
+--   above: no domain controller, no CI agent, no server role, no developer tools.
+-- evidence: os_version.name without "Windows Server" (for example "Microsoft Windows 11 Enterprise"); every
+--   other role's evidence absent.
+-- false_positives: A developer machine whose tools the developer label does not know (an in-house SDK, a
+--   portable IDE) lands here and is scored as a user endpoint.
+-- tuning: Extend the developer label rather than this one; this label is whatever is left on Windows
+--   clients.
+SELECT 1 FROM os_version WHERE name NOT LIKE '%Windows Server%';

@@ -1,0 +1,15 @@
+-- name: Compilers restricted on this role
+-- description: For user endpoints (the user_endpoint role labels): fails when any compiler ran in
+--   compile_lineage's window (24 hours by default), suspicious or not. People on these hosts do not
+--   compile, so every compile there is either a role to correct or a compile after delivery; this is the
+--   application-control direction of AN1381's mitigations (ATT&CK T1127 M1038 Execution Prevention).
+-- resolution: If the person does develop, correct the role (install the tools the developer label looks
+--   for, or list the host in the correlator's roles file). Otherwise block the compilers with application
+--   control (WDAC or AppLocker deny rules for csc.exe, vbc.exe, jsc.exe, msbuild.exe, ilasm.exe on Windows;
+--   remove or restrict gcc, cc, clang on Linux and macOS) and investigate the compile with SELECT time,
+--   compiler_name, parent_name, ancestry, output_path, stage FROM compile_lineage;
+-- platform: windows,linux,darwin
+-- critical: no
+-- requires_extension: yes
+-- roles: user_endpoint
+SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM compile_lineage);
