@@ -28,7 +28,7 @@ var datasetWant = map[string]struct{ compiles, suspicious, elastic, an1381 int }
 	"evtx-attack-samples/edr_testing_script_msbuild_csproj.jsonl":                 {1, 1, 0, 1},
 	"evtx-attack-samples/msbuild_rid_hijack_sam_registry_write.jsonl":             {0, 0, 0, 0},
 	"evtx-attack-samples/vbc_stext_hollowed_stealer_not_a_compile.jsonl":          {2, 2, 0, 0},
-	"evtx-attack-samples/vs2019_devenv_build_with_prebuild_event.jsonl":           {1, 0, 0, 0},
+	"evtx-attack-samples/vs2019_devenv_build_with_prebuild_event.jsonl":           {2, 0, 0, 0},
 	"otrf-security-datasets/empire_msbuild_inline_task_via_wmi.jsonl":             {3, 3, 0, 3},
 	"otrf-security-datasets/empire_powershell_addtype_csc.jsonl":                  {3, 3, 0, 3},
 	"otrf-security-datasets/exchange_proxylogon_aspx_webshell_w3wp_compile.jsonl": {1, 1, 0, 0},

@@ -212,6 +212,9 @@ func TestQueriesOnFixtures(t *testing.T) {
 		{"compile_baseline", "windows_sysmon_benign", []want{
 			{"compiler_name": "msbuild.exe", "parent_name": "devenv.exe", "suspicious": "0", "time": ts(5)},
 			{"compiler_name": "csc.exe", "parent_name": "msbuild.exe", "suspicious": "0", "time": ts(7)},
+			// dotnet build from a developer prompt in the project folder, and the SDK's csc.dll it runs.
+			{"compiler_name": "dotnet.exe", "parent_name": "cmd.exe", "suspicious": "0", "time": ts(25)},
+			{"compiler_name": "dotnet.exe", "parent_name": "dotnet.exe", "suspicious": "0", "time": ts(26)},
 			{"compiler_name": "msbuild.exe", "parent_name": "cmd.exe", "suspicious": "0", "time": ts(43)},
 			{"compiler_name": "csc.exe", "parent_name": "msbuild.exe", "suspicious": "0", "time": ts(45)},
 		}},
@@ -232,6 +235,18 @@ func TestQueriesOnFixtures(t *testing.T) {
 		{"compile_suspicious", "macos_benign", nil},
 		{"compile_artifact_executed", "macos_attack", []want{
 			{"compiler_pid": "9002", "output_path": "/tmp/updater", "executions": ">=1", "first_exec_pid": "9003"},
+		}},
+		// compile_lineage's scenarios (tables/testdata/scenarios): the fallbacks follow linkers,
+		// the macOS per-user temp folder, and leave pip's own build folders alone.
+		{"fallback_linux_tmp_compiler", "../../tables/testdata/scenarios/linux_insmod_module", []want{
+			{"compiler_name": "x86_64-linux-gnu-ld.bfd", "parent_name": "make", "fallback": "linux_tmp_compiler"},
+		}},
+		{"fallback_linux_tmp_compiler", "../../tables/testdata/scenarios/linux_pip_build", nil},
+		{"fallback_linux_webserver_compiler", "../../tables/testdata/scenarios/linux_ldso_noexec", []want{
+			{"compiler_name": "gcc", "parent_name": "dash", "compiler_user": "www-data"},
+		}},
+		{"fallback_macos_suspicious_dir_compiler", "../../tables/testdata/scenarios/darwin_osacompile_app", []want{
+			{"compiler_name": "osacompile", "parent_name": "zsh"},
 		}},
 		{"compile_telemetry_gaps", "macos_attack", []want{
 			{"platform": "darwin", "signal": "file", "sources": "~es_process_file_events:disabled"},

@@ -176,7 +176,8 @@ func TestSysmonConfig(t *testing.T) {
 			t.Errorf("sysmon config does not record EID %d (%s)", eid, name)
 		}
 	}
-	// EID 7 is for Roslyn loaded in process (pwsh Add-Type): Microsoft.CodeAnalysis*.dll, nothing else.
+	// EID 7 is for Roslyn loaded in process (pwsh Add-Type): Microsoft.CodeAnalysis*.dll, and for compiled
+	// modules loaded from user-writable folders (compile_lineage exec:image_load), nothing else.
 	var loads []string
 	for _, g := range cfg.Groups {
 		for _, r := range g.Rules {
@@ -187,8 +188,11 @@ func TestSysmonConfig(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(loads, []string{`ImageLoaded contains \Microsoft.CodeAnalysis`}) {
-		t.Errorf("ImageLoad include conditions %q, want only ImageLoaded contains \\Microsoft.CodeAnalysis", loads)
+	want := []string{`ImageLoaded contains \AppData\Local\Temp\`, `ImageLoaded contains \AppData\Roaming\`,
+		`ImageLoaded contains \Users\Public\`, `ImageLoaded begin with C:\Windows\Temp\`, `ImageLoaded begin with C:\ProgramData\`,
+		`ImageLoaded begin with C:\AtomicRedTeam\`, `ImageLoaded contains \Microsoft.CodeAnalysis`}
+	if !slices.Equal(loads, want) {
+		t.Errorf("ImageLoad include conditions %q, want %q", loads, want)
 	}
 }
 

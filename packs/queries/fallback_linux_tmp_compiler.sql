@@ -1,7 +1,9 @@
 -- name: fallback_linux_tmp_compiler
 -- description: Extension-free fallback for Linux in the direction of MITRE AN1382: a C compiler driver
---   (gcc, g++, cc, c89, c99, clang, tcc and versioned or cross names) whose binary, working directory
---   or command-line source/output sits in /tmp, /dev/shm or /var/tmp, from audit process_events.
+--   (gcc, g++, cc, c89, c99, clang, tcc and versioned or cross names), a linker (ld, ld.bfd, ld.gold,
+--   ld.lld, mold, x86_64-linux-gnu-ld.bfd) or rustc whose binary, working directory or command-line
+--   source/output sits in /tmp, /dev/shm, /var/tmp or a hidden folder under /home or /root, from audit
+--   process_events; pip and cargo builds in their own /tmp folders under pip or cargo are left out.
 -- platform: linux
 -- interval: 300
 -- min_osquery_version: 5.0.0
@@ -28,13 +30,17 @@ compilers AS MATERIALIZED (
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
   WHERE (c.name IN /* vocab:posix_cc_compilers */ (
       'cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+         OR c.name IN /* vocab:posix_linkers */ ('ld', 'ld.bfd', 'ld.gold', 'ld.lld', 'lld', 'mold') OR c.name = 'rustc'
          OR c.name GLOB '*-gcc' OR c.name GLOB '*-g++' OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*'
          OR c.name GLOB '*-gcc-[0-9]*' OR c.name GLOB '*-g++-[0-9]*' OR c.name GLOB 'clang-[0-9]*'
-         OR c.name GLOB 'clang++-[0-9]*')
+         OR c.name GLOB 'clang++-[0-9]*' OR c.name GLOB '*-ld' OR c.name GLOB '*-ld.bfd' OR c.name GLOB '*-ld.gold')
     AND (c.path GLOB '/tmp/*' OR c.path GLOB '/dev/shm/*' OR c.path GLOB '/var/tmp/*'
          OR c.cwd IN ('/tmp', '/dev/shm', '/var/tmp')
          OR c.cwd GLOB '/tmp/*' OR c.cwd GLOB '/dev/shm/*' OR c.cwd GLOB '/var/tmp/*'
-         OR c.cmdline GLOB '*[ =]/tmp/*' OR c.cmdline GLOB '*[ =]/dev/shm/*' OR c.cmdline GLOB '*[ =]/var/tmp/*')
+         OR c.cmdline GLOB '*[ =]/tmp/*' OR c.cmdline GLOB '*[ =]/dev/shm/*' OR c.cmdline GLOB '*[ =]/var/tmp/*'
+         OR c.cmdline GLOB '*[ =]/home/*/.[^.]*/*' OR c.cmdline GLOB '*[ =]/root/.[^.]*/*')
+    AND NOT ((c.cwd GLOB '/tmp/pip-*' OR c.cmdline GLOB '* /tmp/pip-*') AND (s.name GLOB 'python*' OR s.name GLOB 'pip*'))
+    AND NOT ((c.cwd GLOB '/tmp/cargo-install*' OR c.cmdline GLOB '* /tmp/cargo-install*') AND s.name IN ('cargo', 'rustc'))
 )
 SELECT DISTINCT c.time, c.pid AS compiler_pid, c.path AS compiler_path, c.name AS compiler_name,
        c.cmdline AS compiler_cmdline, c.ppid AS parent_pid, coalesce(c.s_path, pr.path) AS parent_path,

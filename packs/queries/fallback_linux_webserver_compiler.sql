@@ -1,6 +1,6 @@
 -- name: fallback_linux_webserver_compiler
 -- description: Extension-free fallback for Linux: a C compiler driver (gcc, g++, cc, c89, c99, clang,
---   tcc and versioned or cross names) started by a web server, an application server or a web user,
+--   tcc and versioned or cross names; go, rustc and linkers too) started by a web server, an application server or a web user,
 --   from audit process_events. Web server = one of the three nearest ancestors is nginx, apache2,
 --   httpd, lighttpd, caddy, php-fpm, php-cgi, uwsgi or gunicorn, or the compiler runs as www-data,
 --   apache, nginx, http, wwwrun or lighttpd (web shell -> sh -> gcc, the Rocke and Sea Turtle pattern).
@@ -28,9 +28,10 @@ compilers AS MATERIALIZED (
   SELECT * FROM starts
   WHERE name IN /* vocab:posix_cc_compilers */ (
       'cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+     OR name IN /* vocab:posix_linkers */ ('ld', 'ld.bfd', 'ld.gold', 'ld.lld', 'lld', 'mold') OR name IN ('go', 'rustc')
      OR name GLOB '*-gcc' OR name GLOB '*-g++' OR name GLOB 'gcc-[0-9]*' OR name GLOB 'g++-[0-9]*'
      OR name GLOB '*-gcc-[0-9]*' OR name GLOB '*-g++-[0-9]*' OR name GLOB 'clang-[0-9]*'
-     OR name GLOB 'clang++-[0-9]*'
+     OR name GLOB 'clang++-[0-9]*' OR name GLOB '*-ld.bfd'
 ),
 ancestry(c_pid, c_time, a_pid, a_ppid, a_time, a_name, a_path, a_cmdline, depth) AS (
   SELECT pid, time, pid, ppid, time, name, path, cmdline, 0 FROM compilers
@@ -50,7 +51,8 @@ lineage AS MATERIALIZED (
          max(CASE WHEN depth = 1 THEN a_cmdline END) AS parent_cmdline,
          max(CASE WHEN depth >= 1 AND (a_name IN /* vocab:posix_web_servers */ (
              'nginx', 'apache2', 'httpd', 'lighttpd', 'caddy', 'uwsgi', 'gunicorn')
-                                       OR a_name GLOB 'php-fpm*' OR a_name GLOB 'php-cgi*') THEN 1
+                                       OR a_name GLOB 'php-fpm*' OR a_name GLOB 'php-cgi*'
+                                       OR a_name GLOB 'httpd-*' OR a_name GLOB 'apache2-*') THEN 1
                   ELSE 0 END) AS web
   FROM ancestry
   GROUP BY c_pid, c_time
@@ -64,4 +66,4 @@ JOIN lineage l ON l.c_pid = c.pid AND l.c_time = c.time
 LEFT JOIN users u ON u.uid = c.uid
 WHERE l.web = 1
    OR u.username IN /* vocab:posix_web_server_users */ (
-       'www-data', 'apache', 'nginx', 'http', 'wwwrun', 'lighttpd');
+       'www-data', 'apache', 'nginx', 'http', 'wwwrun', 'lighttpd', '_www');

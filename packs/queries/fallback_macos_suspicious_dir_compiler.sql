@@ -1,7 +1,8 @@
 -- name: fallback_macos_suspicious_dir_compiler
 -- description: Extension-free fallback for macOS in the direction of MITRE AN1383: a compiler (clang,
---   gcc, cc, swiftc, Mono mcs, osacompile) started from, or with a source or output in, /tmp,
---   /private/tmp, /private/var/tmp, /Users/Shared or a user's Downloads folder, from EndpointSecurity
+--   gcc, cc, swiftc, Mono mcs, osacompile, tcc) started from, or with a source or output in, /tmp,
+--   /private/tmp, /private/var/tmp, /Users/Shared, the per-user temp folder /var/folders/*/*/T,
+--   a hidden folder under /Users or a user's Downloads folder, from EndpointSecurity
 --   exec events. The parent comes from the same run's exec events or, when still running, processes.
 -- platform: darwin
 -- interval: 300
@@ -27,9 +28,14 @@ compilers AS MATERIALIZED (
   LEFT JOIN starts s ON s.pid = c.ppid
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
   WHERE (c.name IN /* vocab:darwin_fallback_compilers */ (
-      'cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'mcs', 'osacompile')
+      'cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'swift-driver', 'mcs', 'osacompile',
+      'tcc')
          OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*')
     AND (c.cwd IN ('/tmp', '/private/tmp', '/private/var/tmp', '/Users/Shared')
+         OR c.cwd GLOB '/var/folders/*/*/T' OR c.cwd GLOB '/var/folders/*/*/T/*'
+         OR c.cwd GLOB '/private/var/folders/*/*/T/*'
+         OR c.cmdline GLOB '*[ =]/var/folders/*/*/T/*' OR c.cmdline GLOB '*[ =]/private/var/folders/*/*/T/*'
+         OR c.cmdline GLOB '*[ =]/Users/*/.[^.]*/*'
          OR c.cwd GLOB '/tmp/*' OR c.cwd GLOB '/private/tmp/*' OR c.cwd GLOB '/private/var/tmp/*'
          OR c.cwd GLOB '/Users/Shared/*' OR c.cwd GLOB '/Users/*/Downloads' OR c.cwd GLOB '/Users/*/Downloads/*'
          OR c.cmdline GLOB '*[ =]/tmp/*' OR c.cmdline GLOB '*[ =]/private/tmp/*'

@@ -23,7 +23,13 @@ const (
 )
 
 // ClassifyParent returns the class of a parent process from its base name.
-func ClassifyParent(name string) string { return vocab.ClassOf(name) }
+// Versioned and variant names (php-fpm8.2, python3.11) take the class of their plain name.
+func ClassifyParent(name string) string {
+	if c := vocab.ClassOf(name); c != ClassUnknown {
+		return c
+	}
+	return vocab.ClassOf(versionless(stem(name)))
+}
 
 // Compiler kinds.
 const (
@@ -39,9 +45,51 @@ const (
 	kindOSA     = "osacompile" // macOS AppleScript / JXA compiler
 	kindLinker  = "ld"         // ld started on its own
 	kindHelper  = "helper"     // cc1, as, collect2, go's compile/link: never a row of its own
+	kindCSI     = "csi"        // Roslyn scripting (csi, rcsi): compiles and runs in its own process
+	kindMSVC    = "msvc"       // cl.exe and MSVC's link.exe
+	kindSwift   = "swift"      // swiftc / swift-driver (swift-frontend and ld are its helpers)
+	kindRoslyn  = "roslyn"     // Roslyn loaded into PowerShell 7 (Add-Type in process), from Sysmon 7
 )
 
+// roslynKeySuffix marks the compile a PowerShell 7 host's Roslyn load stands for.
+const roslynKeySuffix = "#roslyn"
+
+// windowsKind reports whether a compiler kind reads Windows command lines.
+func windowsKind(k string) bool {
+	switch k {
+	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC, kindRoslyn:
+		return true
+	}
+	return false
+}
+
+// dotnetKind says what a .NET CLI command line compiles: `dotnet build|msbuild|publish|pack|run|test`
+// run MSBuild in process (inline tasks included, LOLBAS Dotnet), `dotnet [exec] .../csc.dll`
+// runs the Roslyn compiler, `dotnet .../csi.dll` Roslyn scripting.
+func dotnetKind(cmdline string) string {
+	args := SplitWindows(cmdline)
+	for i, a := range args[min(1, len(args)):] {
+		la := strings.ToLower(a)
+		switch {
+		case i == 0 && (la == "build" || la == "msbuild" || la == "publish" || la == "pack" || la == "run" || la == "test"):
+			return kindMSBuild
+		case strings.HasSuffix(la, "csc.dll") || strings.HasSuffix(la, "vbc.dll"):
+			return kindDotNet
+		case strings.HasSuffix(la, "csi.dll"):
+			return kindCSI
+		case la == "exec" || strings.HasPrefix(la, "-"):
+			continue
+		}
+		return kindNone
+	}
+	return kindNone
+}
+
 var resolvedCC = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:gcc|g\+\+|c\+\+|cc|c89|c99|clang|clang\+\+|tcc)(?:-[0-9][0-9.]*)?$`)
+
+// resolvedLD matches linker names as distributions install them: ld, ld.bfd, ld.gold,
+// ld.lld, lld, mold, and target-prefixed forms (x86_64-linux-gnu-ld.bfd).
+var resolvedLD = regexp.MustCompile(`^(?:[a-z0-9_]+-[a-z0-9_]+-[a-z0-9_]+(?:-[a-z0-9_]+)?-)?(?:ld|ld\.bfd|ld\.gold|ld\.lld|lld|mold)$`)
 
 // compilerKind says which compiler a process is, from its base name and, on Windows,
 // the PE original file name (which survives renaming).
@@ -56,6 +104,12 @@ func compilerKind(name, originalName, cmdline string) string {
 		}
 	}
 	switch {
+	case s == "dotnet":
+		return dotnetKind(cmdline)
+	case s == "swiftc" || s == "swift-driver":
+		return kindSwift
+	case s == "swift-frontend":
+		return kindHelper
 	case resolvedCC.MatchString(s):
 		return kindCC
 	case s == "rustc":
@@ -67,8 +121,10 @@ func compilerKind(name, originalName, cmdline string) string {
 			return kindGo
 		}
 		return kindNone
-	case s == "ld" || s == "ld.bfd" || s == "ld.gold" || s == "ld.lld" || s == "lld" || s == "mold":
+	case resolvedLD.MatchString(s):
 		return kindLinker
+	case s == "link" && windowsPath(name) && !strings.Contains(strings.ToLower(name), `\pkg\tool\`):
+		return kindMSVC
 	case s == "cc1" || s == "cc1plus" || s == "cc1obj" || s == "as" || s == "collect2" ||
 		s == "compile" || s == "link" || s == "asm" || s == "cgo" || s == "lto-wrapper" || s == "lto1":
 		return kindHelper
@@ -88,6 +144,12 @@ func windowsCompiler(s string) string {
 		return kindCvtres
 	case "aspnet_compiler", "microsoft.workflow.compiler":
 		return kindASPNet
+	case "csi", "rcsi":
+		return kindCSI
+	case "cl":
+		return kindMSVC
+	case "microsoft.codeanalysis.csharp.dll":
+		return kindRoslyn
 	}
 	return kindNone
 }
@@ -116,7 +178,7 @@ func goBuilds(cmdline string) bool {
 
 // drivers start helpers; a compiler started under one of them is part of its compile.
 func isDriverKind(k string) bool {
-	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm
+	return k == kindDotNet || k == kindCC || k == kindGo || k == kindRust || k == kindILAsm || k == kindMSVC || k == kindSwift
 }
 
 // BaseName returns the last element of a Windows or POSIX path, lower-cased.
@@ -215,12 +277,19 @@ func BuildScratch(p string) bool {
 	})
 }
 
-// UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
-// build cache folders (go-build*) are excluded: every `go run` and `go test` uses them.
+var macTemp = regexp.MustCompile(`^/(?:private/)?var/folders/[^/]+/[^/]+/T/`)
+
+// UserWritable reports whether a path lies in a temp or user-writable folder, macOS per-user
+// temp folders (/var/folders/xx/yyyy/T/) included. Build tools' own scratch folders
+// (go-build*, pip-install-*, ...) are user-writable too: the scratch rules (rules.go) decide,
+// from the compile's ancestry, when they are routine.
 func UserWritable(p string) bool {
 	n := NormalizePath(p)
-	if n == "" || strings.Contains(n, "go-build") {
+	if n == "" {
 		return false
+	}
+	if macTemp.MatchString(n) {
+		return true
 	}
 	if windowsPath(n) {
 		if vocab.ContainsAny(vocab.ListWindowsUserWritable, n) {

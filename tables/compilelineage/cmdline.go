@@ -105,7 +105,7 @@ type Invocation struct {
 
 var sourceExts = []string{
 	".cs", ".vb", ".js", ".il", ".xml", ".csproj", ".vbproj", ".proj", ".targets", ".sln", ".cmdline", ".rsp",
-	".c", ".cc", ".cpp", ".cxx", ".c++", ".s", ".go", ".rs", ".aspx", ".asmx", ".ashx", ".xoml", ".applescript",
+	".c", ".cc", ".cpp", ".cxx", ".c++", ".s", ".go", ".rs", ".aspx", ".asmx", ".ashx", ".xoml", ".applescript", ".csx", ".swift",
 }
 
 func isSource(a string) bool {
@@ -121,7 +121,7 @@ func isSource(a string) bool {
 // ParseInvocation reads a compiler command line of the given kind. cwd resolves relative
 // output paths; it may be empty.
 func ParseInvocation(kind, cmdline, cwd string) Invocation {
-	win := kind == kindDotNet || kind == kindILAsm || kind == kindMSBuild || kind == kindCvtres || kind == kindASPNet
+	win := windowsKind(kind)
 	var args []string
 	if win {
 		args = SplitWindows(cmdline)
@@ -133,7 +133,7 @@ func ParseInvocation(kind, cmdline, cwd string) Invocation {
 	}
 	inv := Invocation{Args: args}
 	switch kind {
-	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet:
+	case kindDotNet, kindILAsm, kindMSBuild, kindCvtres, kindASPNet, kindCSI, kindMSVC, kindRoslyn:
 		parseWindowsCompiler(&inv, kind)
 	default:
 		parsePOSIXCompiler(&inv, kind)
@@ -151,7 +151,7 @@ func ParseInvocation(kind, cmdline, cwd string) Invocation {
 }
 
 func parseWindowsCompiler(inv *Invocation, kind string) {
-	target := ""
+	target, compileOnly := "", false
 	for _, a := range inv.Args {
 		if strings.HasPrefix(a, "@") {
 			inv.ResponseFiles = append(inv.ResponseFiles, strings.Trim(a[1:], `"`))
@@ -160,13 +160,21 @@ func parseWindowsCompiler(inv *Invocation, kind string) {
 		}
 		if a != "" && (a[0] == '/' || a[0] == '-') {
 			name, val := switchValue(a[1:])
+			if kind == kindMSVC && len(a) > 3 && strings.EqualFold(a[1:3], "fe") {
+				inv.Output = strings.Trim(strings.TrimPrefix(a[3:], ":"), `"`) // cl /Fe<out> or /Fe:<out>
+				continue
+			}
 			switch name {
 			case "out", "output":
 				inv.Output = val
 			case "target", "t":
 				target = strings.ToLower(val)
-			case "dll":
+			case "dll", "ld":
 				target = "library"
+			case "c":
+				if kind == kindMSVC {
+					compileOnly = true // cl /c: objects only
+				}
 			case "stext", "shtml", "sxml", "scomma", "stab", "sjson":
 				// Password-recovery tools' report switches, seen when vbc.exe is hollowed.
 				inv.NotCompile = true
@@ -183,6 +191,9 @@ func parseWindowsCompiler(inv *Invocation, kind string) {
 			inv.Output = ""
 		}
 		return
+	}
+	if kind == kindCSI || kind == kindRoslyn || compileOnly {
+		return // Roslyn scripting compiles in memory; cl /c writes objects only
 	}
 	if inv.Output == "" && len(inv.Sources) > 0 && len(inv.ResponseFiles) == 0 {
 		first := inv.Sources[0]
@@ -219,6 +230,8 @@ func parsePOSIXCompiler(inv *Invocation, kind string) {
 			i++
 		case strings.HasPrefix(a, "-o") && len(a) > 2 && kind != kindGo:
 			inv.Output = a[2:]
+		case a == "-run" && kind == kindCC:
+			linking = false // tcc -run compiles in memory and runs: no output
 		case a == "-c" || a == "-S" || a == "-E" || a == "-M" || a == "-MM" || a == "--version" || a == "-v" ||
 			a == "-dumpversion" || a == "-dumpmachine" || a == "--help":
 			linking = false
@@ -232,7 +245,7 @@ func parsePOSIXCompiler(inv *Invocation, kind string) {
 	}
 	if inv.Output == "" && linking && len(inv.Sources) > 0 {
 		switch kind {
-		case kindCC, kindLinker:
+		case kindCC, kindLinker, kindSwift:
 			inv.Output = "a.out"
 		case kindRust:
 			b := path.Base(inv.Sources[0])

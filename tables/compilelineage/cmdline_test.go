@@ -154,7 +154,9 @@ func TestUserWritable(t *testing.T) {
 		{`C:\src\app\obj\Debug\app.dll`, false},
 		{`/tmp/x`, true},
 		{`/dev/shm/x`, true},
-		{`/tmp/go-build123/b001/exe/main`, false},
+		{`/tmp/go-build123/b001/exe/main`, true}, // scratch rules decide, by ancestry
+		{`/var/folders/x7/k2l_9b0s1qz4/T/x`, true},
+		{`/var/folders/x7/k2l_9b0s1qz4/C/x`, false},
 		{`/home/u/src/a.out`, false},
 	}
 	for _, tt := range tests {

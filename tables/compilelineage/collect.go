@@ -277,7 +277,8 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	// Files written by the compiles, and by their parents for in-process compiles; parents
 	// outside the buffer are looked up by the key or pid their children name.
 	if plan.Files != nil {
-		files, err := plan.Files.files(ctx, q, w.withRoles("cp"), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
+		// From FollowWindow before the first compile: a page a web server wrote, then compiled.
+		files, err := plan.Files.files(ctx, q, w.withRoles("cp"), outputs, w.since-int64(p.FollowWindow/time.Second), maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
 			if err := degrade(plan.Files.name(), err); err != nil {
 				return ev, err
@@ -311,7 +312,11 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 			ev.Conns = append(ev.Conns, conns...)
 		}
 	}
+	if err := fillFromLive(ctx, q, w.all.list, w.unseen, p.Skew); err != nil {
+		ev.Gaps = append(ev.Gaps, vocab.GapSourceFailedPrefix+"processes")
+	}
 	ev.Procs = w.all.list
+	ev.Loads = w.loads
 	if w.truncated {
 		ev.Gaps = append(ev.Gaps, vocab.GapLineageTruncated)
 	}
@@ -354,6 +359,7 @@ type walker struct {
 	// of a compile: from the first compile it started to FollowWindow after the last.
 	follow    map[string][2]time.Time
 	truncated bool
+	loads     []ImageLoad // artifacts loaded as modules
 	// role says why a process was fetched: it decides which of them files and connections
 	// are looked up for (ancestors above the parent never matter there).
 	role map[string]byte
@@ -433,9 +439,18 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 		if r.empty() {
 			return nil
 		}
-		got, err := w.src.related(ctx, w.q, r)
+		got, loads, err := w.src.related(ctx, w.q, r)
 		if err != nil {
 			return err
+		}
+		w.loads = append(w.loads, loads...)
+		for _, ld := range loads {
+			// The loading process: its connections and children are the artifact's.
+			host := Proc{Key: ld.ProcKey, PID: ld.PID, Path: ld.Image, Time: ld.Time, Source: ld.Source}
+			if !w.all.seen[host.Key] && w.role[host.Key] == 0 {
+				w.unseen = append(w.unseen, host)
+				w.role[host.Key] = roleExec
+			}
 		}
 		fresh := w.all.add(got)
 		ups, downs := indexProcs(up), indexProcs(down)
@@ -459,7 +474,7 @@ func (w *walker) rounds(ctx context.Context, up, down []Proc, paths []string, n 
 			d, role := 1, byte(roleExec) // an execution of a path
 			if par := downs.parentOf(f); par != nil {
 				d = w.depth[par.Key] + 1
-				if w.depth[par.Key] == 2 && !w.inFollowWindow(*par, f) {
+				if w.depth[par.Key] == 2 && !w.inFollowWindow(*par, f) && !inMemoryHost(par) {
 					continue // a sibling from long before or after the compiles
 				}
 				switch w.role[par.Key] {

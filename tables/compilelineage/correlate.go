@@ -52,6 +52,8 @@ type index struct {
 	connsBy  map[string][]int   // conn indexes by process key ("k:") or pid ("p:")
 	filesBy  map[string][]int   // file event indexes by writer key or pid, same keys
 	pathFile []int              // file events without a writer (pid-less monitors)
+	proxies  []*Proc            // starts of programs that run artifacts named on their command line
+	loadsBy  map[string][]int   // image loads by the loaded module's base name
 	standIns map[string]*Proc   // parents outside the buffer, by key or pid
 }
 
@@ -88,6 +90,19 @@ func newIndex(ev *Events, p Params) *index {
 	for _, pr := range ix.byKey {
 		b := BaseName(pr.Path)
 		ix.byBase[b] = append(ix.byBase[b], pr)
+		if proxyRuleFor(pr) != nil {
+			ix.proxies = append(ix.proxies, pr)
+		}
+		if i := strings.Index(strings.ToLower(pr.Path), ".app/"); i >= 0 {
+			b := BaseName(pr.Path[:i+4])
+			ix.byBase[b] = append(ix.byBase[b], pr)
+		}
+	}
+	sort.SliceStable(ix.proxies, func(i, j int) bool { return ix.proxies[i].Time.Before(ix.proxies[j].Time) })
+	ix.loadsBy = map[string][]int{}
+	for i, ld := range ev.Loads {
+		b := BaseName(ld.Path)
+		ix.loadsBy[b] = append(ix.loadsBy[b], i)
 	}
 	ix.connsBy = map[string][]int{}
 	for i, cn := range ev.Conns {
@@ -179,6 +194,17 @@ func (ix *index) standIn(par Proc) *Proc {
 	return s
 }
 
+// nextStart is when p's pid was next reused: events by that pid after it belong to another
+// process. Far in the future when the pid was not seen again.
+func (ix *index) nextStart(p *Proc) time.Time {
+	for _, q := range ix.byPID[p.PID] {
+		if q != p && q.Time.After(p.Time.Add(ix.p.Skew)) {
+			return q.Time
+		}
+	}
+	return time.Unix(1<<40, 0)
+}
+
 // descendants returns the processes below p, depth-first, at most depth levels down.
 func (ix *index) descendants(p *Proc, depth int) []*Proc {
 	var out []*Proc
@@ -261,6 +287,9 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 			par = ix.standIn(l.Parent)
 		}
 	}
+	if placeholderName(l.Parent.Path) {
+		l.Parent.Path = ""
+	}
 	l.ParentClass = ClassifyParent(BaseName(l.Parent.Path))
 	l.Ancestry = ix.ancestry(c)
 
@@ -299,34 +328,16 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	// Artifact: what the compile wrote.
 	ix.findArtifact(&l, c, kind, inv, group, par)
 
-	// Executions of the artifact.
-	var execs []*Proc
-	if l.OutputPath != "" {
-		since := c.Time.Add(-ix.p.Skew)
-		if l.Written {
-			since = l.WrittenTime.Add(-ix.p.Skew)
-		}
-		for _, e := range ix.byBase[BaseName(l.OutputPath)] {
-			if e == c || e.Time.Before(since) || !SamePath(e.Path, l.OutputPath) {
-				continue
-			}
-			execs = append(execs, e)
-		}
-		sort.SliceStable(execs, func(i, j int) bool { return execs[i].Time.Before(execs[j].Time) })
-		if len(execs) > 0 {
-			l.Executions = len(execs)
-			l.FirstExecPID = execs[0].PID
-			l.FirstExecTime = execs[0].Time
-			l.Evidence = append(l.Evidence, "exec:path")
-		}
-	}
+	// Executions of the artifact: from its own path, inside its bundle, through a proxy
+	// program, or loaded as a module.
+	execs := ix.findExecutions(&l, c)
 
 	// Follow-up processes: what the compiling parent (in-memory compiles) and the compiler
 	// itself started after the compile, other than compilers.
 	var followups []*Proc
 	if par != nil {
 		for _, ch := range ix.children[par] {
-			if ch == c || ch.Time.Before(c.Time) || ch.Time.After(c.Time.Add(ix.p.FollowWindow)) {
+			if ch == c || ch.Time.Before(c.Time) || (ch.Time.After(c.Time.Add(ix.p.FollowWindow)) && !inMemoryHost(par)) {
 				continue
 			}
 			if compilerKind(BaseName(ch.Path), ch.OriginalName, ch.Cmdline) != kindNone {
@@ -369,6 +380,76 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	return l
 }
 
+// findExecutions returns the processes that ran the artifact after it was written, sorted
+// by start, and records how each was linked.
+func (ix *index) findExecutions(l *Lineage, c *Proc) []*Proc {
+	if l.OutputPath == "" {
+		return nil
+	}
+	since := c.Time.Add(-ix.p.Skew)
+	if l.Written {
+		since = l.WrittenTime.Add(-ix.skewFor(l.writtenSource))
+	}
+	var execs []*Proc
+	seen := map[*Proc]bool{}
+	add := func(e *Proc, evidence string) {
+		if !seen[e] {
+			seen[e] = true
+			execs = append(execs, e)
+		}
+		l.Evidence = append(l.Evidence, evidence)
+	}
+	for _, e := range ix.byBase[BaseName(l.OutputPath)] {
+		if e == c || e.Time.Before(since) {
+			continue
+		}
+		switch {
+		case SamePath(e.Path, l.OutputPath):
+			add(e, "exec:path")
+		case insideBundle(e.Path, l.OutputPath):
+			add(e, "exec:bundle")
+		}
+	}
+	for _, e := range ix.proxies {
+		if e.Time.Before(since) {
+			continue
+		}
+		if r := proxyRuleFor(e); r != nil && proxyRuns(r, e, l.OutputPath) {
+			add(e, "exec:proxy:"+r.Name)
+		}
+	}
+	for _, i := range ix.loadsBy[BaseName(l.OutputPath)] {
+		ld := &ix.ev.Loads[i]
+		if ld.Time.Before(since) || !SamePath(ld.Path, l.OutputPath) {
+			continue
+		}
+		host := ix.byKey[ld.ProcKey]
+		if host == nil {
+			host = ix.loadHost(ld)
+		}
+		add(host, "exec:image_load")
+	}
+	sort.SliceStable(execs, func(i, j int) bool { return execs[i].Time.Before(execs[j].Time) })
+	if len(execs) > 0 {
+		l.Executions = len(execs)
+		l.FirstExecPID = execs[0].PID
+		l.FirstExecTime = execs[0].Time
+	}
+	return execs
+}
+
+// loadHost is a stand-in for a process that loaded the artifact but whose start is outside
+// the buffer: its key and pid still find its connections.
+func (ix *index) loadHost(ld *ImageLoad) *Proc {
+	id := "load:" + ld.ProcKey
+	if s, ok := ix.standIns[id]; ok {
+		return s
+	}
+	s := &Proc{Key: ld.ProcKey, PID: ld.PID, Path: ld.Image, Time: ld.Time, Source: ld.Source}
+	ix.standIns[id] = s
+	return s
+}
+
 // ancestry lists process names from the oldest known ancestor down to p.
 func (ix *index) ancestry(p *Proc) []string {
 	names := []string{BaseName(p.Path)}
@@ -377,7 +458,7 @@ func (ix *index) ancestry(p *Proc) []string {
 	for range 12 {
 		par := ix.parent[q]
 		if par == nil || seen[par] {
-			if q.ParentPath != "" {
+			if !placeholderName(q.ParentPath) {
 				names = append(names, BaseName(q.ParentPath))
 			}
 			break
@@ -391,7 +472,7 @@ func (ix *index) ancestry(p *Proc) []string {
 }
 
 // artifactExts are the file types a compile produces that can run or load.
-var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf", ".scpt", ".app"}
+var artifactExts = []string{".exe", ".dll", ".so", ".dylib", ".sys", ".scr", ".cpl", ".ocx", ".com", ".bin", ".out", ".elf", ".scpt", ".app", ".ko"}
 
 // scratchExts are a compile's temporary files, never its artifact.
 var scratchExts = []string{".tmp", ".pdb", ".obj", ".o", ".res", ".cs", ".vb", ".js", ".il", ".cmdline", ".err",
@@ -424,7 +505,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 			if f.ProcKey != "" && f.ProcKey == g.Key {
 				return true, "write:process_guid"
 			}
-			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) {
+			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) && f.Time.Before(ix.nextStart(g)) {
 				return true, "write:pid"
 			}
 		}
@@ -444,11 +525,11 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 		if !ok {
 			continue
 		}
-		if inv.Output != "" && SamePath(f.Path, inv.Output) {
+		if inv.Output != "" && (SamePath(f.Path, inv.Output) || insideBundle(f.Path, inv.Output)) {
 			best, bestEvidence = f, evidence // the named output wins; keep its last write
 			continue
 		}
-		if (best == nil || inv.Output == "" || !SamePath(best.Path, inv.Output)) && looksLikeArtifact(f.Path, posix) {
+		if (best == nil || inv.Output == "" || !(SamePath(best.Path, inv.Output) || insideBundle(best.Path, inv.Output))) && looksLikeArtifact(f.Path, posix) {
 			best, bestEvidence = f, evidence
 		}
 	}
@@ -466,11 +547,16 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	switch {
 	case best != nil:
 		l.OutputPath = best.Path
+		if insideBundle(best.Path, inv.Output) {
+			// A write inside the named .app bundle (osacompile applets): the bundle is the artifact.
+			l.OutputPath = inv.Output
+		}
+		l.writtenSource = best.Source
 		l.Written = true
 		l.WrittenTime = best.Time
 		l.ArtifactSHA = best.SHA256
 		l.OutputSource = "file_event"
-		if inv.Output != "" && SamePath(best.Path, inv.Output) {
+		if inv.Output != "" && SamePath(l.OutputPath, inv.Output) {
 			l.OutputSource = "both"
 		}
 		l.Evidence = append(l.Evidence, bestEvidence)
@@ -512,7 +598,11 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			parentProcs = append(parentProcs, f)
 			parentProcs = append(parentProcs, ix.descendants(f, 3)...)
 		}
-		origins = append(origins, origin{"parent", parentProcs, c.Time.Add(-ix.p.Skew), c.Time.Add(ix.p.FollowWindow), "net:parent"})
+		until := c.Time.Add(ix.p.FollowWindow)
+		if inMemoryHost(par) {
+			until = far // the host keeps the compiled code for its whole life
+		}
+		origins = append(origins, origin{"parent", parentProcs, c.Time.Add(-ix.p.Skew), until, "net:parent"})
 	}
 	counted := map[int]bool{}
 	for _, o := range origins {
@@ -528,12 +618,17 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			}
 			for _, p := range o.procs {
 				match := (cn.ProcKey != "" && cn.ProcKey == p.Key) ||
-					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID && (cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew))))
+					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID &&
+						(cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew)) && cn.Time.Before(ix.nextStart(p))))
 				if !match {
 					continue
 				}
 				// A process's connection may be logged a moment before its start event.
 				counted[i] = true
+				if o.name != "artifact" && isBuildFetch(p, cn.Port) {
+					l.Evidence = append(l.Evidence, "net:build_tool_fetch")
+					break
+				}
 				n++
 				if first == nil || cn.Time.Before(first.Time) {
 					first = cn
@@ -569,7 +664,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			r = append(r, code)
 		}
 	}
-	win := kind == kindDotNet || kind == kindILAsm || kind == kindMSBuild || kind == kindCvtres || kind == kindASPNet
+	win := windowsKind(kind)
 	parent := stem(l.Parent.Path)
 	name := stem(c.Path)
 
@@ -609,7 +704,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		if cl := ClassifyParent(a); cl == ClassDevTool || cl == ClassBuildSystem {
 			devAncestry = true
 		}
-		if vocab.Has(vocab.ListNetworkTools, s) {
+		if vocab.Has(vocab.ListNetworkTools, s) || vocab.Has(vocab.ListNetworkTools, versionless(s)) {
 			add("network_tool_ancestry")
 		}
 	}
@@ -624,6 +719,12 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 				terminalBuild = true
 			}
 		}
+		// `dotnet build` / `msbuild` with no project argument builds the project in the working
+		// folder: a developer's folder (not temp, not Windows) is a development build too.
+		if len(inv.Sources) == 0 && c.Cwd != "" && !UserWritable(c.Cwd+`\`) && !strings.Contains(NormalizePath(c.Cwd), `\windows\`) &&
+			!placeholderName(c.Cwd) {
+			terminalBuild = true
+		}
 	}
 	if win && kind != kindCvtres && !devAncestry && !terminalBuild && !devInstall(c.Path) {
 		switch l.ParentClass {
@@ -632,20 +733,39 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		}
 	}
 	if l.OutputPath != "" && UserWritable(l.OutputPath) {
-		add("temp_output")
+		if sr := scratchRule(l.OutputPath, l.Ancestry); sr != nil {
+			l.Evidence = append(l.Evidence, "scratch:"+sr.Name)
+		} else {
+			add("temp_output")
+		}
+	}
+	if l.OutputPath != "" && hiddenPath(l.OutputPath) {
+		add("hidden_path")
+	}
+	if l.OutputPath != "" && webRoot(l.OutputPath) {
+		add("web_root_output")
 	}
 	for _, s := range inv.Sources {
-		if UserWritable(s) && !BuildScratch(s) {
-			add("temp_source")
-			break
+		if !UserWritable(s) || BuildScratch(s) {
+			continue
 		}
+		if sr := scratchRule(s, l.Ancestry); sr != nil {
+			l.Evidence = append(l.Evidence, "scratch:"+sr.Name)
+			continue
+		}
+		add("temp_source")
 	}
 	for _, rf := range inv.ResponseFiles {
 		if strings.HasSuffix(strings.ToLower(rf), ".cmdline") {
 			add("cmdline_tempfile")
 		}
 	}
-	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone {
+	if o := stem(c.OriginalName); o != "" && o != name && windowsCompiler(o) != kindNone && kind != kindRoslyn {
+		add("renamed_compiler")
+	}
+	// cvtres started by something that is no compiler or compile host: a renamed csc or vbc,
+	// seen even where no PE original name is collected (process_etw_events, Security 4688).
+	if kind == kindCvtres && parent != "" && !vocab.Has(vocab.ListCvtresParents, parent) {
 		add("renamed_compiler")
 	}
 	if win && c.Path != "" && windowsPath(c.Path) && !expectedWindowsCompilerDir(c.Path) {
@@ -672,7 +792,53 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 			add("compiler_network")
 		}
 	}
+	if user := webServerUser(c.User); user && !slices.Contains(r, "parent_web_server") {
+		add("parent_web_server")
+	}
+	if parent == "w3wp" && (kind == kindDotNet || kind == kindCvtres) && aspNetCompile(l, inv) {
+		switch {
+		case ix.pageWrittenBy(l.Parent, c):
+			add("web_page_written_by_server")
+		case len(l.Followups) == 0 && l.Connections == 0 && l.Executions == 0:
+			// A page compile after an app-pool recycle: routine.
+			r = slices.DeleteFunc(r, func(code string) bool {
+				return code == "parent_web_server" || code == "cmdline_tempfile" || code == "unusual_compiler_path" ||
+					code == "user_space_parent_non_dev"
+			})
+			l.Evidence = append(l.Evidence, "quiet:aspnet_recycle")
+		}
+	}
 	return r
+}
+
+// aspNetCompile reports whether a compile writes into ASP.NET's Temporary ASP.NET Files.
+func aspNetCompile(l *Lineage, inv Invocation) bool {
+	for _, p := range append([]string{l.OutputPath}, inv.ResponseFiles...) {
+		if strings.Contains(NormalizePath(p), aspNetTempDir) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageWrittenBy reports whether the web server process wrote a page (.aspx, ...) in the
+// follow window before the compile: a webshell it then compiles.
+func (ix *index) pageWrittenBy(server Proc, c *Proc) bool {
+	if server.Key == "" && server.PID == 0 {
+		return false
+	}
+	for _, i := range related(ix.filesBy, []*Proc{&server}) {
+		f := &ix.ev.Files[i]
+		if f.Time.After(c.Time.Add(ix.p.Skew)) || f.Time.Before(c.Time.Add(-ix.p.FollowWindow)) {
+			continue
+		}
+		lp := strings.ToLower(f.Path)
+		if vocab.Any(vocab.ListWebPageExts, func(e string) bool { return strings.HasSuffix(lp, e) }) &&
+			!strings.Contains(NormalizePath(f.Path), aspNetTempDir) {
+			return true
+		}
+	}
+	return false
 }
 
 func dedupe(s []string) []string {

@@ -62,22 +62,28 @@ func check(t *testing.T, got Lineage, w want) {
 			t.Errorf("ancestry = %q, want %q", a, w.ancestry)
 		}
 	}
-	for _, r := range w.reasons {
-		if !slices.Contains(got.Reasons, r) {
-			t.Errorf("reasons %v lack %q", got.Reasons, r)
-		}
-	}
-	for _, r := range w.notReasons {
-		if slices.Contains(got.Reasons, r) {
-			t.Errorf("reasons %v should not hold %q", got.Reasons, r)
-		}
-	}
+	checkReasons(t, got, w.reasons, w.notReasons)
 	if w.clean && len(got.Reasons) > 0 {
 		t.Errorf("reasons = %v, want none", got.Reasons)
 	}
 	for _, e := range w.evidence {
 		if !slices.Contains(got.Evidence, e) {
 			t.Errorf("evidence %v lacks %q", got.Evidence, e)
+		}
+	}
+}
+
+// checkReasons checks the reasons a lineage must and must not hold.
+func checkReasons(t *testing.T, got Lineage, reasons, notReasons []string) {
+	t.Helper()
+	for _, r := range reasons {
+		if !slices.Contains(got.Reasons, r) {
+			t.Errorf("reasons %v lack %q", got.Reasons, r)
+		}
+	}
+	for _, r := range notReasons {
+		if slices.Contains(got.Reasons, r) {
+			t.Errorf("reasons %v should not hold %q", got.Reasons, r)
 		}
 	}
 }

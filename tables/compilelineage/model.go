@@ -45,6 +45,16 @@ type Conn struct {
 	Source  string
 }
 
+// ImageLoad is a module loaded into a process (Sysmon event 7).
+type ImageLoad struct {
+	ProcKey string // the loading process's Key
+	PID     int64
+	Image   string // the loading process's image
+	Path    string // the module loaded
+	Time    time.Time
+	Source  string
+}
+
 // Events is everything the lineage is built from.
 type Events struct {
 	Platform string
@@ -52,6 +62,7 @@ type Events struct {
 	Procs    []Proc
 	Files    []FileEvent
 	Conns    []Conn
+	Loads    []ImageLoad
 	// Gaps lists the signals that were missing or disabled, e.g. no_file_events.
 	Gaps []string
 	// ResponseFiles holds the response files (@file) named on the compilers' command lines, by
@@ -92,6 +103,7 @@ type Lineage struct {
 	OutputSource  string // cmdline, file_event, both, none
 	Written       bool
 	WrittenTime   time.Time
+	writtenSource string // the file source that saw the write (skew windows differ)
 	ArtifactSHA   string
 	Executions    int
 	FirstExecPID  int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,9 @@ type procSource interface {
 	name() string
 	// compilers returns compiler starts with from <= time <= to.
 	compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error)
-	// related returns, in one query, what Related asks for.
-	related(ctx context.Context, q Querier, r Related) ([]Proc, error)
+	// related returns, in one query, what Related asks for: process starts, and the image
+	// loads of the artifacts where the source records them (Sysmon event 7).
+	related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error)
 }
 
 // Related asks for the processes linked to those already known: one scan of the process
@@ -89,11 +91,18 @@ type connSource interface {
 	conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error)
 }
 
-var windowsCompilerFiles, _ = vocab.Items(vocab.ListWindowsCompilers)
+// windowsCompilerFiles are the image names the compiler query pre-selects: the compilers,
+// and the candidates Go code judges by their arguments or path (compilerKind).
+func windowsCompilerFiles() []string {
+	compilers, _ := vocab.Items(vocab.ListWindowsCompilers)
+	candidates, _ := vocab.Items(vocab.ListWindowsCandidates)
+	return append(compilers, candidates...)
+}
 
 func windowsCompilerSuffixes() []string {
-	out := make([]string, len(windowsCompilerFiles))
-	for i, f := range windowsCompilerFiles {
+	files := windowsCompilerFiles()
+	out := make([]string, len(files))
+	for i, f := range files {
 		out[i] = `\` + f
 	}
 	return out
@@ -103,7 +112,8 @@ func windowsCompilerSuffixes() []string {
 const posixCompilerFilter = `(path LIKE '%gcc%' OR path LIKE '%g++%' OR path LIKE '%clang%' OR path LIKE '%/cc' OR
  path LIKE '%/c++' OR path LIKE '%/cc-%' OR path LIKE '%/c89' OR path LIKE '%/c99' OR path LIKE '%/tcc' OR
  path LIKE '%/go' OR path LIKE '%/rustc' OR path LIKE '%/ld' OR path LIKE '%/ld.%' OR path LIKE '%/lld' OR
- path LIKE '%/mold' OR path LIKE '%/osacompile')`
+ path LIKE '%/mold' OR path LIKE '%-ld' OR path LIKE '%-ld.%' OR path LIKE '%/osacompile' OR path LIKE '%/dotnet' OR
+ path LIKE '%/swiftc' OR path LIKE '%/swift-driver')`
 
 func timeRange(col string, from, to int64) string {
 	s := fmt.Sprintf("%s >= %d", col, from)
@@ -238,12 +248,49 @@ const (
 
 func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
 	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
-	orig, _ := textList(windowsCompilerFiles)
-	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")"))
-	return sysmonProcs(rows), err
+	orig, _ := textList(windowsCompilerFiles())
+	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")")+
+		" UNION ALL "+sysmonWhere(7, timeRange("time", from, to)+" AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND "+
+		"substr(lower("+jImage+"), -9) = '\\pwsh.exe'"))
+	starts, loads := splitLoads(rows)
+	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
 }
 
-func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+// splitLoads separates Sysmon image loads (event 7) from process starts in one result.
+func splitLoads(rows []map[string]string) (starts, loads []map[string]string) {
+	for _, row := range rows {
+		if d := parseData(row["data"]); d != nil && d["ImageLoaded"] != "" {
+			loads = append(loads, row)
+		} else {
+			starts = append(starts, row)
+		}
+	}
+	return starts, loads
+}
+
+// roslynHosts turns PowerShell 7 loading Roslyn (Add-Type compiles in process, no csc) into a
+// compile of its own: the compile is the load, its parent the PowerShell that loaded it, so
+// that host's later children and connections are the compile's follow-ups.
+func roslynHosts(loads []ImageLoad) []Proc {
+	var out []Proc
+	seen := map[string]bool{}
+	for _, ld := range loads {
+		if seen[ld.ProcKey] {
+			continue
+		}
+		seen[ld.ProcKey] = true
+		out = append(out, Proc{Key: ld.ProcKey + roslynKeySuffix, ParentKey: ld.ProcKey, PID: ld.PID, PPID: ld.PID,
+			Path: ld.Image, OriginalName: BaseName(ld.Path), ParentPath: ld.Image, Time: ld.Time, Source: "sysmon"})
+	}
+	return out
+}
+
+const (
+	jCmd    = "json_extract(data, '$.EventData.CommandLine')"
+	jLoaded = "json_extract(data, '$.EventData.ImageLoaded')"
+)
+
+func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
 		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jGUID, list))
@@ -251,32 +298,118 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
 	}
-	conds = append(conds, windowsPathConds(jImage, r.Paths, r.Since)...)
-	if len(conds) == 0 {
-		return nil, nil
+	branches := make([]string, 0, len(conds)+1)
+	for _, c := range conds {
+		branches = append(branches, sysmonWhere(1, c))
 	}
-	rows, err := query(ctx, q, unionAll(func(w string) string { return sysmonWhere(1, w) }, conds))
-	return dedupeProcs(sysmonProcs(rows)), err
+	// Executions of the artifacts: their starts, proxies running them, and (event 7) their
+	// loads as modules, all on one time-bounded branch.
+	var execs []string
+	if pred := execPredicate(jImage, jCmd, true, r.Paths); pred != "" {
+		execs = append(execs, "(eventid = 1 AND "+pred+")")
+	}
+	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
+		execs = append(execs, "(eventid = 7 AND lower("+jLoaded+") IN "+list+")")
+	}
+	if len(execs) > 0 {
+		branches = append(branches, fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND time >= %d AND (%s)",
+			sysmonChannel, r.Since, strings.Join(execs, " OR ")))
+	}
+	if len(branches) == 0 {
+		return nil, nil, nil
+	}
+	rows, err := query(ctx, q, strings.Join(branches, " UNION ALL "))
+	starts, loads := splitLoads(rows)
+	return dedupeProcs(sysmonProcs(starts)), sysmonLoads(loads), err
 }
 
-// windowsPathConds matches starts of Windows images at or after since: one IN list of exact
-// forms, and, for paths written with 8.3 short names (ADMINI~1), a base-name test that
-// SamePath then confirms.
-func windowsPathConds(expr string, paths []string, since int64) []string {
-	var conds []string
-	if list, ok := textList(pathForms(paths)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", since, expr, list))
+// sysmonLoads reads Sysmon event 7 rows.
+func sysmonLoads(rows []map[string]string) []ImageLoad {
+	var out []ImageLoad
+	for _, r := range rows {
+		d := parseData(r["data"])
+		if d == nil || d["ImageLoaded"] == "" {
+			continue
+		}
+		out = append(out, ImageLoad{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]), Image: d["Image"],
+			Path: d["ImageLoaded"], Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
 	}
-	var short []string
+	return out
+}
+
+// loadable keeps the artifacts a process can load as a module.
+func loadable(paths []string) []string {
+	var out []string
 	for _, p := range paths {
-		if strings.Contains(p, "~") {
-			short = append(short, `\`+BaseName(p))
+		switch l := strings.ToLower(p); {
+		case strings.HasSuffix(l, ".dll"), strings.HasSuffix(l, ".ocx"), strings.HasSuffix(l, ".cpl"), strings.HasSuffix(l, ".sys"),
+			strings.HasSuffix(l, ".exe"):
+			out = append(out, p)
 		}
 	}
-	if suf, ok := suffixAny(expr, dedupe(short)); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", since, suf))
+	return out
+}
+
+// execPredicate matches, without its time bound, the starts that execute one of the
+// artifacts: the artifact's own image (an IN list of exact forms; for Windows paths written
+// with 8.3 short names, a base-name test that SamePath then confirms), a proxy program
+// (rundll32, regasm, ld.so, insmod, open ...) whose command line names it (an IN list of the
+// proxies' paths first, so the name test runs on their rows only), and for .app bundles the
+// executables inside. "" when there is nothing to look for.
+func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) string {
+	col, cmd := pathExpr, cmdExpr
+	if windows {
+		col, cmd = "lower("+pathExpr+")", "lower("+cmdExpr+")"
 	}
-	return conds
+	var preds []string
+	if windows {
+		if list, ok := textList(pathForms(artifacts)); ok {
+			preds = append(preds, col+" IN "+list)
+		}
+		var short []string
+		for _, p := range artifacts {
+			if strings.Contains(p, "~") {
+				short = append(short, `\`+BaseName(p))
+			}
+		}
+		if suf, ok := suffixAny(pathExpr, dedupe(short)); ok {
+			preds = append(preds, suf)
+		}
+	} else if list, ok := textList(dedupe(artifacts)); ok {
+		preds = append(preds, pathExpr+" IN "+list)
+	}
+	var names []string
+	for _, a := range artifacts {
+		b := a[strings.LastIndexAny(a, `\/`)+1:]
+		if windows {
+			b = strings.ToLower(b)
+		}
+		ext := ""
+		if i := strings.LastIndexByte(b, '.'); i >= 0 {
+			ext = strings.ToLower(b[i:])
+		}
+		if slices.ContainsFunc(proxyRules, func(r ProxyRule) bool { return slices.Contains(r.Exts, ext) }) {
+			names = append(names, strings.TrimSuffix(b, ".ko"))
+		}
+		if !windows && strings.HasSuffix(a, ".app") {
+			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", pathExpr, textLit(a+"/"), pathExpr, textLit(a+"0")))
+		}
+	}
+	proxies := proxyPaths(windows)
+	if windows {
+		proxies = pathForms(proxies)
+	}
+	if list, ok := textList(proxies); ok && len(names) > 0 {
+		var tests []string
+		for _, n := range dedupe(names) {
+			tests = append(tests, fmt.Sprintf("instr(%s, %s) > 0", cmd, textLit(n)))
+		}
+		preds = append(preds, fmt.Sprintf("(%s IN %s AND (%s))", col, list, strings.Join(tests, " OR ")))
+	}
+	if len(preds) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(dedupe(preds), " OR ") + ")"
 }
 
 // pathForms lists the lower-case forms a Windows image path can take in process events:
@@ -406,7 +539,7 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 	return t.procs(rows), err
 }
 
-func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
 		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, parentsBefore(r.ParentsOf)))
@@ -414,16 +547,14 @@ func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, er
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
 	}
-	if t.windows {
-		conds = append(conds, windowsPathConds("path", r.Paths, r.Since)...)
-	} else if list, ok := textList(r.Paths); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND path IN %s)", r.Since, list))
+	if pred := execPredicate("path", "cmdline", t.windows, r.Paths); pred != "" {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
 	}
 	if len(conds) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rows, err := query(ctx, q, unionAll(t.selectSQL, conds))
-	return dedupeProcs(t.procs(rows)), err
+	return dedupeProcs(t.procs(rows)), nil, err
 }
 
 // security4688 reads process starts from the Security channel (event 4688).
@@ -480,7 +611,7 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 	return s.procs(rows), err
 }
 
-func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
+func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var conds []string
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jNewPID, list))
@@ -488,12 +619,14 @@ func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
 	}
-	conds = append(conds, windowsPathConds(jNewName, r.Paths, r.Since)...)
+	if pred := execPredicate(jNewName, "json_extract(data, '$.EventData.CommandLine')", true, r.Paths); pred != "" {
+		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
+	}
 	if len(conds) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rows, err := query(ctx, q, unionAll(s.sql, conds))
-	return dedupeProcs(s.procs(rows)), err
+	return dedupeProcs(s.procs(rows)), nil, err
 }
 
 // ---- file sources ----

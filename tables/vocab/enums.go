@@ -102,6 +102,12 @@ const (
 	EvidenceWriteParentGUID   = "write:parent_guid"     // an in-process compile host wrote the assembly
 	EvidenceOutputResponse    = "output:response_file"  // the output was read from a response file
 	EvidenceExecPath          = "exec:path"             // a process started from the output path
+	EvidenceExecBundle        = "exec:bundle"           // a process started from inside the output .app bundle
+	EvidenceExecProxyPrefix   = "exec:proxy:"           // + the proxy rule: rundll32, regsvr32, regasm, ld_so, insmod, open ...
+	EvidenceExecImageLoad     = "exec:image_load"       // Sysmon event 7: a process loaded the output as a module
+	EvidenceNetBuildFetch     = "net:build_tool_fetch"  // a build tool's registry download on 443/80: not counted, not compiler_network
+	EvidenceScratchPrefix     = "scratch:"              // + the scratch rule: a build tool's own temp path, not temp_source/temp_output
+	EvidenceQuietPrefix       = "quiet:"                // + the quieting rule: aspnet_recycle
 	EvidenceResponseRefused   = "response_file:refused" // a named response file was not read: remote, device, link, special or too big
 	EvidenceNetArtifactPrefix = "net:artifact"          // + _guid, _pid or _open_socket
 	EvidenceNetCompilerPrefix = "net:compiler"          // + _guid, _pid or _open_socket

@@ -23,7 +23,11 @@ var lists = []List{
 		[]string{"csc", "ilasm", "msbuild"}},
 	{"windows_compilers", "Windows compilers and compile hosts compile_lineage reads (README, What it detects); with .exe",
 		[]string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe", "aspnet_compiler.exe",
-			"microsoft.workflow.compiler.exe"}},
+			"microsoft.workflow.compiler.exe", "csi.exe", "rcsi.exe", "cl.exe", "gcc.exe", "g++.exe", "clang.exe", "tcc.exe"}},
+	{"windows_compiler_candidates", "Windows programs compile_lineage reads as compiler candidates and judges by their arguments or path: dotnet.exe (build, msbuild, exec csc.dll), link.exe (MSVC's, not Go's); with .exe",
+		[]string{"dotnet.exe", "link.exe"}},
+	{"cvtres_parents", "programs that start cvtres.exe themselves: the .NET compilers, Roslyn's shared compiler, MSBuild and the .NET CLI, ASP.NET in w3wp; cvtres under anything else betrays a renamed compiler (reason renamed_compiler)",
+		[]string{"csc", "vbc", "jsc", "vbcscompiler", "msbuild", "dotnet", "w3wp", "devenv", "aspnet_compiler", "microsoft.workflow.compiler", "csi"}},
 	{"windows_dev_environment", "MITRE AN1381 development environments on Windows: IDEs, the .NET CLI, test runners and CI agents (each is a dev_tool or build_system parent class)",
 		[]string{"devenv", "dotnet", "vbcscompiler", "servicehub.host.clr.x86", "rider64", "code", "vstest.console",
 			"testhost", "agent.worker", "agent.listener", "runner.worker", "runner.listener", "gitlab-runner", "buildagent"}},
@@ -34,11 +38,25 @@ var lists = []List{
 	{"posix_cc_compilers", "C compiler drivers by plain name (versioned and target-prefixed names are matched by pattern)",
 		[]string{"cc", "c++", "c89", "c99", "gcc", "g++", "clang", "clang++", "tcc"}},
 	{"darwin_fallback_compilers", "compilers the extension-free macOS fallback query watches by plain name: C drivers, Swift, Mono C# and AppleScript (versioned gcc by pattern)",
-		[]string{"cc", "c++", "gcc", "g++", "clang", "clang++", "swiftc", "mcs", "osacompile"}},
+		[]string{"cc", "c++", "gcc", "g++", "clang", "clang++", "swiftc", "swift-driver", "mcs", "osacompile", "tcc"}},
+	{"posix_linkers", "linkers as distributions install them (target-prefixed names by pattern); compile_lineage's resolvedLD pattern and the Linux fallback queries",
+		[]string{"ld", "ld.bfd", "ld.gold", "ld.lld", "lld", "mold"}},
 	{"posix_web_servers", `Elastic "Suspicious Web Server Child Process": Linux web and application servers by plain name (php-fpm*, php-cgi* by pattern)`,
 		[]string{"nginx", "apache2", "httpd", "lighttpd", "caddy", "uwsgi", "gunicorn"}},
 	{"posix_web_server_users", "accounts Linux distributions run web servers as (Debian www-data, RHEL apache, Arch http, SUSE wwwrun)",
-		[]string{"www-data", "apache", "nginx", "http", "wwwrun", "lighttpd"}},
+		[]string{"www-data", "apache", "nginx", "http", "wwwrun", "lighttpd", "_www"}},
+	{"build_fetch_tools", "build tools that download packages from their registries during a build (go modules, cargo, dotnet restore, NuGet, npm, pip): their web-port connections are link evidence net:build_tool_fetch, not compiler_network",
+		[]string{"go", "cargo", "dotnet", "nuget", "npm", "pip", "pip3", "msbuild", "gradle", "mvn", "yarn", "pnpm"}},
+	{"in_memory_compile_hosts", "hosts that compile into their own process (PowerShell Add-Type, MSBuild inline tasks, Roslyn scripting): their later network and children are the compile's for their whole life",
+		[]string{"powershell", "pwsh", "powershell_ise", "msbuild", "csi", "rcsi"}},
+	{"web_root_dirs", "web roots and upload folders (reason web_root_output); POSIX paths and lower-case Windows fragments",
+		[]string{"/var/www/", "/srv/www/", "/srv/http/", "/usr/share/nginx/html/", "/var/lib/tomcat", "/uploads/",
+			"/wp-content/", "/Library/WebServer/", `\inetpub\wwwroot\`, `\uploads\`}},
+	{"hidden_dir_exempt", "hidden build-tool caches where builds write routinely (not reason hidden_path)",
+		[]string{"/.cache/bazel/", "/.cache/go-build/", "/.cargo/", "/.rustup/", "/.gradle/", "/.m2/", "/.npm/", "/.node-gyp/",
+			"/.cache/node-gyp/", "/.vscode", "/.git/", "/.local/share/virtualenvs/", "/.venv/", "/.tox/", "/.nox/"}},
+	{"web_page_exts", "pages a web server compiles on request (reason web_page_written_by_server)",
+		[]string{".aspx", ".ashx", ".asmx", ".ascx", ".asax", ".cshtml", ".vbhtml", ".master", ".svc"}},
 	{"encoded_powershell_markers", `Elastic Endpoint "Managed .NET Code Execution via PowerShell", Sigma: lower-case PowerShell command-line markers (reason parent_encoded_powershell)`,
 		[]string{" -enc", " -e ", " -ec ", "-encodedcommand", "frombase64string", "iex", "invoke-expression",
 			"downloadstring", "downloadfile", "downloaddata", "net.webclient", "reflection.assembly", "invoke-webrequest"}},
@@ -116,11 +134,13 @@ const (
 	ListElasticDotNetCompilers  = "elastic_dotnet_compilers"
 	ListAN1381Compilers         = "an1381_compilers"
 	ListWindowsCompilers        = "windows_compilers"
+	ListWindowsCandidates       = "windows_compiler_candidates"
 	ListWindowsDevEnvironment   = "windows_dev_environment"
 	ListRemoteExecHosts         = "remote_exec_hosts"
 	ListNetworkTools            = "network_tools"
 	ListPosixCCCompilers        = "posix_cc_compilers"
 	ListDarwinFallbackCompilers = "darwin_fallback_compilers"
+	ListPosixLinkers            = "posix_linkers"
 	ListPosixWebServers         = "posix_web_servers"
 	ListPosixWebServerUsers     = "posix_web_server_users"
 	ListEncodedPowerShell       = "encoded_powershell_markers"
@@ -129,6 +149,12 @@ const (
 	ListWindowsDevInstallDirs   = "windows_dev_install_dirs"
 	ListBuildScratchSources     = "build_scratch_sources"
 	ListWindowsCompilerDirs     = "windows_compiler_dirs"
+	ListBuildFetchTools         = "build_fetch_tools"
+	ListInMemoryCompileHosts    = "in_memory_compile_hosts"
+	ListWebRootDirs             = "web_root_dirs"
+	ListHiddenDirExempt         = "hidden_dir_exempt"
+	ListWebPageExts             = "web_page_exts"
+	ListCvtresParents           = "cvtres_parents"
 )
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -19,6 +19,9 @@ const (
 	ReasonNetworkToolAncestry     = "network_tool_ancestry"
 	ReasonCompilerNetwork         = "compiler_network"
 	ReasonNotACompile             = "not_a_compile"
+	ReasonHiddenPath              = "hidden_path"
+	ReasonWebRootOutput           = "web_root_output"
+	ReasonWebPageWrittenByServer  = "web_page_written_by_server"
 )
 
 // Reason is one reason code: Words is the plain sentence an alert shows, When says when the
@@ -50,7 +53,7 @@ var reasons = []Reason{
 		"a Windows compiler whose parent is a script host, Office, LOLBin, shell, remote-admin or unknown program, with no IDE or build system in its ancestry",
 		"MITRE AN1381"},
 	{ReasonTempOutput, "output written to a temporary or public folder",
-		"the artifact is in a temp or user-writable folder (Go's go-build* cache excluded)",
+		"the artifact is in a temp or user-writable folder (macOS /var/folders/*/*/T/ included), unless a scratch rule applies (go-build*, pip-install-*, cargo-install*, MSBuild tmp*.rsp under their own tool)",
 		"MITRE AN1381/AN1382, Sigma"},
 	{ReasonTempSource, "source read from a temporary folder",
 		"a source, project or response file is in a temp or user-writable folder",
@@ -76,7 +79,17 @@ var reasons = []Reason{
 		"the compiler or its helpers connected out themselves",
 		`Elastic "MsBuild Making Network Connections"`},
 	{ReasonNotACompile, "process named like a compiler but not compiling",
-		"the arguments show it is not a compile, or a csc/vbc/jsc start with no source, output, helper or write", ""},
+		"the arguments show it is not a compile, or a csc/vbc/jsc start with no source, output, helper or write",
+		"vbc.exe /stext hollowed stealers (evtx-attack-samples)"},
+	{ReasonHiddenPath, "output written under a hidden folder",
+		"the artifact's POSIX path has a hidden component (/.x/, ~/.config/.x/) outside build-tool caches (.cargo, .cache/bazel, ...)",
+		"MITRE T1564.001 Hidden Files and Directories; Elastic \"Executable File Creation in a Hidden Directory\""},
+	{ReasonWebRootOutput, "output written into a web root or upload folder",
+		"the artifact lies under /var/www, /srv/www, /usr/share/nginx/html, an uploads or wp-content folder, or inetpub\\wwwroot",
+		"CISA AA22-264A and web-shell reports: compiled implants dropped beside served content"},
+	{ReasonWebPageWrittenByServer, "the web server wrote the page it then compiled",
+		"an ASP.NET compile in w3wp whose page (.aspx, .ashx, .asmx, .cshtml, ...) the same w3wp wrote within the follow window before",
+		"Microsoft \"Web shell attacks continue to rise\" (2021); ProxyLogon / ProxyShell post-exploitation"},
 }
 
 // Reasons returns every reason code the table can set, in README order.
