@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -97,13 +96,8 @@ func (c *common) load(logger hclog.Logger) (*setup, error) {
 			return nil, err
 		}
 	}
-	s.now = time.Now
-	if c.now != "" {
-		t, err := time.Parse(time.RFC3339, c.now)
-		if err != nil {
-			return nil, fmt.Errorf("--now: %w", err)
-		}
-		s.now = func() time.Time { return t }
+	if s.now, err = c.clock(); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
