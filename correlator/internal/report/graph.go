@@ -48,9 +48,9 @@ type Graph struct {
 
 // Layout sizes in pixels.
 const (
-	nodeW   = 196
+	nodeW   = 176
 	nodeH   = 70
-	colStep = 276
+	colStep = 290
 	rowStep = 96
 	margin  = 16
 )

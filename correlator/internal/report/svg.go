@@ -12,8 +12,8 @@ import (
 // (shown on hover) and in data-detail (shown on click by the page).
 func SVG(g Graph, prefix string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="lineage" id="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`+"\n",
-		prefix, g.Width, g.Height, g.Width, g.Height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="lineage" id="%s" width="%d" height="%d" style="max-width:%dpx" viewBox="0 0 %d %d" role="img">`+"\n",
+		prefix, g.Width, g.Height, g.Width, g.Width, g.Height)
 	fmt.Fprintf(&b, `<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>`+"\n", prefix)
 	pos := map[string]Node{}
 	for _, n := range g.Nodes {
@@ -36,7 +36,7 @@ func SVG(g Graph, prefix string) string {
 			cls, e.From, e.To, x1, y1, mx, y1, mx, y2, x2, y2, prefix)
 		if e.Label != "" {
 			lx, ly := (x1+x2)/2, (y1+y2)/2-6
-			fmt.Fprintf(&b, `<text class="elabel" x="%d" y="%d" text-anchor="middle">%s</text>`, lx, ly, esc(short(e.Label, 40)))
+			fmt.Fprintf(&b, `<text class="elabel" x="%d" y="%d" text-anchor="middle">%s</text>`, lx, ly, esc(short(e.Label, 26)))
 		}
 		b.WriteString("</g>\n")
 	}
@@ -48,12 +48,12 @@ func SVG(g Graph, prefix string) string {
 		fmt.Fprintf(&b, `<g class="%s" data-node="%s" data-kind="%s" data-detail="%s" tabindex="0" transform="translate(%d,%d)">`,
 			cls, n.ID, n.Kind, esc(n.Detail), n.X, n.Y)
 		fmt.Fprintf(&b, `<title>%s</title><rect width="%d" height="%d" rx="6"/>`, esc(n.Detail), nodeW, nodeH)
-		fmt.Fprintf(&b, `<text class="name" x="10" y="20">%s</text>`, esc(short(n.Label, 27)))
+		fmt.Fprintf(&b, `<text class="name" x="10" y="20">%s</text>`, esc(short(n.Label, 24)))
 		for i, l := range n.Lines {
 			if i >= 2 {
 				break
 			}
-			fmt.Fprintf(&b, `<text x="10" y="%d">%s</text>`, 38+i*16, esc(short(l, 32)))
+			fmt.Fprintf(&b, `<text x="10" y="%d">%s</text>`, 38+i*16, esc(short(l, 29)))
 		}
 		b.WriteString("</g>\n")
 	}

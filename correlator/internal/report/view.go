@@ -129,7 +129,9 @@ func FromAlert(a *alert.Alert) Alert {
 	if a.Record.Time > 0 {
 		v.Time = time.Unix(a.Record.Time, 0).UTC()
 	} else if t, err := time.Parse(time.RFC3339, a.Time); err == nil {
+		// An alert read back from JSON: its top-level "time" hides the record's.
 		v.Time = t
+		v.Compiler.Time = t.Unix()
 	}
 	switch {
 	case a.Suppressed:
