@@ -61,4 +61,19 @@ func SVG(g Graph, prefix string) string {
 	return b.String()
 }
 
-func esc(s string) string { return html.EscapeString(s) }
+// esc escapes text for the SVG (HTML and XML alike): markup characters
+// become entities, and characters XML forbids even escaped (C0 and C1
+// controls other than tab and newline, U+FFFE, U+FFFF, invalid UTF-8)
+// become U+FFFD, so the drawing stays well-formed whatever the telemetry.
+func esc(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0xfffe || r == 0xffff:
+			return '\ufffd'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\ufffd"))
+	return html.EscapeString(s)
+}
