@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/report"
 )
+
+var readmeShot = flag.Bool("update-screenshot", false, "also write the lineage screenshot the README shows (correlator/report-lineage.png)")
 
 // chromium finds Debian's chromium. Without it the test skips, unless CI
 // is set: there it must run.
@@ -38,7 +41,8 @@ func chromium(t *testing.T) string {
 // headless chromium: every alert's drawing holds its compiler, parent,
 // artifact and connection nodes, the filters change what is shown, and the
 // page makes no network request. Screenshots of the queue and one lineage
-// go to build/ (the README's picture is build/report-lineage.png).
+// go to build/; with -update-screenshot the lineage one also replaces
+// correlator/report-lineage.png, the README's picture.
 func TestReportInBrowser(t *testing.T) {
 	bin := chromium(t)
 	views := report.FromAlerts(demoAlerts(t))
@@ -180,6 +184,11 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	for name, png := range map[string][]byte{"report-queue.png": queue, "report-lineage.png": lineage} {
 		if err := os.WriteFile(filepath.Join("..", "build", name), png, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *readmeShot {
+		if err := os.WriteFile("report-lineage.png", lineage, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

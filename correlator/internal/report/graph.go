@@ -48,9 +48,9 @@ type Graph struct {
 
 // Layout sizes in pixels.
 const (
-	nodeW   = 176
+	nodeW   = 186
 	nodeH   = 70
-	colStep = 290
+	colStep = 296
 	rowStep = 96
 	margin  = 16
 )
