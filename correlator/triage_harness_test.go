@@ -68,6 +68,38 @@ func hostState(v *report.Alert) string {
 	return string(b)
 }
 
+// startHarness starts the replay harness on the example telemetry files
+// named (from extension/examples) plus the given fixture texts.
+func startHarness(t *testing.T, files []string, extra ...string) (*replay.Harness, context.Context) {
+	t.Helper()
+	fx := &replay.Fixtures{}
+	add := func(name string, data []byte) {
+		f, err := replay.ParseFixture(name, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.Merge(f)
+	}
+	for _, name := range files {
+		data, err := os.ReadFile(filepath.Join("..", "extension", "examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(name, data)
+	}
+	for i, text := range extra {
+		add(fmt.Sprintf("host state %d", i), []byte(text))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h, ctx
+}
+
 func dirOf(p string) string {
 	if i := strings.LastIndexAny(p, `/\`); i > 0 {
 		return p[:i]
@@ -87,38 +119,11 @@ func TestTriageQueriesRunInHarness(t *testing.T) {
 	for _, a := range demoAlerts(t) {
 		v := report.FromAlert(a)
 		t.Run(v.Host+"/"+v.LineageID[:8], func(t *testing.T) {
-			fx := &replay.Fixtures{}
-			for i, name := range demoFixtures[v.Host] {
-				data, err := os.ReadFile(filepath.Join("..", "extension", "examples", name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				f, err := replay.ParseFixture(name, bytes.NewReader(data))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if i == 0 {
-					fx = f
-				} else {
-					fx.Merge(f)
-				}
-			}
 			st := v
 			if st.ExecPID == 0 {
 				st.ExecPID = 4242 // the artifact's process when the telemetry saw none; found by path
 			}
-			state, err := replay.ParseFixture("host state", strings.NewReader(hostState(&st)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fx.Merge(state)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			h, ctx := startHarness(t, demoFixtures[v.Host], hostState(&st))
 			if h.Platform() != v.Platform {
 				t.Fatalf("harness platform %s, alert platform %s", h.Platform(), v.Platform)
 			}
@@ -169,22 +174,7 @@ func TestTriageQueriesRunInHarness(t *testing.T) {
 func TestTriageInjectedPathInHarness(t *testing.T) {
 	v := report.Alert{Host: "ws-x", Platform: "windows", ArtifactPath: `C:\Users\Public\x'); DROP TABLE y; --.exe`,
 		ExecPID: 5150, Compiler: report.Proc{Name: "csc.exe", PID: 5100}, Parent: report.Proc{Name: "mshta.exe", PID: 5000}}
-	fx, err := replay.ParseFixture("host state", strings.NewReader(hostState(&v)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	decoy, err := replay.ParseFixture("decoy", strings.NewReader(`{"hash": [{"path": "C:\\Users\\Public\\x", "directory": "C:\\Users\\Public"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx.Merge(decoy)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h, ctx := startHarness(t, nil, hostState(&v), `{"hash": [{"path": "C:\\Users\\Public\\x", "directory": "C:\\Users\\Public"}]}`)
 	checked := 0
 	for _, q := range report.Triage(&v).Queries {
 		if q.Table != "hash" && q.Table != "authenticode" && q.Table != "processes" {
