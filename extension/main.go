@@ -7,6 +7,8 @@
 // Subcommands for development without osquery:
 //
 //	compile_lineage.ext replay --fixture FILE [--fixture FILE ...] (--query SQL | --query-file FILE) [--now UNIXTIME]
+//	compile_lineage.ext replay --fixture FILE [--fixture FILE ...] --schedule PACK.conf [--schedule ...]
+//	    --results-log OUT [--events-expiry SECONDS] [--host-identifier NAME] [--from UNIXTIME] [--to UNIXTIME]
 //	compile_lineage.ext spec
 //	compile_lineage.ext demo [--results-log FILE]
 //
@@ -170,6 +172,13 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	query := fs.String("query", "", "SQL to run")
 	queryFile := fs.String("query-file", "", "file holding the SQL to run")
 	now := fs.Int64("now", 0, "replay time in unix seconds (default: newest event)")
+	var packs stringList
+	fs.Var(&packs, "schedule", "osquery pack to schedule (repeatable): play osqueryd over the recording in event time")
+	resultsLog := fs.String("results-log", "", "with --schedule: file the scheduled results are written to (osquery's filesystem logger format)")
+	expiry := fs.Int64("events-expiry", 3600, "with --schedule: osquery's --events_expiry in seconds (0 = never)")
+	hostID := fs.String("host-identifier", "", "with --schedule: hostIdentifier of the result lines (default system_info.hostname or \"replay\")")
+	from := fs.Int64("from", 0, "with --schedule: clock start, unix seconds (default: oldest event)")
+	to := fs.Int64("to", 0, "with --schedule: clock end, unix seconds (default: newest event plus one hour)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,6 +187,10 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(fixtures) == 0 {
 		return errors.New("replay: --fixture is required")
+	}
+	if len(packs) > 0 {
+		return runSchedule(scheduleArgs{fixtures: fixtures, packs: packs, resultsLog: *resultsLog, expiry: *expiry,
+			hostID: *hostID, from: *from, to: *to, query: *query + *queryFile}, stderr)
 	}
 	sqlText := *query
 	if *queryFile != "" {
@@ -219,6 +232,84 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("query: %w", qerr)
 	}
 	return writeJSONRows(stdout, cols, rows)
+}
+
+type scheduleArgs struct {
+	fixtures, packs    []string
+	resultsLog, hostID string
+	expiry, from, to   int64
+	query              string
+}
+
+// runSchedule plays osqueryd with the packs over the fixtures and writes the result log.
+func runSchedule(a scheduleArgs, stderr io.Writer) error {
+	if a.query != "" {
+		return errors.New("replay: --schedule runs the packs' queries; leave out --query and --query-file")
+	}
+	if a.resultsLog == "" {
+		return errors.New("replay: --schedule needs --results-log")
+	}
+	if a.expiry < 0 {
+		return fmt.Errorf("replay: --events-expiry %d is negative", a.expiry)
+	}
+	var packs []*replay.Pack
+	for _, p := range a.packs {
+		pack, err := replay.LoadPack(p)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		packs = append(packs, pack)
+	}
+	log, err := newLogger(stderr, false)
+	if err != nil {
+		return err
+	}
+	topts, err := tableOptions()
+	if err != nil {
+		return err
+	}
+	fx, err := replay.LoadFixtures(a.fixtures...)
+	if err != nil {
+		return err
+	}
+	from, to := a.from, a.to
+	if from == 0 {
+		from = fx.Oldest()
+	}
+	if to == 0 {
+		to = fx.Newest() + 3600
+	}
+	if from == 0 {
+		return errors.New("replay: the fixtures hold no timed events; give --from and --to")
+	}
+	out, err := os.OpenFile(a.resultsLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Now: from, Logger: log, Tables: topts,
+		Daemon: &replay.DaemonOptions{EventsExpiry: a.expiry, Packs: packs}})
+	if err != nil {
+		out.Close()
+		return fmt.Errorf("replay: %w", err)
+	}
+	st, serr := h.RunSchedule(ctx, replay.ScheduleOptions{Packs: packs, From: from, To: to, HostIdentifier: a.hostID, Out: out})
+	if err := h.Close(); err != nil {
+		log.Warn("closing the replay harness", "error", err)
+	}
+	if err := out.Close(); err != nil && serr == nil {
+		serr = fmt.Errorf("write %s: %w", a.resultsLog, err)
+	}
+	if serr != nil {
+		return fmt.Errorf("replay: %w", serr)
+	}
+	log.Info("scheduled replay done", "runs", st.Runs, "lines", st.Lines, "errors", st.Errors,
+		"optimized_scans", st.Optimized, "from", from, "to", to)
+	if st.Errors > 0 {
+		return fmt.Errorf("replay: %d scheduled query executions failed (see the log)", st.Errors)
+	}
+	return nil
 }
 
 // writeJSONRows prints rows like `osqueryi --json`: an array of objects with string values, keys in column order.

@@ -14,44 +14,29 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/compilelineage/compile-lineage/tables/compilelineage"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-var compileLineageColumns = []table.ColumnDefinition{
-	table.TextColumn("lineage_id", table.ColumnDescription("Deterministic id of this compile (UUIDv5 over the compiler process identity)")),
-	table.BigIntColumn("time", table.AdditionalColumn(), table.ColumnDescription("Compiler start, unix seconds; constrain it (time > ...) to narrow the search")),
-	table.TextColumn("platform", table.ColumnDescription("windows, linux or darwin")),
-	table.TextColumn("source", table.ColumnDescription("Process telemetry used: sysmon, process_etw_events, security_4688, process_events, es_process_events")),
-	table.BigIntColumn("compiler_pid"),
-	table.TextColumn("compiler_guid", table.ColumnDescription("Stable process key (Sysmon ProcessGuid, ETW sequence, or pid@start)")),
-	table.TextColumn("compiler_path"),
-	table.TextColumn("compiler_name", table.ColumnDescription("Lower-case base name, e.g. csc.exe, gcc")),
-	table.TextColumn("compiler_original_name", table.ColumnDescription("PE original file name (Sysmon), which survives renaming")),
-	table.TextColumn("compiler_cmdline"),
-	table.TextColumn("compiler_user"),
-	table.BigIntColumn("parent_pid"),
-	table.TextColumn("parent_path"),
-	table.TextColumn("parent_name"),
-	table.TextColumn("parent_cmdline"),
-	table.TextColumn("ancestry", table.ColumnDescription("Process names from the oldest known ancestor down to the compiler, joined by ' > '")),
-	table.TextColumn("parent_class", table.ColumnDescription("script_host, office, lolbin, system_service, web_server, shell, remote_admin, dev_tool, build_system or unknown")),
-	table.TextColumn("output_path", table.ColumnDescription("The compiled artifact: from file events by the compile, or the command line")),
-	table.TextColumn("output_source", table.ColumnDescription("cmdline, file_event, both or none")),
-	table.IntegerColumn("artifact_written", table.ColumnDescription("1 when a file event shows the artifact written")),
-	table.BigIntColumn("artifact_written_time"),
-	table.TextColumn("artifact_sha256"),
-	table.IntegerColumn("executions", table.ColumnDescription("Process starts from output_path after the write")),
-	table.BigIntColumn("first_exec_pid"),
-	table.BigIntColumn("first_exec_time"),
-	table.IntegerColumn("connections", table.ColumnDescription("Outbound connections by the artifact, the compiler (and its children) or, after an in-memory compile, the compiling parent")),
-	table.TextColumn("first_remote_address"),
-	table.IntegerColumn("first_remote_port"),
-	table.TextColumn("connection_origin", table.ColumnDescription("artifact, compiler or parent")),
-	table.TextColumn("followup_processes", table.ColumnDescription("Processes the compiler or its parent started after the compile, ';'-joined")),
-	table.TextColumn("stage", table.ColumnDescription("Furthest step reached: compile, written, executed, network")),
-	table.TextColumn("link_evidence", table.ColumnDescription("How each link was made, ';'-joined (write:process_guid, write:pid, write:path_time, exec:path, net:artifact_guid, ...)")),
-	table.IntegerColumn("suspicious", table.ColumnDescription("1 when any reason was found")),
-	table.TextColumn("reasons", table.ColumnDescription("Reason codes, ';'-joined; see the README")),
-	table.TextColumn("telemetry_gaps", table.ColumnDescription("Sources missing for this row, ';'-joined (no_file_events, no_network_events, ...)")),
+var compileLineageColumns = columnDefinitions(vocab.LineageColumns())
+
+// columnDefinitions turns the vocabulary's columns into osquery column definitions.
+func columnDefinitions(cols []vocab.Column) []table.ColumnDefinition {
+	out := make([]table.ColumnDefinition, len(cols))
+	for i, c := range cols {
+		opts := []table.ColumnOpt{table.ColumnDescription(c.Description)}
+		if c.Indexed {
+			opts = append(opts, table.AdditionalColumn())
+		}
+		switch c.Type {
+		case vocab.TypeInteger:
+			out[i] = table.IntegerColumn(c.Name, opts...)
+		case vocab.TypeBigInt:
+			out[i] = table.BigIntColumn(c.Name, opts...)
+		default:
+			out[i] = table.TextColumn(c.Name, opts...)
+		}
+	}
+	return out
 }
 
 type compileLineage struct {
@@ -63,7 +48,7 @@ type compileLineage struct {
 // CompileLineageTable returns the compile_lineage table plugin.
 func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
 	t := &compileLineage{logger: logger.Named("compile_lineage"), q: q, opts: opts.withDefaults()}
-	return table.NewPlugin("compile_lineage", compileLineageColumns, t.generate,
+	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, t.generate,
 		table.WithDescription("One row per compiler or build-tool start in osquery's event buffers (csc, vbc, jsc, ilasm, msbuild, "+
 			"gcc, clang, go, rustc...), linked to its parent and ancestry, the artifact it wrote, the artifact's executions "+
 			"and network connections, with reasons it is suspicious (MITRE T1027.004 Compile After Delivery)."),
@@ -84,8 +69,9 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 		return nil, t.fail(ctx, err)
 	}
 	plan := compilelineage.Choose(tel)
-	params := compilelineage.Params{ReadFile: ReadResponseFile}
-	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params)
+	var params compilelineage.Params
+	read := func(_ context.Context, path string) ([]byte, error) { return ReadResponseFile(path) }
+	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params, read)
 	if err != nil {
 		return nil, t.fail(ctx, err)
 	}
@@ -187,40 +173,40 @@ func lineageRow(l *compilelineage.Lineage) map[string]string {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	c, p := &l.Compiler, &l.Parent
 	return map[string]string{
-		"lineage_id":             l.ID,
-		"time":                   unix(c.Time),
-		"platform":               l.Platform,
-		"source":                 l.Source,
-		"compiler_pid":           i(c.PID),
-		"compiler_guid":          c.Key,
-		"compiler_path":          c.Path,
-		"compiler_name":          compilelineage.BaseName(c.Path),
-		"compiler_original_name": c.OriginalName,
-		"compiler_cmdline":       c.Cmdline,
-		"compiler_user":          c.User,
-		"parent_pid":             i(p.PID),
-		"parent_path":            p.Path,
-		"parent_name":            compilelineage.BaseName(p.Path),
-		"parent_cmdline":         p.Cmdline,
-		"ancestry":               strings.Join(l.Ancestry, " > "),
-		"parent_class":           l.ParentClass,
-		"output_path":            l.OutputPath,
-		"output_source":          l.OutputSource,
-		"artifact_written":       b(l.Written),
-		"artifact_written_time":  unix(l.WrittenTime),
-		"artifact_sha256":        l.ArtifactSHA,
-		"executions":             strconv.Itoa(l.Executions),
-		"first_exec_pid":         i(l.FirstExecPID),
-		"first_exec_time":        unix(l.FirstExecTime),
-		"connections":            strconv.Itoa(l.Connections),
-		"first_remote_address":   l.FirstRemote,
-		"first_remote_port":      i(l.FirstPort),
-		"connection_origin":      l.ConnectionFrom,
-		"followup_processes":     strings.Join(l.Followups, ";"),
-		"stage":                  l.Stage,
-		"link_evidence":          strings.Join(l.Evidence, ";"),
-		"suspicious":             b(l.Suspicious()),
-		"reasons":                strings.Join(l.Reasons, ";"),
-		"telemetry_gaps":         compilelineage.GapString(l.Gaps),
+		vocab.ColLineageID:            l.ID,
+		vocab.ColTime:                 unix(c.Time),
+		vocab.ColPlatform:             l.Platform,
+		vocab.ColSource:               l.Source,
+		vocab.ColCompilerPID:          i(c.PID),
+		vocab.ColCompilerGUID:         c.Key,
+		vocab.ColCompilerPath:         c.Path,
+		vocab.ColCompilerName:         compilelineage.BaseName(c.Path),
+		vocab.ColCompilerOriginalName: c.OriginalName,
+		vocab.ColCompilerCmdline:      c.Cmdline,
+		vocab.ColCompilerUser:         c.User,
+		vocab.ColParentPID:            i(p.PID),
+		vocab.ColParentPath:           p.Path,
+		vocab.ColParentName:           compilelineage.BaseName(p.Path),
+		vocab.ColParentCmdline:        p.Cmdline,
+		vocab.ColAncestry:             strings.Join(l.Ancestry, vocab.AncestrySeparator),
+		vocab.ColParentClass:          l.ParentClass,
+		vocab.ColOutputPath:           l.OutputPath,
+		vocab.ColOutputSource:         l.OutputSource,
+		vocab.ColArtifactWritten:      b(l.Written),
+		vocab.ColArtifactWrittenTime:  unix(l.WrittenTime),
+		vocab.ColArtifactSHA256:       l.ArtifactSHA,
+		vocab.ColExecutions:           strconv.Itoa(l.Executions),
+		vocab.ColFirstExecPID:         i(l.FirstExecPID),
+		vocab.ColFirstExecTime:        unix(l.FirstExecTime),
+		vocab.ColConnections:          strconv.Itoa(l.Connections),
+		vocab.ColFirstRemoteAddress:   l.FirstRemote,
+		vocab.ColFirstRemotePort:      i(l.FirstPort),
+		vocab.ColConnectionOrigin:     l.ConnectionFrom,
+		vocab.ColFollowupProcesses:    strings.Join(l.Followups, ";"),
+		vocab.ColStage:                l.Stage,
+		vocab.ColLinkEvidence:         strings.Join(l.Evidence, ";"),
+		vocab.ColSuspicious:           b(l.Suspicious()),
+		vocab.ColReasons:              strings.Join(l.Reasons, ";"),
+		vocab.ColTelemetryGaps:        compilelineage.GapString(l.Gaps),
 	}
 }

@@ -11,21 +11,10 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/compilelineage/compile-lineage/tables/compilelineage"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-var compileTelemetryColumns = []table.ColumnDefinition{
-	table.TextColumn("platform", table.ColumnDescription("windows, linux or darwin, as detected from the tables osquery has")),
-	table.TextColumn("signal", table.ColumnDescription("process, file or network")),
-	table.TextColumn("source_table", table.ColumnDescription("osquery table (and, for windows_events, channel) that can feed the signal")),
-	table.IntegerColumn("table_exists", table.ColumnDescription("1 when this osquery has the table")),
-	table.IntegerColumn("publisher_active", table.ColumnDescription("osquery_events subscriber state: 1 active, 0 off, -1 unknown")),
-	table.BigIntColumn("events", table.ColumnDescription("Events buffered now in the window")),
-	table.BigIntColumn("oldest_time"),
-	table.BigIntColumn("newest_time"),
-	table.TextColumn("status", table.ColumnDescription("ok, empty, disabled or missing")),
-	table.IntegerColumn("used", table.ColumnDescription("1 when compile_lineage reads this source for the signal")),
-	table.TextColumn("enable_hint", table.ColumnDescription("osquery flags or config that turn the source on")),
-}
+var compileTelemetryColumns = columnDefinitions(vocab.TelemetryColumns())
 
 // telemetrySource is one source a signal can come from. Sources in windows_events are told
 // apart by channel and event id (counted together in one query); where narrows other tables.
@@ -77,7 +66,7 @@ type compileTelemetry struct {
 // CompileTelemetryTable returns the compile_telemetry table plugin.
 func CompileTelemetryTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
 	t := &compileTelemetry{logger: logger.Named("compile_telemetry"), q: q, opts: opts.withDefaults()}
-	return table.NewPlugin("compile_telemetry", compileTelemetryColumns, t.generate,
+	return table.NewPlugin(vocab.TableTelemetry, compileTelemetryColumns, t.generate,
 		table.WithDescription("Blind-spot report for compile_lineage: one row per event source the lineage can use on this "+
 			"platform, whether osquery has the table, whether its subscriber is active, how many events are buffered, and "+
 			"the flag that turns it on. Read it before trusting an empty compile_lineage."),

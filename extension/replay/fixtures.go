@@ -268,6 +268,24 @@ func (f *Fixtures) Newest() int64 {
 	return newest
 }
 
+// Oldest returns the oldest `time` over the rows of evented tables, 0 if there is none.
+func (f *Fixtures) Oldest() int64 {
+	var oldest int64
+	schema := Schema()
+	for tname, rows := range f.rows {
+		t, ok := schema[tname]
+		if !ok || !t.Evented {
+			continue
+		}
+		for _, r := range rows {
+			if v, err := strconv.ParseInt(r["time"], 10, 64); err == nil && v > 0 && (oldest == 0 || v < oldest) {
+				oldest = v
+			}
+		}
+	}
+	return oldest
+}
+
 // Platform guesses the osquery platform the fixtures were recorded on: windows when windows-only tables have
 // rows, darwin when es_* tables have rows, else linux.
 func (f *Fixtures) Platform() string {

@@ -1,12 +1,13 @@
-// Package replay is an osquery-like harness: SQLite with osquery's table schemas filled from fixture files, a
-// fake osquery core speaking osquery's Thrift extension API on a local socket, and the real extension
-// (serve.Run) attached to it. Extension tables are SQLite virtual tables that call the extension over Thrift
-// with the query context osquery would send.
+// Package replay is an osquery-like harness: SQLite with every table of osquery 5.23.1 (specs as in
+// osquery-5.23.1-schemas.json: columns, order, types, hidden, required, index, additional, collations) filled
+// from fixture files, osquery's own SQL functions and collations, a fake osquery core speaking osquery's Thrift
+// extension API on a local socket, and the real extension (serve.Run) attached to it. Extension tables are
+// SQLite virtual tables that call the extension over Thrift with the query context osquery would send,
+// including --extensions_default_index.
 //
-// What it does not reproduce: osquery's event framework (events_optimize/expiry; event tables simply hold
-// the fixture rows), required-column checks (windows_eventlog without channel returns the fixture rows),
-// the watcher, and permission checks. windows_events.time is the event's own time, not the time osquery
-// received it.
+// What it does not reproduce: the watcher, permission checks, table behaviour beyond returning fixture rows
+// (SQLite filters them; a table ignores the constraints osquery would act on, such as hash's path), and
+// WITHOUT ROWID (see declareSQL). windows_events.time is the event's own time, not the time osquery received it.
 package replay
 
 import (
@@ -47,6 +48,23 @@ type Options struct {
 	Tables tables.Options
 	// Plugins replaces tables.All (tests register their own tables); nil = the real tables.
 	Plugins serve.PluginsFunc
+	// Platform is the platform to play (linux, darwin, windows); empty = guessed from the fixtures.
+	Platform string
+	// Daemon plays osqueryd over the recording in event time (see daemon and RunSchedule): events visible
+	// at their own time, expired after the events expiry, events_optimize markers per scheduled query,
+	// processes as running at the replay time. Now is then the replay clock's start.
+	Daemon *DaemonOptions
+	// NoDefaultIndex plays osqueryd started with --extensions_default_index=false; by default, as in osquery,
+	// every default-option column of an extension table is an INDEX column.
+	NoDefaultIndex bool
+}
+
+// DaemonOptions configures a harness playing osqueryd.
+type DaemonOptions struct {
+	// EventsExpiry is --events_expiry in seconds (osquery's default 3600; 0 = events never expire).
+	EventsExpiry int64
+	// Packs are the scheduled packs, which raise the expiry of event tables they read directly.
+	Packs []*Pack
 }
 
 // Stats counts what the extension fetched from the core through the Thrift query API.
@@ -72,6 +90,9 @@ type Harness struct {
 	callTimeout time.Duration
 	platform    string
 	now         int64
+	// defaultIndex is osquery's --extensions_default_index.
+	defaultIndex bool
+	daemon       *daemon
 
 	extCancel context.CancelFunc
 	extDone   chan error
@@ -96,12 +117,21 @@ func Start(ctx context.Context, opts Options) (*Harness, error) {
 		now = time.Now().Unix()
 	}
 	h := &Harness{
-		log:         log,
-		timeout:     5 * time.Second,
-		callTimeout: 60 * time.Second,
-		platform:    fx.Platform(),
-		now:         now,
-		serverDone:  make(chan struct{}),
+		log:          log,
+		timeout:      5 * time.Second,
+		callTimeout:  60 * time.Second,
+		platform:     fx.Platform(),
+		now:          now,
+		serverDone:   make(chan struct{}),
+		defaultIndex: !opts.NoDefaultIndex,
+		daemon:       newDaemon(now),
+	}
+	if opts.Platform != "" {
+		h.platform = opts.Platform
+	}
+	if opts.Daemon != nil {
+		h.daemon.on = true
+		h.daemon.expiry = eventsExpiry(opts.Daemon.EventsExpiry, opts.Daemon.Packs)
 	}
 	mem, err := h.buildTables(fx)
 	if err != nil {
@@ -154,11 +184,12 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 			}
 		}
 		values := fixtureValues(cols, rows)
-		mt := &memTable{name: name, cols: cols, rows: func() [][]any { return values }, timeCol: -1}
+		mt := newMemTable(name, cols, func() [][]any { return values })
 		if t.Evented {
 			if tc := columnIndex(cols, "time"); tc >= 0 {
 				sortByTime(values, tc)
 				mt.timeCol = tc
+				mt.d = h.daemon
 			}
 		}
 		if !given {
@@ -211,6 +242,9 @@ func fixtureValues(cols []Column, rows []map[string]string) [][]any {
 			if !ok && c.Name == "eid" {
 				s, ok = fmt.Sprintf("%010d", i+1), true
 			}
+			if c.AliasOf != "" {
+				s, ok = r[c.AliasOf]
+			}
 			if c.Type == "TEXT" || c.Type == "DATETIME" {
 				if ok {
 					vals[j] = s
@@ -248,6 +282,9 @@ func (h *Harness) openDB(mem map[string]*memTable) error {
 		h.sock = filepath.Join(dir, "osquery.em")
 	}
 	drv := &sqlite.Driver{}
+	if err := registerFunctions(drv, h.platform); err != nil {
+		return err
+	}
 	if err := drv.RegisterModule("osquery_table", &fixtureModule{tables: mem}); err != nil {
 		return err
 	}
@@ -295,8 +332,7 @@ func (h *Harness) startCore() error {
 func (h *Harness) startExtension(ctx context.Context, opts Options) error {
 	topts := opts.Tables
 	if topts.Now == nil {
-		now := time.Unix(h.now, 0).UTC()
-		topts.Now = func() time.Time { return now }
+		topts.Now = func() time.Time { return time.Unix(h.daemon.now.Load(), 0).UTC() }
 	}
 	ectx, cancel := context.WithCancel(context.Background())
 	h.extCancel = cancel
@@ -346,7 +382,7 @@ func (h *Harness) QueryOrdered(ctx context.Context, sqlText string) ([]string, [
 func (h *Harness) Platform() string { return h.platform }
 
 // Now returns the replay time in unix seconds.
-func (h *Harness) Now() int64 { return h.now }
+func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
@@ -409,6 +445,12 @@ func (h *Harness) dynamicRows(name string, cols []Column, fx *Fixtures, schema m
 		return func() [][]any { return v }
 	}
 	switch name {
+	case "processes":
+		if !h.daemon.on {
+			return nil
+		}
+		lives := processLives(fx)
+		return func() [][]any { return fixtureValues(cols, runningAt(lives, h.daemon.now.Load())) }
 	case "osquery_info":
 		return func() [][]any {
 			exts := "inactive"

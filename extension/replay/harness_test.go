@@ -157,7 +157,9 @@ func TestHarnessEndToEnd(t *testing.T) {
 	}
 
 	// Only required/index/additional columns get constraints, as in osquery's xBestIndex; range comparisons
-	// on TEXT columns never do. The raw context JSON lists every column sorted by name.
+	// on TEXT columns never do. With --extensions_default_index (osquery's default) the default-option pid
+	// column is an index column, so its constraint reaches the extension too. The raw context JSON lists
+	// every column sorted by name.
 	if _, err := h.Query(ctx, `SELECT pid FROM test_exec WHERE time > 1700000015 AND path LIKE '/tmp/%'
 		AND path > 'a' AND pid = 102`); err != nil {
 		t.Fatal(err)
@@ -166,7 +168,7 @@ func TestHarnessEndToEnd(t *testing.T) {
 	raw := rec.raw[len(rec.raw)-1]
 	rec.mu.Unlock()
 	wantRaw := `{"constraints":[{"name":"path","list":[{"op":65,"expr":"/tmp/%"}],"affinity":"TEXT"},` +
-		`{"name":"pid","list":[],"affinity":"BIGINT"},{"name":"secret","list":[],"affinity":"TEXT"},` +
+		`{"name":"pid","list":[{"op":2,"expr":"102"}],"affinity":"BIGINT"},{"name":"secret","list":[],"affinity":"TEXT"},` +
 		`{"name":"time","list":[{"op":4,"expr":"1700000015"}],"affinity":"BIGINT"}],` +
 		`"colsUsed":["time","pid","path"],"colsUsedBitset":7}`
 	if raw != wantRaw {

@@ -34,25 +34,97 @@ type memTable struct {
 	// osquery's event subscribers read only the requested time range from their store
 	// (EventSubscriber::get(start, stop)); the harness answers time constraints the same way.
 	timeCol int
+	// withoutRowid: osquery declares the table WITHOUT ROWID; keyCols are its index columns, if any.
+	withoutRowid bool
+	keyCols      []int
+	keyMu        sync.Mutex
+	keyIDs       map[string]int64
+	// d is the harness's daemon state (event tables only).
+	d *daemon
 }
 
-// declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab.
-func declareSQL(name string, cols []string, types []string, hidden []bool) string {
+// newMemTable makes the table serving rows with the schema cols.
+func newMemTable(name string, cols []Column, rows func() [][]any) *memTable {
+	t := &memTable{name: name, cols: cols, rows: rows, timeCol: -1}
+	_, t.withoutRowid = declareSQL(name, cols, false)
+	for i, c := range cols {
+		if c.Index {
+			t.keyCols = append(t.keyCols, i)
+		}
+	}
+	return t
+}
+
+// keyID returns the number of the row's key (its index column values).
+func (t *memTable) keyID(row []any) int64 {
+	var b strings.Builder
+	for _, ci := range t.keyCols {
+		fmt.Fprintf(&b, "%T:%v\x00", row[ci], row[ci])
+	}
+	t.keyMu.Lock()
+	defer t.keyMu.Unlock()
+	if t.keyIDs == nil {
+		t.keyIDs = map[string]int64{}
+	}
+	id, ok := t.keyIDs[b.String()]
+	if !ok {
+		id = int64(len(t.keyIDs))
+		t.keyIDs[b.String()] = id
+	}
+	return id
+}
+
+// declareSQL returns the CREATE TABLE statement for sqlite3_declare_vtab, as osquery's columnDefinition
+// (osquery/core/tables.cpp) writes it: hidden columns HIDDEN, collations, and for tables with index or
+// additional columns a PRIMARY KEY over them (all columns when none is an index). osquery also declares such
+// core tables WITHOUT ROWID, so SQLite tells their rows apart by the key; modernc.org/sqlite always gives a
+// module xUpdate, which SQLite refuses for WITHOUT ROWID virtual tables, so the harness keeps the rowid and
+// makes it stand for the key instead (memCursor.Rowid). Extension tables keep their rowid in osquery too.
+// withoutRowid reports whether osquery would declare the table WITHOUT ROWID.
+func declareSQL(name string, cols []Column, extension bool) (stmt string, withoutRowid bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE %s(", quoteIdent(name))
+	indexed := false
+	var pkeys []string
 	for i, c := range cols {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(c))
+		b.WriteString(quoteIdent(c.Name))
 		b.WriteByte(' ')
-		b.WriteString(strings.ReplaceAll(types[i], "_", " "))
-		if hidden[i] {
+		b.WriteString(strings.ReplaceAll(c.Type, "_", " "))
+		if c.Index {
+			indexed = true
+		}
+		if c.Index || c.Additional {
+			pkeys = append(pkeys, c.Name)
+			withoutRowid = true
+		}
+		if c.Hidden {
 			b.WriteString(" HIDDEN")
 		}
+		if c.Collate != "" {
+			b.WriteString(" COLLATE " + strings.ToUpper(c.Collate))
+		}
+	}
+	if !indexed && withoutRowid {
+		pkeys = pkeys[:0]
+		for _, c := range cols {
+			pkeys = append(pkeys, c.Name)
+		}
+	}
+	if len(pkeys) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		for i, k := range pkeys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(quoteIdent(k))
+		}
+		b.WriteByte(')')
 	}
 	b.WriteByte(')')
-	return b.String()
+	return b.String(), withoutRowid && !extension
 }
 
 // quoteIdent quotes an SQL identifier.
@@ -101,77 +173,109 @@ func (m *fixtureModule) Connect(ctx vtab.Context, args []string) (vtab.Table, er
 	if !ok {
 		return nil, fmt.Errorf("no table %s", args[2])
 	}
-	names := make([]string, len(t.cols))
-	types := make([]string, len(t.cols))
-	hidden := make([]bool, len(t.cols))
-	for i, c := range t.cols {
-		names[i], types[i], hidden[i] = c.Name, c.Type, c.Hidden
-	}
-	if err := ctx.Declare(declareSQL(t.name, names, types, hidden)); err != nil {
+	stmt, _ := declareSQL(t.name, t.cols, false)
+	if err := ctx.Declare(stmt); err != nil {
 		return nil, fmt.Errorf("declare %s: %w", t.name, err)
 	}
 	return t, nil
 }
 
-// BestIndex scans everything (SQLite filters) but, like osquery, notes whether a required column is constrained.
-func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
-	info.EstimatedCost = maxIndexCost
-	info.EstimatedRows = maxIndexCost
-	required := false
-	for _, c := range t.cols {
-		required = required || c.Required
-	}
-	if !required {
-		return t.timeIndex(info)
-	}
-	info.IdxNum = 1 // required column not constrained
-	for _, c := range info.Constraints {
-		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) || !t.cols[c.Column].Required {
-			continue
-		}
-		if _, ok := osqueryOps[c.Op]; !ok {
-			continue
-		}
-		if t.cols[c.Column].Type == "TEXT" && (c.Op == vtab.OpGT || c.Op == vtab.OpGE || c.Op == vtab.OpLT || c.Op == vtab.OpLE) {
-			continue
-		}
-		info.IdxNum = 0
-		info.EstimatedCost = 1
-	}
-	return nil
+// sensibleComparison is osquery's: range comparisons on TEXT columns are never passed to a table.
+func sensibleComparison(typ string, op int) bool {
+	return !(strings.EqualFold(typ, "TEXT") && (op == 4 || op == 8 || op == 16 || op == 32))
 }
 
-// timeIndex passes time constraints of an evented table to Filter (plan 2).
-func (t *memTable) timeIndex(info *vtab.IndexInfo) error {
-	if t.timeCol < 0 {
-		return nil
-	}
-	var ops []string
+// planColumn is what osquery's xBestIndex knows of a column.
+type planColumn struct {
+	typ              string
+	required, passed bool // passed: index or additional
+}
+
+// bestIndex is osquery's xBestIndex (osquery/sql/virtual_table.cpp): constraints on required, index or
+// additional columns are passed to the table (cost 1), range comparisons on TEXT columns never are, the rest
+// is left to SQLite, which filters every row again; a query that uses a required column without constraining
+// one costs kMaxIndexCost. The plan reaches Filter through IdxStr.
+func bestIndex(info *vtab.IndexInfo, cols []planColumn) error {
+	p := plan{ColUsed: info.ColUsed}
+	cost := float64(maxIndexCost)
+	hasRequiredConstraint := false
 	for i, c := range info.Constraints {
-		if !c.Usable || c.Column != t.timeCol {
+		if !c.Usable || c.Column < 0 || c.Column >= len(cols) {
 			continue
 		}
-		switch c.Op {
-		case vtab.OpEQ, vtab.OpGT, vtab.OpGE, vtab.OpLT, vtab.OpLE:
-			info.Constraints[i].ArgIndex = len(ops)
-			info.Constraints[i].Omit = false // SQLite filters again, as with osquery
-			ops = append(ops, strconv.Itoa(int(c.Op)))
+		op, ok := osqueryOps[c.Op]
+		if !ok {
+			continue
+		}
+		col := cols[c.Column]
+		if !sensibleComparison(col.typ, op) {
+			cost += 10
+			continue
+		}
+		switch {
+		case col.required:
+			hasRequiredConstraint = true
+			cost = 1
+		case col.passed:
+			cost = 1
+		default:
+			continue // not indexed: SQLite filters it
+		}
+		info.Constraints[i].ArgIndex = len(p.Cols)
+		info.Constraints[i].Omit = false
+		p.Cols = append(p.Cols, c.Column)
+		p.Ops = append(p.Ops, op)
+	}
+	for i, col := range cols {
+		if colUsed(info.ColUsed, i) && col.required && !hasRequiredConstraint {
+			cost = maxIndexCost
 		}
 	}
-	if len(ops) > 0 {
-		info.IdxNum = 2
-		info.IdxStr = strings.Join(ops, ",")
-		info.EstimatedCost = maxIndexCost / 100
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
 	}
+	info.IdxStr = string(b)
+	info.EstimatedCost = cost
 	return nil
 }
 
-// timeRange narrows rows sorted by time to the bounds of a plan made by timeIndex.
-func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][]any {
+// BestIndex plans a scan of one of osquery's own tables.
+func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
+	cols := make([]planColumn, len(t.cols))
+	for i, c := range t.cols {
+		cols[i] = planColumn{typ: c.Type, required: c.Required, passed: c.Index || c.Additional}
+	}
+	return bestIndex(info, cols)
+}
+
+// eventRows is what an event subscriber's genTable yields from its time-sorted store: the events visible
+// now (see daemon), narrowed to the plan's time constraints when there are any (osquery reads only that range
+// of its index), or else cut by the --events_optimize marker of the executing scheduled query. It returns the
+// rows and the position of the first one in rows.
+func (t *memTable) eventRows(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
+	lo, hi := t.d.window(t.name, rows, t.timeCol)
+	timed := false
+	for i, ci := range p.Cols {
+		if ci == t.timeCol && i < len(vals) && exprString(vals[i]) != "" {
+			timed = true
+		}
+	}
+	if !timed {
+		first, _ := t.d.optimize(rows, t.timeCol, lo, hi)
+		return rows[first:hi], first
+	}
+	sub, start := t.timeRange(rows[lo:hi], p, vals)
+	return sub, lo + start
+}
+
+// timeRange narrows rows sorted by time to the time constraints of a plan (EventSubscriber::genTable).
+// It returns the rows and the position of the first one in rows.
+func (t *memTable) timeRange(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	for i, op := range strings.Split(idxStr, ",") {
-		if i >= len(vals) {
-			break
+	for i, ci := range p.Cols {
+		if ci != t.timeCol || i >= len(vals) {
+			continue
 		}
 		var v int64
 		switch x := vals[i].(type) {
@@ -188,16 +292,16 @@ func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][
 		default:
 			continue
 		}
-		switch o, _ := strconv.Atoi(op); vtab.ConstraintOp(o) {
-		case vtab.OpEQ:
+		switch p.Ops[i] {
+		case 2:
 			lo, hi = max(lo, v), min(hi, v)
-		case vtab.OpGT:
+		case 4:
 			lo = max(lo, v+1)
-		case vtab.OpGE:
+		case 32:
 			lo = max(lo, v)
-		case vtab.OpLT:
+		case 16:
 			hi = min(hi, v-1)
-		case vtab.OpLE:
+		case 8:
 			hi = min(hi, v)
 		}
 	}
@@ -209,7 +313,7 @@ func (t *memTable) timeRange(rows [][]any, idxStr string, vals []vtab.Value) [][
 	}
 	start := sort.Search(len(rows), func(i int) bool { return at(i) >= lo })
 	end := sort.Search(len(rows), func(i int) bool { return at(i) > hi })
-	return rows[start:max(start, end)]
+	return rows[start:max(start, end)], start
 }
 
 func (t *memTable) Open() (vtab.Cursor, error) { return &memCursor{t: t}, nil }
@@ -219,21 +323,47 @@ func (t *memTable) Destroy() error             { return nil }
 type memCursor struct {
 	t    *memTable
 	rows [][]any
+	base int // position of rows[0] in the table's whole store
 	i    int
 }
 
 func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
-	if idxNum == 1 {
-		return fmt.Errorf("%s: constraint failed: table %s was queried without a required column in the WHERE clause",
-			c.t.name, c.t.name)
+	var p plan
+	if idxStr != "" {
+		if err := json.Unmarshal([]byte(idxStr), &p); err != nil {
+			return fmt.Errorf("%s: bad plan: %w", c.t.name, err)
+		}
 	}
-	c.rows = c.t.rows()
-	if idxNum == 2 {
-		c.rows = c.t.timeRange(c.rows, idxStr, vals)
+	if err := requiredSatisfied(c.t.name, c.t.cols, p.Cols); err != nil {
+		return err
+	}
+	all := c.t.rows()
+	c.rows, c.base = all, 0
+	if c.t.timeCol >= 0 {
+		c.rows, c.base = c.t.eventRows(all, p, vals)
 	}
 	c.i = 0
 	return nil
 }
+
+// requiredSatisfied is osquery's xFilter check: a table with required columns fails the query unless the
+// plan passes a constraint on one of them, whatever its value.
+func requiredSatisfied(table string, cols []Column, planned []int) error {
+	required := false
+	for _, c := range cols {
+		required = required || c.Required
+	}
+	if !required {
+		return nil
+	}
+	for _, ci := range planned {
+		if cols[ci].Required {
+			return nil
+		}
+	}
+	return fmt.Errorf("Table %s was queried without a required column in the WHERE clause", table)
+}
+
 func (c *memCursor) Next() error  { c.i++; return nil }
 func (c *memCursor) Eof() bool    { return c.i >= len(c.rows) }
 func (c *memCursor) Close() error { c.rows = nil; return nil }
@@ -243,7 +373,21 @@ func (c *memCursor) Column(col int) (vtab.Value, error) {
 	}
 	return c.rows[c.i][col], nil
 }
-func (c *memCursor) Rowid() (int64, error) { return int64(c.i), nil }
+
+// Rowid stands for the primary key osquery would declare (see declareSQL). A table whose key is every column
+// (no index column) numbers its rows by their place in the whole store, which tells distinct rows apart as the
+// key does; a table with index columns gets one number per distinct key value, so rows sharing the key are one
+// row to SQLite, as in osquery; a table without a key numbers rows by their position in the current result,
+// like osquery's xRowid.
+func (c *memCursor) Rowid() (int64, error) {
+	switch {
+	case len(c.t.keyCols) > 0:
+		return c.t.keyID(c.rows[c.i]), nil
+	case c.t.withoutRowid:
+		return int64(c.base + c.i), nil
+	}
+	return int64(c.i), nil
+}
 
 // extModule exposes the tables an extension registered; every scan calls the extension over Thrift.
 type extModule struct {
@@ -263,15 +407,26 @@ func (m *extModule) Connect(ctx vtab.Context, args []string) (vtab.Table, error)
 	if !ok {
 		return nil, fmt.Errorf("no extension registered table %s", name)
 	}
-	names := make([]string, len(cols))
-	types := make([]string, len(cols))
-	hidden := make([]bool, len(cols))
+	decl := make([]Column, len(cols))
 	for i, c := range cols {
-		names[i], types[i], hidden[i] = c.Name, c.Type, c.Op&opHidden != 0
+		decl[i] = Column{Name: c.Name, Type: c.Type, Hidden: c.Op&opHidden != 0, Index: c.Op&opIndex != 0,
+			Additional: c.Op&opAdditional != 0}
 	}
-	if err := ctx.Declare(declareSQL(name, names, types, hidden)); err != nil {
+	stmt, _ := declareSQL(name, decl, true)
+	if err := ctx.Declare(stmt); err != nil {
 		return nil, fmt.Errorf("declare %s: %w", name, err)
 	}
+	// osquery's --extensions_default_index (default true, osquery/sql/virtual_table.cpp): a column of an
+	// extension table registered with default options is an INDEX column, so every constraint on it reaches
+	// the extension, and an IN list or a join calls generate once per value.
+	planned := make([]routeColumn, len(cols))
+	for i, c := range cols {
+		planned[i] = c
+		if c.Op == 0 && m.h.defaultIndex {
+			planned[i].Op = opIndex
+		}
+	}
+	cols = planned
 	return &extTable{h: m.h, name: name, cols: cols}, nil
 }
 
@@ -299,54 +454,13 @@ type plan struct {
 	ColUsed uint64 `json:"u"`
 }
 
-// BestIndex follows osquery's xBestIndex (osquery/sql/virtual_table.cpp): only constraints on columns marked
-// required, index or additional are passed to the table; range comparisons on TEXT columns never are; SQLite
-// filters everything again.
+// BestIndex plans a scan of an extension table.
 func (t *extTable) BestIndex(info *vtab.IndexInfo) error {
-	p := plan{ColUsed: info.ColUsed}
-	cost := float64(maxIndexCost)
-	hasRequiredConstraint := false
-	arg := 0
-	for i, c := range info.Constraints {
-		if !c.Usable || c.Column < 0 || c.Column >= len(t.cols) {
-			continue
-		}
-		op, ok := osqueryOps[c.Op]
-		if !ok {
-			continue
-		}
-		col := t.cols[c.Column]
-		if strings.EqualFold(col.Type, "TEXT") && (op == 4 || op == 8 || op == 16 || op == 32) {
-			cost += 10
-			continue
-		}
-		switch {
-		case col.Op&opRequired != 0:
-			hasRequiredConstraint = true
-			cost = 1
-		case col.Op&(opIndex|opAdditional) != 0:
-			cost = 1
-		default:
-			continue // not indexed: SQLite filters it
-		}
-		info.Constraints[i].ArgIndex = arg
-		info.Constraints[i].Omit = false
-		arg++
-		p.Cols = append(p.Cols, c.Column)
-		p.Ops = append(p.Ops, op)
+	cols := make([]planColumn, len(t.cols))
+	for i, c := range t.cols {
+		cols[i] = planColumn{typ: c.Type, required: c.Op&opRequired != 0, passed: c.Op&(opIndex|opAdditional) != 0}
 	}
-	for i, col := range t.cols {
-		if colUsed(info.ColUsed, i) && col.Op&opRequired != 0 && !hasRequiredConstraint {
-			cost = maxIndexCost
-		}
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	info.IdxStr = string(b)
-	info.EstimatedCost = cost
-	return nil
+	return bestIndex(info, cols)
 }
 
 func colUsed(used uint64, i int) bool {

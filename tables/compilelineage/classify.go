@@ -3,87 +3,26 @@ package compilelineage
 import (
 	"regexp"
 	"strings"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-// Parent classes, as documented in the README.
+// Parent classes, as documented in the README; vocab owns them.
 const (
-	ClassScriptHost    = "script_host"
-	ClassOffice        = "office"
-	ClassLOLBin        = "lolbin"
-	ClassSystemService = "system_service"
-	ClassWebServer     = "web_server"
-	ClassShell         = "shell"
-	ClassRemoteAdmin   = "remote_admin"
-	ClassDevTool       = "dev_tool"
-	ClassBuildSystem   = "build_system"
-	ClassUnknown       = "unknown"
+	ClassScriptHost    = vocab.ClassScriptHost
+	ClassOffice        = vocab.ClassOffice
+	ClassLOLBin        = vocab.ClassLOLBin
+	ClassSystemService = vocab.ClassSystemService
+	ClassWebServer     = vocab.ClassWebServer
+	ClassShell         = vocab.ClassShell
+	ClassRemoteAdmin   = vocab.ClassRemoteAdmin
+	ClassDevTool       = vocab.ClassDevTool
+	ClassBuildSystem   = vocab.ClassBuildSystem
+	ClassUnknown       = vocab.ClassUnknown
 )
-
-// parentClasses maps a lower-case process base name (".exe" removed) to its class.
-var parentClasses = map[string]string{
-	// Script hosts and interpreters.
-	"wscript": ClassScriptHost, "cscript": ClassScriptHost, "mshta": ClassScriptHost,
-	"powershell": ClassScriptHost, "pwsh": ClassScriptHost, "powershell_ise": ClassScriptHost,
-	"python": ClassScriptHost, "python3": ClassScriptHost, "perl": ClassScriptHost, "ruby": ClassScriptHost,
-	"php": ClassScriptHost, "node": ClassScriptHost, "osascript": ClassScriptHost,
-	// Office.
-	"winword": ClassOffice, "excel": ClassOffice, "powerpnt": ClassOffice, "outlook": ClassOffice,
-	"onenote": ClassOffice, "msaccess": ClassOffice, "mspub": ClassOffice, "eqnedt32": ClassOffice,
-	"fltldr": ClassOffice, "visio": ClassOffice,
-	// Signed binary proxies (LOLBins).
-	"rundll32": ClassLOLBin, "regsvr32": ClassLOLBin, "cmstp": ClassLOLBin, "wmic": ClassLOLBin,
-	"msiexec": ClassLOLBin, "installutil": ClassLOLBin, "regasm": ClassLOLBin, "regsvcs": ClassLOLBin,
-	"certutil": ClassLOLBin, "bitsadmin": ClassLOLBin, "forfiles": ClassLOLBin, "pcalua": ClassLOLBin,
-	"msxsl": ClassLOLBin, "odbcconf": ClassLOLBin, "hh": ClassLOLBin, "more": ClassLOLBin,
-	// System services.
-	"svchost": ClassSystemService, "services": ClassSystemService, "wmiprvse": ClassSystemService,
-	"taskeng": ClassSystemService, "taskhostw": ClassSystemService, "winlogon": ClassSystemService,
-	"spoolsv": ClassSystemService, "sdiagnhost": ClassSystemService, "systemd": ClassSystemService,
-	"cron": ClassSystemService, "crond": ClassSystemService, "atd": ClassSystemService,
-	"launchd": ClassSystemService, "init": ClassSystemService,
-	// Web servers and application servers.
-	"w3wp": ClassWebServer, "httpd": ClassWebServer, "apache2": ClassWebServer, "nginx": ClassWebServer,
-	"php-fpm": ClassWebServer, "php-cgi": ClassWebServer, "lighttpd": ClassWebServer, "caddy": ClassWebServer,
-	"gunicorn": ClassWebServer, "uwsgi": ClassWebServer, "iisexpress": ClassWebServer, "tomcat": ClassWebServer,
-	// Shells.
-	"cmd": ClassShell, "explorer": ClassShell, "sh": ClassShell, "bash": ClassShell, "dash": ClassShell,
-	"zsh": ClassShell, "ksh": ClassShell, "fish": ClassShell, "tcsh": ClassShell, "csh": ClassShell,
-	"busybox": ClassShell,
-	// Remote administration.
-	"wsmprovhost": ClassRemoteAdmin, "psexesvc": ClassRemoteAdmin, "winrshost": ClassRemoteAdmin,
-	"sshd": ClassRemoteAdmin, "teamviewer": ClassRemoteAdmin, "anydesk": ClassRemoteAdmin,
-	"screenconnect.clientservice": ClassRemoteAdmin, "mstsc": ClassRemoteAdmin,
-	// Development tools (interactive).
-	"devenv": ClassDevTool, "code": ClassDevTool, "rider64": ClassDevTool, "idea64": ClassDevTool,
-	"idea": ClassDevTool, "clion": ClassDevTool, "servicehub.host.clr.x86": ClassDevTool,
-	"servicehub.host.netfx.x86": ClassDevTool, "vsdbg": ClassDevTool, "xcodebuild": ClassDevTool,
-	"xcode": ClassDevTool, "gopls": ClassDevTool, "vim": ClassDevTool, "nvim": ClassDevTool, "emacs": ClassDevTool,
-	// Build systems and CI agents.
-	"msbuild": ClassBuildSystem, "dotnet": ClassBuildSystem, "tracker": ClassBuildSystem, "make": ClassBuildSystem,
-	"gmake": ClassBuildSystem, "cmake": ClassBuildSystem, "ninja": ClassBuildSystem, "bazel": ClassBuildSystem,
-	"cargo": ClassBuildSystem, "gradle": ClassBuildSystem, "mvn": ClassBuildSystem, "nuget": ClassBuildSystem,
-	"agent.worker": ClassBuildSystem, "runner.worker": ClassBuildSystem, "gitlab-runner": ClassBuildSystem,
-	"buildkite-agent": ClassBuildSystem, "jenkins": ClassBuildSystem, "teamcity-agent": ClassBuildSystem,
-	"vbcscompiler": ClassBuildSystem, "go": ClassBuildSystem, "rustc": ClassBuildSystem,
-	"gcc": ClassBuildSystem, "cc": ClassBuildSystem, "clang": ClassBuildSystem,
-}
-
-// elasticParents is the parent list of Elastic's "Suspicious .NET Code Compilation" rule.
-var elasticParents = map[string]bool{
-	"wscript": true, "mshta": true, "cscript": true, "wmic": true, "svchost": true,
-	"rundll32": true, "cmstp": true, "regsvr32": true,
-}
-
-// networkTools are programs that commonly carry a reverse shell.
-var networkTools = map[string]bool{"nc": true, "ncat": true, "netcat": true, "socat": true, "telnet": true}
 
 // ClassifyParent returns the class of a parent process from its base name.
-func ClassifyParent(name string) string {
-	if c, ok := parentClasses[stem(name)]; ok {
-		return c
-	}
-	return ClassUnknown
-}
+func ClassifyParent(name string) string { return vocab.ClassOf(name) }
 
 // Compiler kinds.
 const (
@@ -180,17 +119,10 @@ func isDriverKind(k string) bool {
 }
 
 // BaseName returns the last element of a Windows or POSIX path, lower-cased.
-func BaseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	return strings.ToLower(p)
-}
+func BaseName(p string) string { return vocab.BaseName(p) }
 
 // stem is the lower-case base name without a trailing ".exe".
-func stem(p string) string {
-	return strings.TrimSuffix(BaseName(p), ".exe")
-}
+func stem(p string) string { return vocab.Stem(p) }
 
 // windowsPath reports whether a path looks like a Windows path.
 func windowsPath(p string) bool {
@@ -270,17 +202,6 @@ func shortNameMatch(short, long string) bool {
 	return m[2] == "" || strings.HasSuffix(long, m[2])
 }
 
-// userWritableDirs are folders that ordinary users (or anyone) can write, where delivered
-// code and its compiled output land. Compared against NormalizePath output.
-var userWritableDirs = []string{
-	`\appdata\local\temp\`, `\windows\temp\`, `\windows\systemtemp\`, `\users\public\`, `\perflogs\`,
-	`\appdata\roaming\`, `\downloads\`, `\desktop\`, `\windows\tasks\`, `\temporary internet files\`,
-	`\inetcache\`, `\favorites\`, `\favourites\`, `\contacts\`, `\pictures\`, `\$recycle.bin\`,
-	`\windows\debug\`, `\windows\tracing\`, `\windows\registration\crmlog\`,
-}
-
-var posixWritableDirs = []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/", "/Users/Shared/"}
-
 // UserWritable reports whether a path lies in a temp or user-writable folder. Go's own
 // build cache folders (go-build*) are excluded: every `go run` and `go test` uses them.
 func UserWritable(p string) bool {
@@ -289,10 +210,8 @@ func UserWritable(p string) bool {
 		return false
 	}
 	if windowsPath(n) {
-		for _, d := range userWritableDirs {
-			if strings.Contains(n, d) {
-				return true
-			}
+		if vocab.ContainsAny(vocab.ListWindowsUserWritable, n) {
+			return true
 		}
 		// Files directly under ProgramData or the AppData\Local root.
 		if i := strings.Index(n, `\programdata\`); i >= 0 && !strings.Contains(n[i+len(`\programdata\`):], `\`) {
@@ -303,30 +222,20 @@ func UserWritable(p string) bool {
 		}
 		return false
 	}
-	for _, d := range posixWritableDirs {
-		if strings.HasPrefix(n, d) {
-			return true
-		}
+	if vocab.Any(vocab.ListPosixUserWritable, func(d string) bool { return strings.HasPrefix(n, d) }) {
+		return true
 	}
 	return strings.Contains(n, "/Downloads/")
 }
 
 // devInstall reports whether a compiler runs from an IDE or SDK installation (Visual Studio,
-// its Build Tools, the .NET SDK): developer prompts and IDE builds use those copies.
+// its Build Tools, the .NET SDK, JetBrains): developer prompts and IDE builds use those copies.
 func devInstall(p string) bool {
-	n := NormalizePath(p)
-	return strings.Contains(n, `\microsoft visual studio\`) || strings.Contains(n, `\dotnet\sdk\`)
+	return vocab.ContainsAny(vocab.ListWindowsDevInstallDirs, NormalizePath(p))
 }
 
 // expectedWindowsCompilerDir reports whether a .NET compiler runs from where Windows, Visual
 // Studio or the .NET SDK install it.
 func expectedWindowsCompilerDir(p string) bool {
-	n := NormalizePath(p)
-	for _, d := range []string{`\windows\microsoft.net\framework`, `\microsoft visual studio\`, `\msbuild\`,
-		`\dotnet\sdk\`, `\program files\`, `\program files (x86)\`, `\windows\winsxs\`} {
-		if strings.Contains(n, d) {
-			return true
-		}
-	}
-	return false
+	return vocab.ContainsAny(vocab.ListWindowsCompilerDirs, NormalizePath(p))
 }

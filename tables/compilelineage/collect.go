@@ -2,6 +2,7 @@ package compilelineage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -208,10 +209,16 @@ func (s *procSet) add(ps []Proc) []Proc {
 	return fresh
 }
 
+// ReadFunc reads a file that telemetry names (a response file after @ on a compiler command
+// line). An error with a RefusalReason() string method is a refusal: the path or file is one
+// the extension must not read, and the lineage records it; any other error (the file is
+// gone) leaves the file out. A nil ReadFunc reads nothing.
+type ReadFunc func(ctx context.Context, path string) ([]byte, error)
+
 // Collect fetches what the lineage of compiles started in [from, to] needs, narrowly: the
 // compiler starts first, then, one scan per round, only the processes, files and
-// connections related to them.
-func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to int64, p Params) (*Events, error) {
+// connections related to them, and the response files their command lines name.
+func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to int64, p Params, read ReadFunc) (*Events, error) {
 	p = p.withDefaults()
 	platform := tel.Platform
 	ev := &Events{Platform: platform, Host: tel.Host, Gaps: slices.Clone(plan.Gaps)}
@@ -237,9 +244,11 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	var outputs []string
 	for _, c := range compilers {
 		kind := compilerKind(BaseName(c.Path), c.OriginalName, c.Cmdline)
-		if inv := ParseInvocation(kind, c.Cmdline, c.Cwd); inv.Output != "" {
+		inv := ParseInvocation(kind, c.Cmdline, c.Cwd)
+		if inv.Output != "" {
 			outputs = append(outputs, inv.Output)
 		}
+		readResponseFiles(ctx, ev, inv.ResponseFiles, read)
 	}
 	if err := w.rounds(ctx, compilers, compilers, outputs, 5, compilers); err != nil {
 		return ev, err
@@ -280,6 +289,29 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		ev.Gaps = append(ev.Gaps, "lineage_truncated")
 	}
 	return ev, nil
+}
+
+// readResponseFiles hands the response files named on a command line to the core, read once each.
+func readResponseFiles(ctx context.Context, ev *Events, paths []string, read ReadFunc) {
+	if read == nil {
+		return
+	}
+	for _, path := range paths {
+		if _, done := ev.ResponseFiles[path]; done {
+			continue
+		}
+		if ev.ResponseFiles == nil {
+			ev.ResponseFiles = map[string]ResponseFile{}
+		}
+		data, err := read(ctx, path)
+		var refusal interface{ RefusalReason() string }
+		switch {
+		case err == nil:
+			ev.ResponseFiles[path] = ResponseFile{Data: data}
+		case errors.As(err, &refusal):
+			ev.ResponseFiles[path] = ResponseFile{Refused: refusal.RefusalReason()}
+		}
+	}
 }
 
 // walker expands the set of related processes round by round.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Namespace is the UUID namespace of lineage ids.
@@ -23,8 +25,6 @@ type Params struct {
 	// FollowWindow is how long after the compile the parent's activity is attributed to it,
 	// for in-memory compiles (default 10m).
 	FollowWindow time.Duration
-	// ReadFile reads a response file named on a compiler command line; nil skips them.
-	ReadFile func(path string) ([]byte, error)
 }
 
 func (p Params) withDefaults() Params {
@@ -266,15 +266,18 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 
 	// Command line and response files.
 	inv := ParseInvocation(kind, c.Cmdline, c.Cwd)
+	refused := false
 	for _, rf := range inv.ResponseFiles {
-		if ix.p.ReadFile == nil {
-			break
-		}
-		data, err := ix.p.ReadFile(rf)
-		if err != nil {
+		f, ok := ix.ev.ResponseFiles[rf]
+		if !ok {
 			continue
 		}
-		rinv := ParseResponseFile(kind, data, c.Cwd)
+		if f.Refused != "" {
+			refused = true
+			l.Evidence = append(l.Evidence, vocab.EvidenceResponseRefused)
+			continue
+		}
+		rinv := ParseResponseFile(kind, f.Data, c.Cwd)
 		if rinv.Output != "" {
 			inv.Output = rinv.Output
 		}
@@ -358,6 +361,9 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	}
 	if l.Parent.Path == "" {
 		l.Gaps = append(l.Gaps, "no_parent")
+	}
+	if refused {
+		l.Gaps = append(l.Gaps, vocab.GapResponseFileRefused)
 	}
 	l.Evidence = dedupe(l.Evidence)
 	return l
@@ -556,11 +562,6 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 	}
 }
 
-var encodedPowerShell = []string{" -enc", " -e ", " -ec ", "-encodedcommand", "frombase64string", "iex", "invoke-expression",
-	"downloadstring", "downloadfile", "downloaddata", "net.webclient", "reflection.assembly", "invoke-webrequest"}
-
-var remoteExecHosts = map[string]bool{"wmiprvse": true, "wsmprovhost": true, "psexesvc": true, "winrshost": true}
-
 func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpers []*Proc) []string {
 	var r []string
 	add := func(code string) {
@@ -572,7 +573,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 	parent := stem(l.Parent.Path)
 	name := stem(c.Path)
 
-	if kind == kindDotNet && (name == "csc" || name == "vbc" || stem(c.OriginalName) == "csc" || stem(c.OriginalName) == "vbc") && elasticParents[parent] {
+	if kind == kindDotNet && (name == "csc" || name == "vbc" || stem(c.OriginalName) == "csc" || stem(c.OriginalName) == "vbc") && vocab.Has(vocab.ListElasticDotNetParents, parent) {
 		add("parent_elastic_list")
 	}
 	// Office and web servers usually start compilers through a shell (cmd /c, sh -c): judge
@@ -595,23 +596,20 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 	}
 	if parent == "powershell" || parent == "pwsh" {
 		pc := " " + strings.ToLower(l.Parent.Cmdline) + " "
-		for _, m := range encodedPowerShell {
-			if strings.Contains(pc, m) {
-				add("parent_encoded_powershell")
-				break
-			}
+		if vocab.ContainsAny(vocab.ListEncodedPowerShell, pc) {
+			add("parent_encoded_powershell")
 		}
 	}
 	devAncestry := false
 	for i, a := range anc {
 		s := strings.TrimSuffix(a, ".exe")
-		if remoteExecHosts[s] && i >= len(anc)-3 {
+		if vocab.Has(vocab.ListRemoteExecHosts, s) && i >= len(anc)-3 {
 			add("parent_remote_admin")
 		}
 		if cl := ClassifyParent(a); cl == ClassDevTool || cl == ClassBuildSystem {
 			devAncestry = true
 		}
-		if networkTools[s] {
+		if vocab.Has(vocab.ListNetworkTools, s) {
 			add("network_tool_ancestry")
 		}
 	}

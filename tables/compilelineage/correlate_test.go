@@ -271,13 +271,10 @@ func TestCorrelateIDsAreStable(t *testing.T) {
 func TestResponseFileGivesOutput(t *testing.T) {
 	ev := Events{Platform: "windows", Procs: []Proc{
 		win("{c}", "", 1, fw+"csc.exe", `csc.exe /noconfig @"C:\T\a.cmdline"`),
+	}, ResponseFiles: map[string]ResponseFile{
+		`C:\T\a.cmdline`: {Data: []byte(`/out:"C:\ProgramData\svc.exe" "C:\T\a.0.cs"`)},
 	}}
-	got := Correlate(&ev, Params{ReadFile: func(p string) ([]byte, error) {
-		if p != `C:\T\a.cmdline` {
-			t.Fatalf("read %q", p)
-		}
-		return []byte(`/out:"C:\ProgramData\svc.exe" "C:\T\a.0.cs"`), nil
-	}})
+	got := Correlate(&ev, Params{})
 	if len(got) != 1 || got[0].OutputPath != `C:\ProgramData\svc.exe` || got[0].OutputSource != "cmdline" {
 		t.Fatalf("got %v", got)
 	}

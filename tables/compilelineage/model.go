@@ -54,6 +54,18 @@ type Events struct {
 	Conns    []Conn
 	// Gaps lists the signals that were missing or disabled, e.g. no_file_events.
 	Gaps []string
+	// ResponseFiles holds the response files (@file) named on the compilers' command lines, by
+	// the path the command line names (joined with the working folder), as collection found
+	// them. The core reads no file itself: what is not here is not used.
+	ResponseFiles map[string]ResponseFile
+}
+
+// ResponseFile is one response file as collection found it.
+type ResponseFile struct {
+	Data []byte
+	// Refused says why the file was not read (a remote, device or linked path, a FIFO or
+	// other special file, too large, too slow); empty when Data holds it.
+	Refused string
 }
 
 // Lineage is one compile, linked to its parent, artifact, executions and network.

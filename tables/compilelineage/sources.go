@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Querier runs SQL on the osquery core.
@@ -38,8 +40,42 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// orWhere joins the predicates of a Related query.
-func orWhere(conds []string) string { return "(" + strings.Join(conds, " OR ") + ")" }
+// unionAll joins the branches of a Related query as one SELECT per branch, UNION ALL. Every branch bounds
+// `time` itself: in osqueryd an event-table scan that gets no time constraint during a scheduled query
+// returns only the events newer than that query's previous scan (--events_optimize), and an OR of branches
+// either reaches the table with no constraint at all or as SQLite's multi-index OR, which drops rows whose
+// row ids it has already seen. A row that matches two branches comes back twice; dedupeProcs drops it.
+func unionAll(sel func(where string) string, conds []string) string {
+	parts := make([]string, len(conds))
+	for i, c := range conds {
+		parts[i] = sel(c)
+	}
+	return strings.Join(parts, " UNION ALL ")
+}
+
+// dedupeProcs keeps the first of the processes sharing a key.
+func dedupeProcs(procs []Proc) []Proc {
+	seen := make(map[string]bool, len(procs))
+	out := procs[:0]
+	for _, p := range procs {
+		if seen[p.Key] {
+			continue
+		}
+		seen[p.Key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// parentsBefore is the latest time a parent of procs can have started (their own start, with 2 s of slack
+// for clocks that round differently).
+func parentsBefore(procs []Proc) int64 {
+	var latest int64
+	for _, p := range procs {
+		latest = max(latest, p.Time.Unix()+2)
+	}
+	return latest
+}
 
 // fileSource reads file writes.
 type fileSource interface {
@@ -53,8 +89,7 @@ type connSource interface {
 	conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error)
 }
 
-var windowsCompilerFiles = []string{"csc.exe", "vbc.exe", "jsc.exe", "ilasm.exe", "msbuild.exe", "cvtres.exe",
-	"aspnet_compiler.exe", "microsoft.workflow.compiler.exe"}
+var windowsCompilerFiles, _ = vocab.Items(vocab.ListWindowsCompilers)
 
 func windowsCompilerSuffixes() []string {
 	out := make([]string, len(windowsCompilerFiles))
@@ -211,7 +246,7 @@ func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc,
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		conds = append(conds, "lower("+jGUID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jGUID, list))
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
@@ -220,8 +255,8 @@ func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, error)
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, sysmonWhere(1, orWhere(conds)))
-	return sysmonProcs(rows), err
+	rows, err := query(ctx, q, unionAll(func(w string) string { return sysmonWhere(1, w) }, conds))
+	return dedupeProcs(sysmonProcs(rows)), err
 }
 
 // windowsPathConds matches starts of Windows images at or after since: one IN list of exact
@@ -370,11 +405,7 @@ func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]P
 func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
-		var latest int64
-		for _, p := range r.ParentsOf {
-			latest = max(latest, p.Time.Unix()+2)
-		}
-		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, latest))
+		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, parentsBefore(r.ParentsOf)))
 	}
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
@@ -387,8 +418,8 @@ func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, er
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, t.selectSQL(orWhere(conds)))
-	return t.procs(rows), err
+	rows, err := query(ctx, q, unionAll(t.selectSQL, conds))
+	return dedupeProcs(t.procs(rows)), err
 }
 
 // security4688 reads process starts from the Security channel (event 4688).
@@ -448,7 +479,7 @@ func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) 
 func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, error) {
 	var conds []string
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
-		conds = append(conds, "lower("+jNewPID+") IN "+list)
+		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jNewPID, list))
 	}
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
 		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
@@ -457,8 +488,8 @@ func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc
 	if len(conds) == 0 {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, s.sql(orWhere(conds)))
-	return s.procs(rows), err
+	rows, err := query(ctx, q, unionAll(s.sql, conds))
+	return dedupeProcs(s.procs(rows)), err
 }
 
 // ---- file sources ----
