@@ -95,7 +95,7 @@ func TestExplainPrintsLineageAndPlaybook(t *testing.T) {
 		"      │     └─[net:artifact_pid]─> connection 198.51.100.7:4444 (1 connection(s), from artifact)\n",
 		"  SELECT path, md5, sha1, sha256 FROM hash WHERE path = '/tmp/.cache/kworker';\n",
 		`  fleetctl query --hosts 'web-01' --query 'SELECT path, md5, sha1, sha256 FROM hash WHERE path = '\''/tmp/.cache/kworker'\'';'` + "\n",
-		"FROM crontab WHERE instr(command, 'kworker') > 0;",
+		"FROM crontab WHERE instr(command, '/tmp/.cache/kworker') > 0;",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain lacks %q:\n%s", want, out)

@@ -61,8 +61,22 @@ func hostState(v *report.Alert) string {
 			{"pid": "77777", "remote_address": "192.0.2.1", "remote_port": "80"},
 		},
 	}
-	if v.Platform == "windows" {
+	other := other(v)
+	rows["file"] = []map[string]string{{"path": art, "directory": dirOf(art)}, {"path": other, "directory": dirOf(art)},
+		{"path": "/elsewhere/x", "directory": "/elsewhere"}}
+	// Persistence: one entry starting the artifact and one starting something else.
+	rows["startup_items"] = []map[string]string{{"name": "a", "path": art}, {"name": "b", "path": other}}
+	switch v.Platform {
+	case "windows":
 		rows["authenticode"] = []map[string]string{{"path": art, "result": "missing"}, {"path": art + ".bak", "result": "trusted"}}
+		rows["scheduled_tasks"] = []map[string]string{{"name": "a", "path": art, "action": `"` + art + `" /q`}, {"name": "b", "path": other, "action": other}}
+		rows["services"] = []map[string]string{{"name": "a", "path": art}, {"name": "b", "path": other}}
+		rows["registry"] = []map[string]string{
+			{"key": `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run`, "path": art, "name": "a", "data": art},
+			{"key": `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run`, "path": other, "name": "b", "data": other},
+			{"key": `HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall`, "path": art, "name": "c", "data": art}}
+	default:
+		rows["crontab"] = []map[string]string{{"command": art + " >/dev/null", "path": art}, {"command": other, "path": other}}
 	}
 	b, _ := json.Marshal(rows)
 	return string(b)
@@ -100,6 +114,15 @@ func startHarness(t *testing.T, files []string, extra ...string) (*replay.Harnes
 	return h, ctx
 }
 
+// other is a file next to the artifact that no triage query should select
+// but the folder listing.
+func other(v *report.Alert) string {
+	if v.Platform == "windows" {
+		return dirOf(v.ArtifactPath) + `\other.exe`
+	}
+	return dirOf(v.ArtifactPath) + "/other"
+}
+
 func dirOf(p string) string {
 	if i := strings.LastIndexAny(p, `/\`); i > 0 {
 		return p[:i]
@@ -110,12 +133,11 @@ func dirOf(p string) string {
 // TestTriageQueriesRunInHarness runs every triage query of every lineage of
 // the example telemetry in the replay harness (the real osquery schema in
 // SQLite), on that host's telemetry plus the host state above, and checks
-// that the artifact queries select the artifact and not its decoy. Queries
-// on tables the harness does not serve yet are listed in the log.
+// that each query selects the artifact's rows and not the decoys next to
+// them.
 func TestTriageQueriesRunInHarness(t *testing.T) {
 	schema := replay.Schema()
 	ran := map[string]int{}
-	var notServed []string
 	for _, a := range demoAlerts(t) {
 		v := report.FromAlert(a)
 		t.Run(v.Host+"/"+v.LineageID[:8], func(t *testing.T) {
@@ -130,7 +152,7 @@ func TestTriageQueriesRunInHarness(t *testing.T) {
 			pb := report.Triage(&v)
 			for _, q := range pb.Queries {
 				if tb := schema[q.Table]; tb == nil || !tb.OnPlatform(h.Platform()) {
-					notServed = append(notServed, v.Platform+":"+q.Table)
+					t.Errorf("%s: table %s is not served by the harness on %s", q.Name, q.Table, h.Platform())
 					continue
 				}
 				rows, err := h.Query(ctx, strings.TrimSuffix(q.SQL, ";"))
@@ -152,6 +174,14 @@ func TestTriageQueriesRunInHarness(t *testing.T) {
 					if !slices.Equal(paths, []string{v.ArtifactPath}) {
 						t.Errorf("%s selected %q, want the artifact's process only", q.Name, paths)
 					}
+				case "file":
+					if !slices.Equal(paths, []string{v.ArtifactPath, other(&v)}) {
+						t.Errorf("%s selected %q, want the two files of the artifact's folder", q.Name, paths)
+					}
+				case "startup_items", "scheduled_tasks", "services", "registry", "crontab":
+					if !slices.Equal(paths, []string{v.ArtifactPath}) {
+						t.Errorf("%s selected %q, want the one entry starting the artifact", q.Name, paths)
+					}
 				case "process_open_sockets":
 					if len(rows) != 1 || rows[0]["remote_address"] != "198.51.100.7" {
 						t.Errorf("%s selected %v, want the artifact's socket only", q.Name, rows)
@@ -165,8 +195,11 @@ func TestTriageQueriesRunInHarness(t *testing.T) {
 			t.Errorf("no %s query ran", table)
 		}
 	}
-	slices.Sort(notServed)
-	t.Logf("ran %v; not served by the harness yet: %v", ran, slices.Compact(notServed))
+	for _, table := range []string{"file", "startup_items", "scheduled_tasks", "services", "registry", "crontab"} {
+		if ran[table] == 0 {
+			t.Errorf("no %s query ran", table)
+		}
+	}
 }
 
 // TestTriageInjectedPathInHarness: an artifact named to break out of an SQL

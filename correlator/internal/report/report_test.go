@@ -201,7 +201,7 @@ func TestTriageQueries(t *testing.T) {
 		"authenticode": `SELECT path, result, subject_name, issuer_name, serial_number FROM authenticode WHERE path = 'C:\Users\Public\x''); DROP TABLE y; --.exe';`,
 		"processes":    `SELECT pid, parent, name, path, cmdline, start_time FROM processes WHERE lower(path) = lower('C:\Users\Public\x''); DROP TABLE y; --.exe') OR pid IN (900) OR parent IN (900);`,
 		"file":         `SELECT path, size, mtime, btime, type FROM file WHERE directory = 'C:\Users\Public';`,
-		"registry":     `SELECT key, name, data, mtime FROM registry WHERE (key IN ('HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run', 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\RunOnce', 'HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Run', 'HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\RunOnce') OR key LIKE 'HKEY_USERS\%\SOFTWARE\Microsoft\Windows\CurrentVersion\Run%') AND instr(lower(data), lower('x''); DROP TABLE y; --.exe')) > 0;`,
+		"registry":     `SELECT key, path, name, data, mtime FROM registry WHERE (key IN ('HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run', 'HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\RunOnce', 'HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Run', 'HKEY_LOCAL_MACHINE\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\RunOnce') OR key LIKE 'HKEY_USERS\%\SOFTWARE\Microsoft\Windows\CurrentVersion\Run%') AND instr(lower(data), lower('C:\Users\Public\x''); DROP TABLE y; --.exe')) > 0;`,
 	}
 	for table, sql := range want {
 		if byTable[table] != sql {

@@ -39,7 +39,6 @@ const userRunKeys = `HKEY_USERS\%\SOFTWARE\Microsoft\Windows\CurrentVersion\Run%
 func Triage(v *Alert) Playbook {
 	var p Playbook
 	art := v.ArtifactPath
-	name := baseName(art)
 	dir := dirName(art)
 	win := v.Platform == "windows"
 	pids := v.pids()
@@ -53,7 +52,7 @@ func Triage(v *Alert) Playbook {
 	if art != "" {
 		step("Hash the artifact %s and check its signature; look the hash up in your threat intelligence. An unsigned binary freshly compiled in a user-writable folder is the pattern.", art)
 		step("See whether the artifact, the compiler's parent or their children still run (pids are reused: compare start times with %s).", v.Time.Format("2006-01-02 15:04:05Z"))
-		step("Look for persistence pointing at %s: scheduled tasks, services, run keys, startup items, cron or launchd entries.", name)
+		step("Look for persistence pointing at %s: scheduled tasks, services, run keys, startup items, cron or launchd entries; then for copies of it under other names (same hash).", art)
 		step("List the rest of the compile's folder %s: sources, response files and other outputs left behind.", dash(dir))
 	} else {
 		step("No artifact path is known: look at the processes started by pid %s and at the compiler's command line for the output.", pidText(v.Parent.PID))
@@ -87,7 +86,7 @@ func Triage(v *Alert) Playbook {
 			"SELECT s.pid, p.name, p.path, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state FROM process_open_sockets s LEFT JOIN processes p USING (pid) WHERE "+sw+";")
 	}
 	if art != "" {
-		nl := SQLString(name)
+		nl := SQLString(art)
 		has := func(col string) string {
 			if win {
 				return "instr(lower(" + col + "), lower(" + nl + ")) > 0"
@@ -105,7 +104,7 @@ func Triage(v *Alert) Playbook {
 				keys[i] = SQLString(k)
 			}
 			q("run keys starting it", "registry",
-				"SELECT key, name, data, mtime FROM registry WHERE (key IN ("+strings.Join(keys, ", ")+") OR key LIKE "+SQLString(userRunKeys)+") AND "+has("data")+";")
+				"SELECT key, path, name, data, mtime FROM registry WHERE (key IN ("+strings.Join(keys, ", ")+") OR key LIKE "+SQLString(userRunKeys)+") AND "+has("data")+";")
 		case "darwin":
 			q("launchd jobs running it", "launchd",
 				"SELECT label, path, program, program_arguments, run_at_load FROM launchd WHERE "+has("program")+" OR "+has("program_arguments")+";")
