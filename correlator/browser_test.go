@@ -45,11 +45,12 @@ func chromium(t *testing.T) string {
 // correlator/report-lineage.png, the README's picture.
 func TestReportInBrowser(t *testing.T) {
 	bin := chromium(t)
-	views := report.FromAlerts(demoAlerts(t))
+	all, lineages := demoEvaluations(t)
+	views := report.FromAlerts(lineages)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	if err := writeReport(page, report.Page{Title: "Compile lineage report", Source: "testdata/demo_results.log",
-		Generated: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Alerts: views}); err != nil {
+		Generated: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Alerts: report.FromAlerts(all)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -149,7 +150,24 @@ func TestReportInBrowser(t *testing.T) {
 	if r, s := count(); r != len(views) || s != len(views) {
 		t.Fatalf("unfiltered: %d rows, %d sections, want %d", r, s, len(views))
 	}
+	hostRows := func() int {
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("tr.hrow:not([hidden])").length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := hostRows(); n != 2 {
+		t.Errorf("%d host risk rows, want 2", n)
+	}
+	setFilter("f-host", "ws-finance-07")
+	if n := hostRows(); n != 1 {
+		t.Errorf("host ws-finance-07: %d host risk rows, want 1", n)
+	}
 	setFilter("f-host", "web-01")
+	if n := hostRows(); n != 0 {
+		t.Errorf("host web-01: %d host risk rows, want 0", n)
+	}
 	if r, s := count(); r != want(func(v report.Alert) bool { return v.Host == "web-01" }) || s != r || r == len(views) {
 		t.Errorf("host web-01: %d rows, %d sections", r, s)
 	}
@@ -174,7 +192,7 @@ func TestReportInBrowser(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join("..", "build"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	queue, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("queue")))
+	queue, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("queues")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func renderExplanation(a *alert.Alert) string {
 	fmt.Fprintf(&b, "lineage %s\n", a.LineageID)
 	fmt.Fprintf(&b, "host:       %s (uuid %s, identifier %s)\n", a.Host, dash(a.HostUUID), dash(a.HostIdentifier))
 	fmt.Fprintf(&b, "role:       %s, from %s; all roles: %s\n", a.Role, a.RoleLabel, strings.Join(a.Roles, ", "))
-	fmt.Fprintf(&b, "score:      %.1f (%s), stage %s, evidence %.1f, likelihood x%.2f, impact x%.2f\n", a.Score, a.Severity, a.Stage, a.Evidence, a.Likelihood, a.Impact)
+	fmt.Fprintf(&b, "score:      %.2f (%s), stage %s, log-odds %+.2f bits (evidence %+.2f bits, prior %g, impact x%g), probability %.4f\n", a.Score, a.Severity, a.Stage, a.LogOdds, a.Evidence, a.Prior, a.Impact, a.Probability)
 	switch {
 	case a.Suppressed:
 		b.WriteString("decision:   suppressed by an exception (counted, not alerted)\n")
@@ -86,7 +86,7 @@ func renderExplanation(a *alert.Alert) string {
 	}
 	b.WriteString("reasons:\n")
 	for _, r := range a.Reasons {
-		fmt.Fprintf(&b, "  %+6.1f  %-28s %s\n", r.Points, r.Code, r.Detail)
+		fmt.Fprintf(&b, "  %+7.2f  %+6.2f bits  %-28s %s\n", r.Points, r.Bits, r.Code, r.Detail)
 	}
 	fmt.Fprintf(&b, "techniques: %s\n", strings.Join(a.Techniques, ", "))
 	fmt.Fprintf(&b, "tactics:    %s\n", strings.Join(a.Tactics, ", "))

@@ -36,9 +36,10 @@ func main() {
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  correlator score --roles ROLES.csv|ROLES.yaml [--policy FILE] [--exceptions FILE] [--all] FILE...   (- reads stdin)
+  correlator score --roles ROLES.csv|ROLES.yaml [--policy FILE] [--exceptions FILE] [--all] [--format native|ecs] FILE...   (- reads stdin)
   correlator explain [--state DB] [--roles ... --policy ... --exceptions ...] LINEAGE_ID [FILE...]
   correlator run [--roles ...] [--policy ...] [--exceptions ...] --state DB --follow FILE... [--listen 127.0.0.1:8089] [--alerts FILE] [--webhook URL]
+                 [--format native|ecs] [--es-url URL [--es-index NAME]] [--splunk-url URL] [--spool DIR] [--siem-ca FILE ...]
   correlator report --html OUT.html [--state DB | FILE...] [--roles ...] [--policy ...] [--exceptions ...] [--since DURATION]
   correlator serve --state DB [--listen 127.0.0.1:8090] [--token-env CORRELATOR_REPORT_TOKEN] [--since DURATION]
   correlator policy

@@ -97,14 +97,28 @@ func TestScoreGolden(t *testing.T) {
 	}
 	golden(t, "score_default.golden.jsonl", out)
 
-	alerts := decodeAlerts(t, out)
-	if len(alerts) != 7 {
-		t.Fatalf("got %d alerts, want 7", len(alerts))
-	}
-	for i := 1; i < len(alerts); i++ {
-		if alerts[i].Score > alerts[i-1].Score {
-			t.Errorf("alerts not sorted by score: %v after %v", alerts[i].Score, alerts[i-1].Score)
+	all := decodeAlerts(t, out)
+	for i := 1; i < len(all); i++ {
+		if all[i].Score > all[i-1].Score {
+			t.Errorf("alerts not sorted by score: %v after %v", all[i].Score, all[i-1].Score)
 		}
+	}
+	var alerts []alert.Alert
+	hostRisk := map[string]float64{}
+	for _, a := range all {
+		if a.Kind == alert.KindHostRisk {
+			hostRisk[a.Host] = a.HostRisk.Sum
+			continue
+		}
+		alerts = append(alerts, a)
+	}
+	if len(alerts) != 7 {
+		t.Fatalf("got %d lineage alerts, want 7", len(alerts))
+	}
+	// WS-0042's three lineages (86.79 + 69.49 + 54.39) and APP-SRV-7's two
+	// add up past the host threshold of 100.
+	if len(hostRisk) != 2 || hostRisk["WS-0042"] != 210.67 || hostRisk["APP-SRV-7"] != 150.85 {
+		t.Errorf("host risk alerts = %v", hostRisk)
 	}
 	seen := map[string]bool{}
 	for _, a := range alerts {
@@ -116,16 +130,25 @@ func TestScoreGolden(t *testing.T) {
 			t.Errorf("alert %s lacks techniques, reasons or role label: %+v", a.LineageID, a)
 		}
 	}
-	top := alerts[0]
-	if top.Host != "DC-01" || top.Role != "domain_controller" || !slices.Contains(top.Techniques, "T1127.001") || !slices.Contains(top.Techniques, "T1047") {
-		t.Errorf("top alert = %s/%s %v, want the msbuild lineage on DC-01 with T1127.001 and T1047", top.Host, top.Role, top.Techniques)
-	}
-	mshta := alerts[1]
-	if mshta.LineageID != "6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81" || mshta.Stage != "network" || mshta.Role != "user_endpoint" || mshta.RoleLabel != "roles.csv:4" {
-		t.Errorf("second alert = %+v, want the mshta chain at network stage from roles.csv:4", mshta)
+	// The full mshta chain (compile, run, connect out) on a user endpoint
+	// outranks the executed MSBuild inline task on the domain controller:
+	// one more stage of evidence outweighs the DC's impact. No two alerts
+	// tie.
+	mshta := alerts[0]
+	if mshta.LineageID != "6f1c2a8e-5b7d-5e0f-9a1b-3c4d5e6f7a81" || mshta.Stage != "network" || mshta.Role != "user_endpoint" || mshta.RoleLabel != "roles.csv:4" || mshta.Score != 86.79 {
+		t.Errorf("top alert = %+v, want the mshta chain at network stage from roles.csv:4 scoring 86.79", mshta)
 	}
 	if !slices.Contains(mshta.Techniques, "T1218.005") || !slices.Contains(mshta.Tactics, "TA0011") {
 		t.Errorf("mshta alert techniques/tactics = %v %v", mshta.Techniques, mshta.Tactics)
+	}
+	dc := alerts[1]
+	if dc.Host != "DC-01" || dc.Role != "domain_controller" || !slices.Contains(dc.Techniques, "T1127.001") || !slices.Contains(dc.Techniques, "T1047") || dc.Score != 85.43 {
+		t.Errorf("second alert = %s/%s %v %.2f, want the msbuild lineage on DC-01 with T1127.001 and T1047 scoring 85.43", dc.Host, dc.Role, dc.Techniques, dc.Score)
+	}
+	for i := 1; i < len(alerts); i++ {
+		if alerts[i].Score == alerts[i-1].Score {
+			t.Errorf("alerts %s and %s tie at %.2f", alerts[i-1].LineageID, alerts[i].LineageID, alerts[i].Score)
+		}
 	}
 	for _, benign := range []string{"3c4d5e6f-7a8b-5c9d-8e0f-1a2b3c4d5e6f", "4d5e6f70-8192-5a3b-9c4d-5e6f708192a3"} {
 		if seen[benign] {
@@ -203,7 +226,7 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		return p
 	}
 	csvBad := write("bad.csv", "host,role\nws1,user_endpoint\nws2,janitor\n")
-	polBad := write("bad-policy.yaml", "version: 1\nalert_threshold: 140\n")
+	polBad := write("bad-policy.yaml", "version: 2\nalert_threshold: 140\n")
 	excBad := write("bad-exc.yaml", "exceptions:\n  - id: x\n    owner: me\n    reason: r\n    scope: {hosts: [a]}\n")
 	tests := []struct {
 		args []string
@@ -243,10 +266,11 @@ func TestExplain(t *testing.T) {
 	for _, want := range []string{
 		"lineage " + id,
 		"role:       user_endpoint, from roles.csv:4; all roles: user_endpoint",
-		"score:      99.0 (critical), stage network",
+		"score:      88.04 (critical), stage network, log-odds +12.73 bits (evidence +18.34 bits, prior 0.02, impact x1), probability 0.9999",
 		"decision:   alert",
-		"+50.0  stage_network",
-		"+15.0  full_chain",
+		"-5.61 bits  role_prior                   role user_endpoint (roles.csv:4): prior 0.02 that a compile here is malicious",
+		"+4.58 bits  stage_network                the compile chain connected out (x24)",
+		"+2.00 bits  full_chain ",
 		"techniques: T1027.004, T1218.005",
 		"exception:  none matched",
 	} {
@@ -264,7 +288,7 @@ func TestExplain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("explain from state: %v\n%s", err, stderr)
 	}
-	for _, want := range []string{"role:       developer_workstation, from roles.csv:7", "decision:   below the alert threshold", "build_system parent is routine here x0.30"} {
+	for _, want := range []string{"role:       developer_workstation, from roles.csv:7", "decision:   below the alert threshold", "build_system parent is routine on role developer_workstation (roles.csv:7) (x0.1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explanation from state lacks %q:\n%s", want, out)
 		}

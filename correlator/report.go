@@ -59,7 +59,13 @@ func cmdReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := writeReport(*out, page); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d lineages)\n", *out, len(vs))
+	hosts := 0
+	for _, v := range vs {
+		if v.HostRisk != nil {
+			hosts++
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d lineages, %d host risk alerts)\n", *out, len(vs)-hosts, hosts)
 	return nil
 }
 
@@ -85,7 +91,8 @@ func writeReport(path string, page report.Page) error {
 }
 
 // evaluateFiles scores result-log files and returns the highest-ranking
-// evaluation of every lineage (alerts, suppressed and below threshold).
+// evaluation of every lineage (alerts, suppressed and below threshold) and
+// of every host whose risk alerted.
 func evaluateFiles(ctx context.Context, c *common, files []string, stdin io.Reader, stderr io.Writer) ([]*alert.Alert, error) {
 	logger := c.logger(stderr)
 	s, err := c.load(logger)
@@ -104,8 +111,8 @@ func evaluateFiles(ctx context.Context, c *common, files []string, stdin io.Read
 	eng.KeepBelow = true
 	latest := map[string]*alert.Alert{}
 	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {
-		if p, ok := latest[a.LineageID]; !ok || rankAbove(a, p) {
-			latest[a.LineageID] = a
+		if p, ok := latest[alertKey(a)]; !ok || rankAbove(a, p) {
+			latest[alertKey(a)] = a
 		}
 		return nil
 	})
@@ -118,7 +125,12 @@ func evaluateFiles(ctx context.Context, c *common, files []string, stdin io.Read
 			return nil, err
 		}
 	}
-	return latestSlice(latest), nil
+	out := make([]*alert.Alert, 0, len(latest))
+	for _, a := range latest {
+		out = append(out, a)
+	}
+	sortAlerts(out)
+	return out, nil
 }
 
 // clock is the --now time, or the wall clock.

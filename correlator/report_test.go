@@ -28,7 +28,7 @@ func TestReportCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report: %v\n%s", err, stderr)
 	}
-	if stdout != "wrote "+out+" (8 lineages)\n" {
+	if stdout != "wrote "+out+" (8 lineages, 2 host risk alerts)\n" {
 		t.Errorf("stdout %q", stdout)
 	}
 	page, err := os.ReadFile(out)
@@ -62,7 +62,7 @@ func TestReportCommand(t *testing.T) {
 
 	// --since keeps the recent compiles only (web-01's are a year older).
 	out2 := filepath.Join(dir, "recent.html")
-	if stdout, stderr, err := runCmd(t, "", "report", "--html", out2, "--since", "720h", "--now", "2026-12-01T00:00:00Z", "--roles", roles, "testdata/demo_results.log"); err != nil || stdout != "wrote "+out2+" (5 lineages)\n" {
+	if stdout, stderr, err := runCmd(t, "", "report", "--html", out2, "--since", "720h", "--now", "2026-12-01T00:00:00Z", "--roles", roles, "testdata/demo_results.log"); err != nil || stdout != "wrote "+out2+" (5 lineages, 2 host risk alerts)\n" {
 		t.Errorf("report --since: %q %v\n%s", stdout, err, stderr)
 	}
 
@@ -72,7 +72,7 @@ func TestReportCommand(t *testing.T) {
 		t.Fatalf("score: %v\n%s", err, stderr)
 	}
 	out3 := filepath.Join(dir, "state.html")
-	if stdout, stderr, err := runCmd(t, "", "report", "--html", out3, "--state", db); err != nil || stdout != "wrote "+out3+" (8 lineages)\n" {
+	if stdout, stderr, err := runCmd(t, "", "report", "--html", out3, "--state", db); err != nil || stdout != "wrote "+out3+" (8 lineages, 0 host risk alerts)\n" {
 		t.Errorf("report --state: %q %v\n%s", stdout, err, stderr)
 	}
 

@@ -32,6 +32,8 @@ type runOptions struct {
 	webhookTokenEnv string
 	poll            time.Duration
 	once            bool
+	format          formatFlag
+	siem            siemOptions
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -49,6 +51,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.webhookTokenEnv, "webhook-token-env", "CORRELATOR_WEBHOOK_TOKEN", "environment variable holding the webhook bearer token (if set)")
 	fs.DurationVar(&o.poll, "poll", time.Second, "how often followed files are checked for new data")
 	fs.BoolVar(&o.once, "once", false, "read followed files to their end and exit (backfill, tests)")
+	registerFormat(fs, &o.format)
+	o.siem.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
@@ -83,18 +87,28 @@ func runService(ctx context.Context, o *runOptions, stdout, stderr io.Writer) er
 	eng := s.engine(st)
 	eng.KeepBelow = true
 
-	sinks := alert.Multi{alert.NewWriterSink(stdout)}
+	enc := o.format.encoder()
+	stdoutSink := alert.NewWriterSink(stdout)
+	stdoutSink.Encode = enc
+	sinks := alert.Multi{stdoutSink}
 	if o.alerts != "" {
 		f, err := alert.OpenFile(o.alerts)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		f.Encode = enc
 		sinks = append(sinks, f)
 	}
 	if o.webhook != "" {
-		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv)})
+		sinks = append(sinks, &alert.Webhook{URL: o.webhook, Token: os.Getenv(o.webhookTokenEnv), Encode: enc})
 	}
+	siem, stopSIEM, err := o.siem.siemSinks(ctx, o.state, o.format, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSIEM()
+	sinks = append(sinks, siem...)
 	dl, err := openDeadLetters(o.deadLetter, logger)
 	if err != nil {
 		return err

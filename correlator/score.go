@@ -74,6 +74,8 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	c.register(fs)
 	all := fs.Bool("all", false, "also print lineages below the alert threshold and suppressed ones (flagged)")
 	quiet := fs.Bool("quiet", false, "do not print the run summary on stderr")
+	var format formatFlag
+	registerFormat(fs, &format)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
@@ -115,10 +117,11 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if a.Suppressed {
 			suppressed[a.LineageID] = true
 		}
-		if p, ok := latest[a.LineageID]; ok && !rankAbove(a, p) {
+		key := alertKey(a)
+		if p, ok := latest[key]; ok && !rankAbove(a, p) {
 			return nil
 		}
-		latest[a.LineageID] = a
+		latest[key] = a
 		return nil
 	})
 	rd.MaxLine = c.maxLine
@@ -143,10 +146,10 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
+	w := alert.NewWriterSink(stdout)
+	w.Encode = format.encoder()
 	for _, a := range out {
-		if err := enc.Encode(a); err != nil {
+		if err := w.Send(ctx, a); err != nil {
 			return fmt.Errorf("write alerts: %w", err)
 		}
 	}
@@ -165,6 +168,15 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return nil
 }
 
+// alertKey is what batch mode keeps one alert per: the lineage, or the
+// host for host risk alerts.
+func alertKey(a *alert.Alert) string {
+	if a.Kind == alert.KindHostRisk {
+		return "host:" + a.HostUUID + "|" + a.Host
+	}
+	return a.LineageID
+}
+
 // rankAbove reports whether a should replace b as the lineage's alert.
 func rankAbove(a, b *alert.Alert) bool {
 	if !a.BelowThreshold && !a.Suppressed && (b.BelowThreshold || b.Suppressed) {
@@ -181,14 +193,23 @@ func sortAlerts(out []*alert.Alert) {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.LineageID, b.LineageID)
+		// Lineage alerts before the host alerts they add up to.
+		if c := cmp.Compare(b.Kind, a.Kind); c != 0 { // "lineage" sorts after "host_risk"
+			return c
+		}
+		if c := cmp.Compare(a.LineageID, b.LineageID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.AlertID, b.AlertID)
 	})
 }
 
 func latestSlice(m map[string]*alert.Alert) []*alert.Alert {
 	out := make([]*alert.Alert, 0, len(m))
 	for _, a := range m {
-		out = append(out, a)
+		if a.Kind != alert.KindHostRisk {
+			out = append(out, a)
+		}
 	}
 	sortAlerts(out)
 	return out

@@ -27,19 +27,25 @@ var demoFixtures = map[string][]string{
 	"web-01":        {"web_server_audit.json"},
 }
 
-// demoAlerts scores the example telemetry's result log with the example
-// roles, as `make demo` does.
-func demoAlerts(t *testing.T) []*alert.Alert {
+// demoEvaluations scores the example telemetry's result log with the
+// example roles, as `make demo` does: every evaluation, and the lineages
+// among them.
+func demoEvaluations(t *testing.T) (all, lineages []*alert.Alert) {
 	t.Helper()
 	c := common{roles: listFlag{"../extension/examples/roles.csv"}, logLevel: "error", maxLine: 1 << 20, now: "2026-12-01T00:00:00Z"}
-	as, err := evaluateFiles(context.Background(), &c, []string{"testdata/demo_results.log"}, nil, os.Stderr)
+	all, err := evaluateFiles(context.Background(), &c, []string{"testdata/demo_results.log"}, nil, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(as) != 8 {
-		t.Fatalf("%d lineages in the example telemetry, want 8", len(as))
+	for _, a := range all {
+		if a.Kind != alert.KindHostRisk {
+			lineages = append(lineages, a)
+		}
 	}
-	return as
+	if len(lineages) != 8 || len(all) != 10 {
+		t.Fatalf("%d lineages and %d host risk alerts in the example telemetry, want 8 and 2", len(lineages), len(all)-len(lineages))
+	}
+	return all, lineages
 }
 
 // hostState is what osquery would find on the host at triage time: the
@@ -138,7 +144,8 @@ func dirOf(p string) string {
 func TestTriageQueriesRunInHarness(t *testing.T) {
 	schema := replay.Schema()
 	ran := map[string]int{}
-	for _, a := range demoAlerts(t) {
+	_, lineages := demoEvaluations(t)
+	for _, a := range lineages {
 		v := report.FromAlert(a)
 		t.Run(v.Host+"/"+v.LineageID[:8], func(t *testing.T) {
 			st := v

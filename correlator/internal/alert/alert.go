@@ -29,10 +29,41 @@ type ExceptionNote struct {
 	Status  string `json:"status"` // applied, expired
 }
 
-// Alert is one scored compile lineage. The embedded record gives the
+// Alert kinds.
+const (
+	KindLineage  = "lineage"   // one scored compile lineage
+	KindHostRisk = "host_risk" // a host whose lineages add up over the window
+)
+
+// HostRisk is what a host risk alert adds: the window sum of the host's
+// lineage scores and the lineages that made it.
+type HostRisk struct {
+	Window    string            `json:"window"`
+	Since     string            `json:"since"` // start of the window (RFC 3339)
+	Sum       float64           `json:"sum"`
+	Threshold float64           `json:"threshold"`
+	Band      string            `json:"band"`
+	Lineages  []HostRiskLineage `json:"lineages"`
+}
+
+// HostRiskLineage is one lineage counted in a host's risk.
+type HostRiskLineage struct {
+	LineageID  string   `json:"lineage_id"`
+	Score      float64  `json:"score"`
+	Severity   string   `json:"severity"`
+	Stage      string   `json:"stage"`
+	Time       string   `json:"time"`
+	Techniques []string `json:"techniques,omitempty"`
+	Tactics    []string `json:"tactics,omitempty"`
+}
+
+// Alert is one scored compile lineage (Kind lineage) or one host whose
+// risk over the window crossed the host threshold (Kind host_risk, with
+// HostRisk set and no lineage). The embedded record gives the
 // compile_lineage columns (compiler_*, parent_*, output_*, ...) at top level.
 type Alert struct {
 	AlertID        string         `json:"alert_id"`
+	Kind           string         `json:"kind"`
 	Time           string         `json:"time"`
 	ObservedTime   string         `json:"observed_time,omitempty"`
 	Host           string         `json:"host"`
@@ -46,8 +77,10 @@ type Alert struct {
 	Score          float64        `json:"score"`
 	Severity       string         `json:"severity"`
 	Stage          string         `json:"stage"`
+	LogOdds        float64        `json:"log_odds"`
 	Evidence       float64        `json:"evidence"`
-	Likelihood     float64        `json:"likelihood_factor"`
+	Probability    float64        `json:"probability"`
+	Prior          float64        `json:"prior"`
 	Impact         float64        `json:"impact_factor"`
 	Reasons        []score.Reason `json:"reasons"`
 	ReasonCodes    []string       `json:"reason_codes,omitempty"`
@@ -59,6 +92,7 @@ type Alert struct {
 	Suppressed     bool           `json:"suppressed,omitempty"`
 	BelowThreshold bool           `json:"below_threshold,omitempty"`
 	Realert        bool           `json:"realert,omitempty"`
+	HostRisk       *HostRisk      `json:"host_risk,omitempty"`
 	lineage.Record
 }
 
@@ -67,10 +101,16 @@ type Sink interface {
 	Send(ctx context.Context, a *Alert) error
 }
 
+// Encoder turns an alert into one JSON document (no trailing newline
+// needed); Marshal is the native one.
+type Encoder func(*Alert) ([]byte, error)
+
 // WriterSink writes JSON lines to a writer.
 type WriterSink struct {
 	mu sync.Mutex
 	w  io.Writer
+	// Encode overrides the native JSON (e.g. ECS); nil means Marshal.
+	Encode Encoder
 }
 
 // NewWriterSink returns a sink over w.
@@ -90,7 +130,7 @@ func Marshal(a *Alert) ([]byte, error) {
 
 // Send writes one JSON line.
 func (s *WriterSink) Send(_ context.Context, a *Alert) error {
-	b, err := Marshal(a)
+	b, err := encode(s.Encode, a)
 	if err != nil {
 		return err
 	}
@@ -132,19 +172,36 @@ func (s *FileSink) Send(ctx context.Context, a *Alert) error {
 // Close closes the file.
 func (s *FileSink) Close() error { return s.f.Close() }
 
+// encode runs enc (nil: Marshal) and ends the document with a newline.
+func encode(enc Encoder, a *Alert) ([]byte, error) {
+	if enc == nil {
+		return Marshal(a)
+	}
+	b, err := enc(a)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return b, nil
+}
+
 // Webhook posts each alert as JSON. The bearer token, if any, is sent in
 // the Authorization header and never logged.
 type Webhook struct {
 	URL    string
 	Token  string
 	Client *http.Client
+	// Encode overrides the native JSON (e.g. ECS); nil means Marshal.
+	Encode Encoder
 }
 
 // Send posts one alert.
 func (w *Webhook) Send(ctx context.Context, a *Alert) error {
-	b, err := json.Marshal(a)
+	b, err := encode(w.Encode, a)
 	if err != nil {
-		return fmt.Errorf("encode alert %s: %w", a.LineageID, err)
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(b))
 	if err != nil {

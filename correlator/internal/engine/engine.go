@@ -39,6 +39,7 @@ type Stats struct {
 	Suppressed     int64 `json:"suppressed"`
 	ExpiredMatched int64 `json:"expired_exception_matches"`
 	Alerts         int64 `json:"alerts"`
+	HostAlerts     int64 `json:"host_risk_alerts"`
 	Realerts       int64 `json:"realerts"`
 	NotRaised      int64 `json:"not_raised"`
 	BadRows        int64 `json:"bad_rows"`
@@ -73,6 +74,8 @@ const DefaultRetention = 14 * 24 * time.Hour
 type Output struct {
 	Alert *alert.Alert // nil when nothing is to be emitted
 	Emit  bool         // true when Alert is a new alert or a re-alert
+	// Host is a host risk alert the row raised (always to be emitted).
+	Host *alert.Alert
 }
 
 // Process handles one row. input names the file and line (for the alert).
@@ -185,6 +188,12 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		next.AlertBand = max(next.Band, prior.AlertBand)
 	}
 	e.State.SetLineage(rec.LineageID, next)
+	if !suppressed {
+		hr := hostRow{key: host.Key(), name: host.Name(), uuid: host.UUID, identifier: host.Identifier, hostname: host.Hostname}
+		if out.Host = e.hostRisk(hr, &rec, role, res, seenAt); out.Host != nil {
+			e.Stats.HostAlerts++
+		}
+	}
 	if !out.Emit && !e.KeepBelow {
 		return out, nil
 	}
@@ -220,6 +229,7 @@ func (e *Engine) prune(seenAt int64) {
 		ret = DefaultRetention
 	}
 	e.Stats.Pruned += int64(e.State.Prune(e.newest - int64(ret/time.Second)))
+	e.State.pruneHosts(e.newest - int64(e.Policy.HostRisk.Window.Duration/time.Second))
 }
 
 func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, role score.Role, res score.Result) *alert.Alert {
@@ -228,6 +238,7 @@ func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, ro
 		t = row.UnixTime
 	}
 	a := &alert.Alert{
+		Kind:           alert.KindLineage,
 		Time:           time.Unix(t, 0).UTC().Format(time.RFC3339),
 		Host:           row.Host.Name(),
 		HostUUID:       row.Host.UUID,
@@ -240,8 +251,10 @@ func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, ro
 		Score:          res.Score,
 		Severity:       res.Severity,
 		Stage:          rec.Stage,
+		LogOdds:        res.LogOdds,
 		Evidence:       res.Evidence,
-		Likelihood:     res.Likelihood,
+		Probability:    res.Probability,
+		Prior:          res.Prior,
 		Impact:         res.Impact,
 		Reasons:        res.Reasons,
 		ReasonCodes:    rec.Reasons,

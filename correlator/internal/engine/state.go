@@ -25,11 +25,14 @@ type PairKey struct {
 type State struct {
 	lineages map[string]Prior
 	pairs    map[PairKey]struct{}
+	hosts    map[string]HostRisk
 
 	track         bool
 	dirtyLineages map[string]struct{}
 	dirtyPairs    []PairKey
 	deleted       []string
+	dirtyHosts    map[string]struct{}
+	deletedHosts  []string
 	exceptionHits map[string]int64 // since the last Drain
 	exceptionAll  map[string]int64 // this process's total
 }
@@ -59,7 +62,48 @@ func NewState(track bool) *State {
 		track:         track,
 		lineages:      map[string]Prior{},
 		pairs:         map[PairKey]struct{}{},
+		hosts:         map[string]HostRisk{},
 		dirtyLineages: map[string]struct{}{},
+		dirtyHosts:    map[string]struct{}{},
+	}
+}
+
+// HostRisk returns what is known of a host's risk.
+func (s *State) HostRisk(host string) (HostRisk, bool) {
+	h, ok := s.hosts[host]
+	return h, ok
+}
+
+// SetHostRisk records a host's risk.
+func (s *State) SetHostRisk(host string, h HostRisk) {
+	s.hosts[host] = h
+	if s.track {
+		s.dirtyHosts[host] = struct{}{}
+	}
+}
+
+// LoadHostRisk adds persisted host risk without marking it dirty.
+func (s *State) LoadHostRisk(hosts map[string]HostRisk) {
+	for k, v := range hosts {
+		s.hosts[k] = v
+	}
+}
+
+// pruneHosts forgets hosts whose newest counted lineage is before the unix
+// time before.
+func (s *State) pruneHosts(before int64) {
+	for k, h := range s.hosts {
+		newest := int64(0)
+		for _, e := range h.Entries {
+			newest = max(newest, e.Time)
+		}
+		if newest < before {
+			delete(s.hosts, k)
+			if s.track {
+				delete(s.dirtyHosts, k)
+				s.deletedHosts = append(s.deletedHosts, k)
+			}
+		}
 	}
 }
 
@@ -134,6 +178,8 @@ type Changes struct {
 	// ExceptionHits counts exception matches since the last Drain, by id
 	// ("ID (expired)" for an expired exception that matched).
 	ExceptionHits map[string]int64
+	Hosts         map[string]HostRisk // host risk changed
+	DeletedHosts  []string            // host risk pruned
 }
 
 // Drain returns and clears the changes.
@@ -147,6 +193,12 @@ func (s *State) Drain() Changes {
 		c.Lineages[id] = s.lineages[id]
 	}
 	clear(s.dirtyLineages)
+	c.Hosts = make(map[string]HostRisk, len(s.dirtyHosts))
+	for k := range s.dirtyHosts {
+		c.Hosts[k] = s.hosts[k]
+	}
+	clear(s.dirtyHosts)
+	c.DeletedHosts, s.deletedHosts = s.deletedHosts, nil
 	s.dirtyPairs = nil
 	s.deleted = nil
 	return c

@@ -69,11 +69,18 @@ func (r *Reader) Line(source string, l resultlog.Line) error {
 			r.Dead.Add(source, l.No, "row: "+err.Error(), l.Data)
 			return nil
 		}
-		if out.Alert != nil && r.Emit != nil {
-			emitErr = r.Emit(out.Alert)
-			return emitErr
+		if r.Emit == nil {
+			return nil
 		}
-		return nil
+		if out.Alert != nil {
+			if emitErr = r.Emit(out.Alert); emitErr != nil {
+				return emitErr
+			}
+		}
+		if out.Host != nil {
+			emitErr = r.Emit(out.Host)
+		}
+		return emitErr
 	})
 	if emitErr != nil {
 		return emitErr

@@ -54,6 +54,10 @@ func (p *Pipeline) reader(source string) *engine.Reader {
 	r, ok := p.readers[source]
 	if !ok {
 		r = engine.NewReader(p.eng, p.dead, func(a *alert.Alert) error {
+			if a.Kind == alert.KindHostRisk {
+				p.outbox = append(p.outbox, a)
+				return nil
+			}
 			p.explain[a.LineageID] = a
 			if !a.BelowThreshold && !a.Suppressed {
 				p.outbox = append(p.outbox, a)

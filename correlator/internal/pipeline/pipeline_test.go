@@ -31,7 +31,7 @@ type recorder struct {
 func (r *recorder) Send(_ context.Context, a *alert.Alert) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ids = append(r.ids, a.LineageID+"/"+a.Stage)
+	r.ids = append(r.ids, deliveredID(a))
 	if r.cancel != nil && len(r.ids) >= r.cancelAt {
 		r.cancel()
 	}
@@ -79,6 +79,12 @@ func newEngine(t *testing.T) *engine.Engine {
 	return e
 }
 
+// deliveredID names a delivered alert: lineage alerts by lineage, stage
+// and alert id, host risk alerts by alert id.
+func deliveredID(a *alert.Alert) string {
+	return a.Kind + "/" + a.LineageID + "/" + a.Stage + "/" + a.AlertID
+}
+
 // expected runs the whole input through one engine without stops.
 func expected(t *testing.T, lines []string) []string {
 	t.Helper()
@@ -86,7 +92,7 @@ func expected(t *testing.T, lines []string) []string {
 	var ids []string
 	rd := engine.NewReader(e, nil, func(a *alert.Alert) error {
 		if !a.BelowThreshold && !a.Suppressed {
-			ids = append(ids, a.LineageID+"/"+a.Stage)
+			ids = append(ids, deliveredID(a))
 		}
 		return nil
 	})

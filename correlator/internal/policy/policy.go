@@ -1,6 +1,6 @@
-// Package policy holds the scoring policy: points per stage, parent class
-// and reason, role modifiers (impact kept apart from likelihood), rarity,
-// severity bands and ATT&CK mappings. Shipped defaults are embedded; a user
+// Package policy holds the scoring policy: likelihood ratios per stage,
+// parent class and reason, a prior and an impact per role (kept apart),
+// rarity, severity bands, host risk over time and ATT&CK mappings. Shipped defaults are embedded; a user
 // file is read over them.
 package policy
 
@@ -10,11 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 //go:embed default.yaml
@@ -31,39 +35,71 @@ type Band struct {
 
 // Role holds the modifiers of one host role.
 type Role struct {
+	// Prior is the probability that a compile on such a host is malicious
+	// before any evidence.
+	Prior float64 `yaml:"prior"`
+	// Impact is how much the host matters: an odds multiplier.
 	Impact               float64  `yaml:"impact"`
-	Likelihood           float64  `yaml:"likelihood"`
 	RoutineParentClasses []string `yaml:"routine_parent_classes"`
-	RoutineFactor        float64  `yaml:"routine_factor"`
+	// RoutineLR is the likelihood ratio of a routine parent class there.
+	RoutineLR float64 `yaml:"routine_lr"`
 }
 
-// Rarity holds the points for first-seen parent+compiler pairs.
+// Rarity holds the likelihood ratios of first-seen parent+compiler pairs.
 type Rarity struct {
-	HostFirstPair  float64 `yaml:"host_first_pair"`
-	FleetFirstPair float64 `yaml:"fleet_first_pair"`
+	HostFirstPairLR  float64 `yaml:"host_first_pair_lr"`
+	FleetFirstPairLR float64 `yaml:"fleet_first_pair_lr"`
 }
 
-// Policy is a complete scoring policy.
-type Policy struct {
-	Version             int                 `yaml:"version"`
-	AlertThreshold      float64             `yaml:"alert_threshold"`
-	SeverityBands       []Band              `yaml:"severity_bands"`
-	StagePoints         map[string]float64  `yaml:"stage_points"`
-	ParentClassPoints   map[string]float64  `yaml:"parent_class_points"`
-	ReasonPoints        map[string]float64  `yaml:"reason_points"`
-	UnknownReasonPoints float64             `yaml:"unknown_reason_points"`
-	FallbackPoints      float64             `yaml:"fallback_points"`
-	FallbackReasons     map[string][]string `yaml:"fallback_reasons"`
-	FullChainPoints     float64             `yaml:"full_chain_points"`
-	Rarity              Rarity              `yaml:"rarity"`
-	EvidenceCap         float64             `yaml:"evidence_cap"`
-	Roles               map[string]Role     `yaml:"roles"`
-	DefaultRole         string              `yaml:"default_role"`
-	ParentClasses       map[string]string   `yaml:"parent_classes"`
-	BaseTechnique       string              `yaml:"base_technique"`
-	CompilerTechniques  map[string]string   `yaml:"compiler_techniques"`
-	ParentTechniques    map[string]string   `yaml:"parent_techniques"`
+// HostRisk configures host risk over time.
+type HostRisk struct {
+	Window          Duration `yaml:"window"`
+	Threshold       float64  `yaml:"threshold"`
+	MinLineageScore float64  `yaml:"min_lineage_score"`
+	Bands           []Band   `yaml:"bands"`
 }
+
+// Duration is a time.Duration written as "24h" in YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Policy is a complete scoring policy. Evidence is held as likelihood
+// ratios; Bits gives their log2.
+type Policy struct {
+	Version         int                 `yaml:"version"`
+	AlertThreshold  float64             `yaml:"alert_threshold"`
+	ScoreScaleBits  float64             `yaml:"score_scale_bits"`
+	SeverityBands   []Band              `yaml:"severity_bands"`
+	StageLR         map[string]float64  `yaml:"stage_lr"`
+	ParentClassLR   map[string]float64  `yaml:"parent_class_lr"`
+	ReasonLR        map[string]float64  `yaml:"reason_lr"`
+	UnknownReasonLR float64             `yaml:"unknown_reason_lr"`
+	FallbackLR      float64             `yaml:"fallback_lr"`
+	FallbackReasons map[string][]string `yaml:"fallback_reasons"`
+	FullChainLR     float64             `yaml:"full_chain_lr"`
+	Rarity          Rarity              `yaml:"rarity"`
+	Roles           map[string]Role     `yaml:"roles"`
+	DefaultRole     string              `yaml:"default_role"`
+	HostRisk        HostRisk            `yaml:"host_risk"`
+	ParentClasses   map[string]string   `yaml:"parent_classes"`
+	BaseTechnique   string              `yaml:"base_technique"`
+	// CompilerTechniques and ParentTechniques map lower-case image names
+	// to ATT&CK technique ids.
+	CompilerTechniques map[string]string `yaml:"compiler_techniques"`
+	ParentTechniques   map[string]string `yaml:"parent_techniques"`
+}
+
+// Stages in increasing order of evidence.
+var Stages = []string{"compile", "written", "executed", "network"}
 
 // BuiltinRoles are the roles every policy must define.
 var BuiltinRoles = []string{"developer_workstation", "build_server", "admin_workstation", "user_endpoint", "server", "domain_controller", "unknown"}
@@ -128,33 +164,52 @@ type validationError struct {
 
 func (p *Policy) validate() *validationError {
 	bad := func(msg string, path ...string) *validationError { return &validationError{path: path, msg: msg} }
-	if p.Version != 1 {
-		return bad(fmt.Sprintf("version %d is not supported (want 1)", p.Version), "version")
+	if p.Version != 2 {
+		return bad(fmt.Sprintf("version %d is not supported (want 2: likelihood ratios; version 1 points and evidence_cap are gone, see correlator policy)", p.Version), "version")
 	}
 	if p.AlertThreshold < 0 || p.AlertThreshold > 100 {
 		return bad("alert_threshold must be within 0..100", "alert_threshold")
 	}
-	if len(p.SeverityBands) == 0 {
-		return bad("severity_bands must not be empty", "severity_bands")
+	if !(p.ScoreScaleBits > 0) || p.ScoreScaleBits > 64 {
+		return bad("score_scale_bits must be within (0, 64]", "score_scale_bits")
 	}
-	for i, b := range p.SeverityBands {
-		if b.Name == "" {
-			return bad("severity band needs a name", "severity_bands")
+	if err := checkBands(p.SeverityBands, 0, "severity_bands"); err != nil {
+		return err
+	}
+	prev := 0.0
+	for _, st := range Stages {
+		lr, ok := p.StageLR[st]
+		if !ok {
+			return bad("stage_lr needs "+st, "stage_lr")
 		}
-		if i > 0 && b.Min <= p.SeverityBands[i-1].Min {
-			return bad(fmt.Sprintf("severity band %q must start above %q", b.Name, p.SeverityBands[i-1].Name), "severity_bands")
+		if !(lr > prev) || math.IsInf(lr, 0) {
+			return bad(fmt.Sprintf("stage_lr %s must be above 0 and above the stage before it", st), "stage_lr", st)
+		}
+		prev = lr
+	}
+	for _, m := range []struct {
+		key string
+		lrs map[string]float64
+	}{{"parent_class_lr", p.ParentClassLR}, {"reason_lr", p.ReasonLR}} {
+		for k, lr := range m.lrs {
+			if !validLR(lr) {
+				return bad(fmt.Sprintf("%s %s: a likelihood ratio must be above 0 and finite", m.key, k), m.key, k)
+			}
+			if m.key == "reason_lr" && lr == 1 {
+				return bad(fmt.Sprintf("reason_lr %s: a ratio of 1 is no evidence; remove the code instead", k), m.key, k)
+			}
 		}
 	}
-	if p.SeverityBands[0].Min != 0 {
-		return bad("the first severity band must start at 0", "severity_bands")
+	if _, ok := p.ParentClassLR["unknown"]; !ok {
+		return bad("parent_class_lr needs unknown", "parent_class_lr")
 	}
-	for _, st := range []string{"compile", "written", "executed", "network"} {
-		if _, ok := p.StagePoints[st]; !ok {
-			return bad("stage_points needs "+st, "stage_points")
+	for key, lr := range map[string]float64{"unknown_reason_lr": p.UnknownReasonLR, "fallback_lr": p.FallbackLR, "full_chain_lr": p.FullChainLR} {
+		if !validLR(lr) {
+			return bad(key+" must be above 0 and finite", key)
 		}
 	}
-	if p.EvidenceCap <= 0 || p.EvidenceCap >= 100 {
-		return bad("evidence_cap must be within 0..100 (exclusive)", "evidence_cap")
+	if !(p.Rarity.HostFirstPairLR >= 1) || !(p.Rarity.FleetFirstPairLR >= 1) || !validLR(p.Rarity.HostFirstPairLR) || !validLR(p.Rarity.FleetFirstPairLR) {
+		return bad("rarity likelihood ratios must be at least 1 and finite", "rarity")
 	}
 	for _, r := range BuiltinRoles {
 		if _, ok := p.Roles[r]; !ok {
@@ -162,15 +217,53 @@ func (p *Policy) validate() *validationError {
 		}
 	}
 	for name, r := range p.Roles {
-		if r.Impact <= 0 || r.Likelihood <= 0 {
-			return bad(fmt.Sprintf("role %s: impact and likelihood must be above 0", name), "roles", name)
+		if !(r.Prior > 0 && r.Prior < 1) {
+			return bad(fmt.Sprintf("role %s: prior must be a probability above 0 and below 1", name), "roles", name)
 		}
-		if len(r.RoutineParentClasses) > 0 && r.RoutineFactor <= 0 {
-			return bad(fmt.Sprintf("role %s: routine_factor must be above 0", name), "roles", name)
+		if !validLR(r.Impact) {
+			return bad(fmt.Sprintf("role %s: impact must be above 0", name), "roles", name)
+		}
+		if len(r.RoutineParentClasses) > 0 && !validLR(r.RoutineLR) {
+			return bad(fmt.Sprintf("role %s: routine_lr must be above 0", name), "roles", name)
 		}
 	}
 	if _, ok := p.Roles[p.DefaultRole]; !ok {
 		return bad(fmt.Sprintf("default_role %q is not a role", p.DefaultRole), "default_role")
+	}
+	hr := p.HostRisk
+	if hr.Window.Duration <= 0 {
+		return bad("host_risk.window must be above 0", "host_risk", "window")
+	}
+	if !(hr.Threshold >= 100) || math.IsInf(hr.Threshold, 0) {
+		return bad("host_risk.threshold must be at least 100, so that no single lineage (score below 100) reaches it", "host_risk", "threshold")
+	}
+	if hr.MinLineageScore < 0 || hr.MinLineageScore >= 100 {
+		return bad("host_risk.min_lineage_score must be within 0..100", "host_risk", "min_lineage_score")
+	}
+	if err := checkBands(hr.Bands, hr.Threshold, "host_risk", "bands"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validLR(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// checkBands checks that bands are named, rise strictly and start at first.
+func checkBands(bands []Band, first float64, path ...string) *validationError {
+	key := strings.Join(path, ".")
+	if len(bands) == 0 {
+		return &validationError{path: path, msg: key + " must not be empty"}
+	}
+	for i, b := range bands {
+		if b.Name == "" {
+			return &validationError{path: path, msg: "severity band needs a name"}
+		}
+		if i > 0 && !(b.Min > bands[i-1].Min) {
+			return &validationError{path: path, msg: fmt.Sprintf("severity band %q must start above %q", b.Name, bands[i-1].Name)}
+		}
+	}
+	if bands[0].Min != first {
+		return &validationError{path: path, msg: fmt.Sprintf("the first band of %s must start at %g", key, first)}
 	}
 	return nil
 }
@@ -201,14 +294,15 @@ func lineOf(n *yaml.Node, path []string) int {
 func (p *Policy) clone() *Policy {
 	c := *p
 	c.SeverityBands = slices.Clone(p.SeverityBands)
-	c.StagePoints = cloneMap(p.StagePoints)
-	c.ParentClassPoints = cloneMap(p.ParentClassPoints)
-	c.ReasonPoints = cloneMap(p.ReasonPoints)
+	c.StageLR = cloneMap(p.StageLR)
+	c.ParentClassLR = cloneMap(p.ParentClassLR)
+	c.ReasonLR = cloneMap(p.ReasonLR)
 	c.Roles = make(map[string]Role, len(p.Roles))
 	for k, v := range p.Roles {
 		v.RoutineParentClasses = slices.Clone(v.RoutineParentClasses)
 		c.Roles[k] = v
 	}
+	c.HostRisk.Bands = slices.Clone(p.HostRisk.Bands)
 	c.ParentClasses = cloneMap(p.ParentClasses)
 	c.FallbackReasons = make(map[string][]string, len(p.FallbackReasons))
 	for k, v := range p.FallbackReasons {
@@ -228,15 +322,40 @@ func cloneMap[V any](m map[string]V) map[string]V {
 }
 
 // Severity returns the band of a score.
-func (p *Policy) Severity(score float64) string {
-	name := p.SeverityBands[0].Name
-	for _, b := range p.SeverityBands {
-		if score >= b.Min {
+func (p *Policy) Severity(score float64) string { return BandOf(p.SeverityBands, score) }
+
+// BandOf returns the name of the highest band whose lower bound v reaches,
+// or the first band's name.
+func BandOf(bands []Band, v float64) string {
+	name := bands[0].Name
+	for _, b := range bands {
+		if v >= b.Min {
 			name = b.Name
 		}
 	}
 	return name
 }
+
+// HostBand returns the host-risk band of a window sum, or "" below the
+// threshold.
+func (p *Policy) HostBand(sum float64) (string, int) {
+	rank := -1
+	for i, b := range p.HostRisk.Bands {
+		if sum >= b.Min {
+			rank = i
+		}
+	}
+	if rank < 0 || sum < p.HostRisk.Threshold {
+		return "", -1
+	}
+	return p.HostRisk.Bands[rank].Name, rank
+}
+
+// Bits is log2 of a likelihood ratio or odds multiplier.
+func Bits(lr float64) float64 { return math.Log2(lr) }
+
+// PriorBits is the log2 prior odds of a role.
+func (r Role) PriorBits() float64 { return math.Log2(r.Prior / (1 - r.Prior)) }
 
 // BandRank is the index of a severity band (higher is more severe), or -1.
 func (p *Policy) BandRank(name string) int {
@@ -256,11 +375,11 @@ func (p *Policy) Role(name string) (Role, string) {
 	return p.Roles[p.DefaultRole], p.DefaultRole
 }
 
-// Weight orders roles by how much an alert there matters: impact times
-// likelihood, then impact.
+// Weight orders roles by how much an alert there matters: prior log-odds
+// plus impact bits, then impact.
 func (p *Policy) Weight(role string) (float64, float64) {
 	r, _ := p.Role(role)
-	return r.Impact * r.Likelihood, r.Impact
+	return r.PriorBits() + Bits(r.Impact), r.Impact
 }
 
 // MostImportant returns the role of roles that matters most (see Weight).
@@ -284,11 +403,12 @@ func (p *Policy) MostImportant(roles []string) string {
 	return best
 }
 
-// ParentClass returns the class of a parent image name from the policy
-// table, or "unknown".
+// ParentClass returns the class of a parent image name: the policy's
+// parent_classes override, else the class the compile_lineage table gives
+// it (vocab.ClassOf), which is "unknown" for names it does not list.
 func (p *Policy) ParentClass(parentName string) string {
 	if c, ok := p.ParentClasses[strings.ToLower(parentName)]; ok {
 		return c
 	}
-	return "unknown"
+	return vocab.ClassOf(parentName)
 }

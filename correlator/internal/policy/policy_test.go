@@ -2,8 +2,11 @@ package policy
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -12,10 +15,10 @@ func TestDefaultPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Default: %v", err)
 	}
-	if p.AlertThreshold != 40 || p.StagePoints["network"] != 50 || p.Roles["domain_controller"].Impact != 2 {
-		t.Errorf("unexpected defaults: threshold %v network %v dc impact %v", p.AlertThreshold, p.StagePoints["network"], p.Roles["domain_controller"].Impact)
+	if p.AlertThreshold != 50 || p.StageLR["network"] != 24 || p.Roles["domain_controller"].Impact != 2 || p.HostRisk.Window.Hours() != 24 {
+		t.Errorf("unexpected defaults: threshold %v network %v dc impact %v host window %v", p.AlertThreshold, p.StageLR["network"], p.Roles["domain_controller"].Impact, p.HostRisk.Window)
 	}
-	for score, want := range map[float64]string{0: "informational", 19.9: "informational", 20: "low", 40: "medium", 69.9: "medium", 70: "high", 90: "critical", 100: "critical"} {
+	for score, want := range map[float64]string{0: "informational", 24.99: "informational", 25: "low", 50: "medium", 69.99: "medium", 70: "high", 85: "critical", 100: "critical"} {
 		if got := p.Severity(score); got != want {
 			t.Errorf("Severity(%v) = %s, want %s", score, got, want)
 		}
@@ -29,6 +32,11 @@ func TestDefaultPolicy(t *testing.T) {
 	if got := p.MostImportant([]string{"janitor"}); got != "unknown" {
 		t.Errorf("MostImportant(unknown names) = %s, want the default role", got)
 	}
+	for sum, want := range map[float64]string{99.99: "", 100: "medium", 150: "high", 240: "critical"} {
+		if got, _ := p.HostBand(sum); got != want {
+			t.Errorf("HostBand(%v) = %q, want %q", sum, got, want)
+		}
+	}
 	if got := p.ParentClass("MSHTA.EXE"); got != "script_host" {
 		t.Errorf("ParentClass(MSHTA.EXE) = %s", got)
 	}
@@ -40,17 +48,17 @@ func TestParseOverDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse("mine.yaml", strings.NewReader("alert_threshold: 55\nstage_points: {network: 60}\nroles:\n  build_server: {impact: 1.5, likelihood: 0.3}\n"), base)
+	p, err := Parse("mine.yaml", strings.NewReader("alert_threshold: 55\nstage_lr: {network: 30}\nroles:\n  build_server: {impact: 1.5, prior: 0.001}\nhost_risk: {window: 168h}\n"), base)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	if p.AlertThreshold != 55 || p.StagePoints["network"] != 60 || p.StagePoints["compile"] != 10 {
-		t.Errorf("override not merged: threshold %v stages %v", p.AlertThreshold, p.StagePoints)
+	if p.AlertThreshold != 55 || p.StageLR["network"] != 30 || p.StageLR["compile"] != 1 || p.HostRisk.Window.Hours() != 168 || p.HostRisk.Threshold != 100 {
+		t.Errorf("override not merged: threshold %v stages %v host risk %+v", p.AlertThreshold, p.StageLR, p.HostRisk)
 	}
 	if p.Roles["build_server"].Impact != 1.5 || p.Roles["user_endpoint"].Impact != 1 {
 		t.Errorf("roles not merged: %+v", p.Roles)
 	}
-	if base.AlertThreshold != 40 || base.StagePoints["network"] != 50 {
+	if base.AlertThreshold != 50 || base.StageLR["network"] != 24 {
 		t.Errorf("Parse changed its base policy")
 	}
 }
@@ -60,13 +68,19 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"threshold", "version: 1\nalert_threshold: 140\n", "p.yaml:2: alert_threshold must be within 0..100"},
-		{"unknown key", "version: 1\nalert_treshold: 40\n", "p.yaml: yaml: unmarshal errors:\n  line 2: field alert_treshold not found"},
-		{"bad role", "version: 1\nroles:\n  server: {impact: 0}\n", "p.yaml:3: role server: impact and likelihood must be above 0"},
-		{"version", "version: 2\n", "p.yaml:1: version 2 is not supported"},
+		{"threshold", "version: 2\nalert_threshold: 140\n", "p.yaml:2: alert_threshold must be within 0..100"},
+		{"unknown key", "version: 2\nalert_treshold: 40\n", "p.yaml: yaml: unmarshal errors:\n  line 2: field alert_treshold not found"},
+		{"old points", "version: 2\nstage_points: {network: 50}\n", "field stage_points not found"},
+		{"bad role", "version: 2\nroles:\n  server: {prior: 0.02, impact: 0}\n", "p.yaml:3: role server: impact must be above 0"},
+		{"bad prior", "version: 2\nroles:\n  server: {prior: 1, impact: 1}\n", "p.yaml:3: role server: prior must be a probability"},
+		{"version", "version: 1\n", "p.yaml:1: version 1 is not supported"},
 		{"syntax", "version: [1\n", "p.yaml: yaml: line 1"},
-		{"bands", "version: 1\nseverity_bands: [{name: a, min: 0}, {name: b, min: 0}]\n", "p.yaml:2: severity band \"b\" must start above \"a\""},
-		{"default role", "version: 1\ndefault_role: nobody\n", "p.yaml:2: default_role \"nobody\" is not a role"},
+		{"bands", "version: 2\nseverity_bands: [{name: a, min: 0}, {name: b, min: 0}]\n", "p.yaml:2: severity band \"b\" must start above \"a\""},
+		{"default role", "version: 2\ndefault_role: nobody\n", "p.yaml:2: default_role \"nobody\" is not a role"},
+		{"stages fall", "version: 2\nstage_lr: {executed: 30, network: 20}\n", "p.yaml:2: stage_lr network must be above 0 and above the stage before it"},
+		{"neutral reason", "version: 2\nreason_lr: {temp_output: 1}\n", "p.yaml:2: reason_lr temp_output: a ratio of 1 is no evidence"},
+		{"host threshold", "version: 2\nhost_risk: {threshold: 80}\n", "p.yaml:2: host_risk.threshold must be at least 100"},
+		{"host window", "version: 2\nhost_risk: {window: 1fortnight}\n", "unknown unit \"fortnight\""},
 		{"empty", "", "p.yaml: empty policy file"},
 	}
 	for _, tt := range tests {
@@ -86,8 +100,9 @@ func TestParseErrors(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(DefaultYAML())
-	f.Add([]byte("alert_threshold: 55\nroles: {server: {impact: 1.5, likelihood: 1}}\n"))
-	f.Add([]byte("version: 1\nseverity_bands: []\n"))
+	f.Add([]byte("alert_threshold: 55\nroles: {server: {impact: 1.5, prior: 0.5}}\n"))
+	f.Add([]byte("version: 2\nseverity_bands: []\n"))
+	f.Add([]byte("host_risk: {window: 1h, threshold: 150, bands: [{name: a, min: 150}]}\n"))
 	f.Add([]byte("{{{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		base, err := Default()
@@ -108,4 +123,52 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted threshold %v", p.AlertThreshold)
 		}
 	})
+}
+
+// TestPolicyCoversTheVocabulary fails when the table and the shipped policy
+// drift: every reason code and parent class compile_lineage emits has a
+// likelihood ratio, and the policy knows no code or class the table lacks.
+func TestPolicyCoversTheVocabulary(t *testing.T) {
+	t.Parallel()
+	p, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := vocab.ReasonCodes()
+	for _, c := range codes {
+		if _, ok := p.ReasonLR[c]; !ok {
+			t.Errorf("reason code %s has no reason_lr", c)
+		}
+	}
+	for c := range p.ReasonLR {
+		if !slices.Contains(codes, c) {
+			t.Errorf("reason_lr %s is not a code compile_lineage emits", c)
+		}
+	}
+	classes := vocab.Classes()
+	for _, c := range classes {
+		if _, ok := p.ParentClassLR[c]; !ok {
+			t.Errorf("parent class %s has no parent_class_lr", c)
+		}
+	}
+	for c := range p.ParentClassLR {
+		if !slices.Contains(classes, c) {
+			t.Errorf("parent_class_lr %s is not a class compile_lineage emits", c)
+		}
+	}
+	// Fallback rows get the table's class for the same parent.
+	for _, c := range classes {
+		for _, name := range vocab.ClassMembers(c) {
+			if got := p.ParentClass(name + ".exe"); got != c {
+				t.Errorf("ParentClass(%s.exe) = %s, the table says %s", name, got, c)
+			}
+		}
+	}
+	for code, implied := range p.FallbackReasons {
+		for _, c := range implied {
+			if !slices.Contains(codes, c) {
+				t.Errorf("fallback_reasons %s implies %s, not a code compile_lineage emits", code, c)
+			}
+		}
+	}
 }

@@ -35,9 +35,20 @@ type pageAlert struct {
 	Playbook Playbook
 }
 
+type hostItem struct {
+	Alert
+	Links []riskLink
+}
+
+type riskLink struct {
+	RiskLineage
+	N int // the lineage's section, -1 when the page does not hold it
+}
+
 type pageData struct {
 	Page
 	Items                            []pageAlert
+	HostItems                        []hostItem
 	Hosts, Roles, Severities, Stages []string
 	Decisions                        []string
 	Counts                           map[string]int
@@ -56,16 +67,40 @@ var (
 func WriteHTML(w io.Writer, p Page) error {
 	d := pageData{Page: p, Counts: map[string]int{}}
 	hosts, roles, sev, stages, dec := set{}, set{}, set{}, set{}, set{}
+	section := map[string]int{}
 	for i := range p.Alerts {
 		a := &p.Alerts[i]
+		if a.HostRisk != nil {
+			continue
+		}
+		n := len(d.Items)
+		section[a.LineageID] = n
 		g := Build(a)
-		d.Items = append(d.Items, pageAlert{Alert: *a, N: i, SVG: template.HTML(SVG(g, fmt.Sprintf("g%d", i))), Playbook: Triage(a)})
+		d.Items = append(d.Items, pageAlert{Alert: *a, N: n, SVG: template.HTML(SVG(g, fmt.Sprintf("g%d", n))), Playbook: Triage(a)})
 		hosts.add(a.Host)
 		roles.add(a.Role)
 		sev.add(a.Severity)
 		stages.add(a.Stage)
 		dec.add(a.Decision)
 		d.Counts[a.Decision]++
+	}
+	for _, a := range p.Alerts {
+		if a.HostRisk == nil {
+			continue
+		}
+		h := hostItem{Alert: a}
+		for _, l := range a.HostRisk.Lineages {
+			n, ok := section[l.LineageID]
+			if !ok {
+				n = -1
+			}
+			h.Links = append(h.Links, riskLink{RiskLineage: l, N: n})
+		}
+		d.HostItems = append(d.HostItems, h)
+		hosts.add(a.Host)
+		roles.add(a.Role)
+		sev.add(a.Severity)
+		d.Counts["host risk"]++
 	}
 	d.Hosts, d.Roles = hosts.sorted(nil), roles.sorted(nil)
 	d.Severities, d.Stages = sev.sorted(severityOrder), stages.sorted(stageOrder)

@@ -65,8 +65,13 @@ func golden(t *testing.T, name string, got []byte) {
 // TestSVGGolden snapshots every drawing and its text tree, so a change in
 // the drawing shows in review.
 func TestSVGGolden(t *testing.T) {
-	for i, v := range loadAlerts(t, "alerts.jsonl", "gaps.jsonl") {
+	i := 0
+	for _, v := range loadAlerts(t, "alerts.jsonl", "gaps.jsonl") {
+		if v.HostRisk != nil {
+			continue
+		}
 		name := fmt.Sprintf("%02d_%s_%s", i, v.Host, strings.TrimSuffix(v.Compiler.Name, ".exe"))
+		i++
 		t.Run(name, func(t *testing.T) {
 			g := Build(&v)
 			golden(t, "svg/"+name+".svg", []byte(SVG(g, "g0")))
@@ -261,8 +266,8 @@ func TestWithin(t *testing.T) {
 	vs := loadAlerts(t, "alerts.jsonl")
 	now := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 	got := Within(vs, now, 72*time.Hour)
-	if len(got) != 5 {
-		t.Fatalf("Within 72h: %d lineages, want the 5 of 2026-11-20", len(got))
+	if len(got) != 7 {
+		t.Fatalf("Within 72h: %d alerts, want the 5 lineages and 2 host risk alerts of 2026-11-20", len(got))
 	}
 	for _, v := range got {
 		if v.Host == "web-01" {
@@ -271,5 +276,44 @@ func TestWithin(t *testing.T) {
 	}
 	if len(Within(vs, now, 0)) != len(vs) {
 		t.Error("Within 0 must keep all")
+	}
+}
+
+// TestHTMLHostRisk: host risk alerts get their own table, each lineage
+// they add up linked to its drawing.
+func TestHTMLHostRisk(t *testing.T) {
+	vs := loadAlerts(t, "alerts.jsonl")
+	var b bytes.Buffer
+	if err := WriteHTML(&b, Page{Title: "t", Source: "s", Generated: time.Unix(0, 0), Alerts: vs}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if n := strings.Count(page, `<tr class="hrow"`); n != 2 {
+		t.Errorf("%d host risk rows, want 2 (ws-finance-07, dev-laptop-03)", n)
+	}
+	if n := strings.Count(page, `<section class="alert"`); n != 8 {
+		t.Errorf("%d lineage sections, want 8", n)
+	}
+	for _, v := range vs {
+		if v.HostRisk == nil {
+			continue
+		}
+		for _, l := range v.HostRisk.Lineages {
+			n := -1
+			for i, w := range vs {
+				if w.HostRisk == nil && w.LineageID == l.LineageID {
+					n = i
+				}
+			}
+			if n < 0 {
+				t.Fatalf("host %s counts lineage %s that the page lacks", v.Host, l.LineageID)
+			}
+		}
+		if len(v.HostRisk.Lineages) == 0 {
+			t.Errorf("host risk alert of %s without lineages", v.Host)
+		}
+	}
+	if !strings.Contains(page, `<a href="#alert-0">`) {
+		t.Error("no link from a host risk row to a lineage section")
 	}
 }

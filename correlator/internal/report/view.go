@@ -57,8 +57,23 @@ type Technique struct {
 	URL string
 }
 
-// Alert is the view-model of one evaluated lineage.
+// HostRisk is a host whose lineages added up over a window.
+type HostRisk struct {
+	Window, Since, Band string
+	Sum, Threshold      float64
+	Lineages            []RiskLineage
+}
+
+// RiskLineage is one lineage counted in a host's risk.
+type RiskLineage struct {
+	LineageID, Severity, Stage, Time string
+	Score                            float64
+}
+
+// Alert is the view-model of one evaluated lineage, or of a host risk
+// alert (HostRisk set, no lineage).
 type Alert struct {
+	HostRisk   *HostRisk
 	LineageID  string
 	AlertID    string
 	Host       string
@@ -98,8 +113,10 @@ type Alert struct {
 	Gaps     []string // telemetry gaps
 
 	Explanation []Line
-	Evidence0   float64 // evidence score before role terms
-	Likelihood  float64
+	LogOdds     float64 // bits
+	Evidence0   float64 // evidence in bits
+	Prior       float64
+	Probability float64
 	Impact      float64
 	Exception   *Exception
 	Techniques  []Technique
@@ -123,7 +140,7 @@ func FromAlert(a *alert.Alert) Alert {
 		Connections: a.Connections, RemoteAddress: a.FirstRemoteAddress, RemotePort: a.FirstRemotePort,
 		ConnOrigin: a.ConnectionOrigin,
 		Evidence:   lineage.SplitList(a.LinkEvidence), Gaps: a.TelemetryGaps,
-		Evidence0: a.Evidence, Likelihood: a.Likelihood, Impact: a.Impact,
+		LogOdds: a.LogOdds, Evidence0: a.Evidence, Prior: a.Prior, Probability: a.Probability, Impact: a.Impact,
 		Query: a.Query, Input: a.Input,
 	}
 	if a.Record.Time > 0 {
@@ -148,6 +165,13 @@ func FromAlert(a *alert.Alert) Alert {
 	v.Followups = lineage.SplitList(a.FollowupProcesses)
 	for _, r := range a.Reasons {
 		v.Explanation = append(v.Explanation, Line{Code: r.Code, Points: r.Points, Detail: r.Detail})
+	}
+	if h := a.HostRisk; h != nil && a.Kind == alert.KindHostRisk {
+		v.HostRisk = &HostRisk{Window: h.Window, Since: h.Since, Band: h.Band, Sum: h.Sum, Threshold: h.Threshold}
+		for _, l := range h.Lineages {
+			v.HostRisk.Lineages = append(v.HostRisk.Lineages, RiskLineage{LineageID: l.LineageID, Severity: l.Severity,
+				Stage: l.Stage, Time: l.Time, Score: l.Score})
+		}
 	}
 	if x := a.Exception; x != nil {
 		v.Exception = &Exception{ID: x.ID, Owner: x.Owner, Reason: x.Reason, Ticket: x.Ticket, Expires: x.Expires,

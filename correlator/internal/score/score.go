@@ -2,15 +2,20 @@
 // 0-100 score with an explanation. Evaluate is pure: the same inputs always
 // give the same result.
 //
-// The score is built in three named steps so every point is explained:
+// The model keeps order everywhere:
 //
-//  1. Evidence (0..evidence_cap): points for the stage reached, the parent
-//     class, each reason code, a fallback row, the full chain, and rarity.
-//  2. Likelihood: the host role's likelihood factor (how unusual compiling
-//     is there, times the routine factor for routine parent classes) is
-//     applied as an odds update: p = S/(100-S); p' = p*f; S' = 100p'/(1+p').
-//  3. Impact: the role's impact factor (how much the host matters) is
-//     applied the same way, as Elastic applies asset criticality.
+//  1. The role gives the prior log-odds that a compile there is malicious
+//     (log2 of prior/(1-prior)).
+//  2. Each piece of evidence (stage, parent class, reason codes, fallback
+//     row, full chain, rarity) is a likelihood ratio; its log2 ("bits") is
+//     added. A routine parent class on the role adds the role's routine
+//     ratio.
+//  3. The role's impact is an odds multiplier, added as bits.
+//  4. The final log-odds y maps to score = 50 + 50*y/(|y|+H), H the
+//     policy's score_scale_bits: strictly increasing, never 0 or 100.
+//
+// Every step is one Reason with its bits and its score points; the points
+// add up to the score.
 package score
 
 import (
@@ -21,12 +26,15 @@ import (
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/lineage"
 	"github.com/compilelineage/compile-lineage/correlator/internal/policy"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-// Reason is one contribution to a score.
+// Reason is one contribution to a score: Bits of log-odds, and Points, the
+// score it moved (in the listed order; the points add up to the score).
 type Reason struct {
 	Code   string  `json:"code"`
 	Points float64 `json:"points"`
+	Bits   float64 `json:"bits"`
 	Detail string  `json:"detail"`
 }
 
@@ -45,15 +53,22 @@ type Role struct {
 
 // Result is a scored lineage.
 type Result struct {
-	Score      float64  `json:"score"`
-	Severity   string   `json:"severity"`
-	Alert      bool     `json:"alert"`
-	Evidence   float64  `json:"evidence"`
-	Likelihood float64  `json:"likelihood_factor"`
-	Impact     float64  `json:"impact_factor"`
-	Reasons    []Reason `json:"reasons"`
-	Techniques []string `json:"techniques"`
-	Tactics    []string `json:"tactics"`
+	Score float64 `json:"score"`
+	// LogOdds is the final log2 odds (evidence, prior and impact); it
+	// orders lineages exactly.
+	LogOdds  float64 `json:"log_odds"`
+	Severity string  `json:"severity"`
+	Alert    bool    `json:"alert"`
+	// Evidence is the sum of the evidence bits (without prior and impact).
+	Evidence float64 `json:"evidence"`
+	// Probability is the posterior probability of malice (prior and
+	// evidence, before impact).
+	Probability float64  `json:"probability"`
+	Prior       float64  `json:"prior"`
+	Impact      float64  `json:"impact_factor"`
+	Reasons     []Reason `json:"reasons"`
+	Techniques  []string `json:"techniques"`
+	Tactics     []string `json:"tactics"`
 }
 
 // ATT&CK tactics spanned by the stages.
@@ -63,24 +78,15 @@ const (
 	TacticC2             = "TA0011"
 )
 
-var reasonText = map[string]string{
-	"parent_elastic_list":       "compiler started by a parent on Elastic's suspicious .NET compiler parent list",
-	"parent_office":             "compiler started by an Office application",
-	"parent_web_server":         "compiler started by a web server process",
-	"parent_encoded_powershell": "compiler started by PowerShell with an encoded command",
-	"parent_remote_admin":       "compiler started by a remote administration host process",
-	"user_space_parent_non_dev": "user-space parent that is not a development tool (MITRE AN1381)",
-	"temp_output":               "output written to a temporary or public folder",
-	"temp_source":               "source read from a temporary folder",
-	"cmdline_tempfile":          "command line references a temporary file",
-	"renamed_compiler":          "compiler binary renamed (original name differs)",
-	"unusual_compiler_path":     "compiler started from an unusual path",
-	"single_argument":           "compiler given a single argument",
-	"msbuild_inline_project":    "MSBuild project with an inline task",
-	"network_tool_ancestry":     "network tool in the ancestry",
-	"compiler_network":          "the compiler itself connected out",
-	"not_a_compile":             "process named like a compiler but not compiling",
-}
+// reasonText holds the plain words of every reason code the
+// compile_lineage table sets (read-only after init).
+var reasonText = func() map[string]string {
+	m := map[string]string{}
+	for _, r := range vocab.Reasons() {
+		m[r.Code] = r.Words
+	}
+	return m
+}()
 
 var stageText = map[string]string{
 	lineage.StageCompile:  "a compiler ran",
@@ -92,19 +98,38 @@ var stageText = map[string]string{
 // Evaluate scores a record for a host role.
 func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
 	var res Result
-	reasons := make([]Reason, 0, 8+len(rec.Reasons))
-	add := func(code string, pts float64, detail string) {
-		reasons = append(reasons, Reason{Code: code, Points: pts, Detail: detail})
+	reasons := make([]Reason, 0, 10+len(rec.Reasons))
+	rp, roleName := p.Role(role.Name)
+	label := role.Label
+	if label == "" {
+		label = "default role"
+	}
+	h := p.ScoreScaleBits
+	y := rp.PriorBits()
+	prev := Scale(y, h)
+	reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y,
+		Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
+	var evidence float64
+	add := func(code string, lr float64, detail string) {
+		b := policy.Bits(lr)
+		evidence += b
+		y += b
+		s := Scale(y, h)
+		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, Detail: detail + " (x" + lrText(lr) + ")"})
+		prev = s
 	}
 
 	stage := rec.Stage
-	if _, ok := p.StagePoints[stage]; !ok {
+	if _, ok := p.StageLR[stage]; !ok {
 		stage = lineage.StageCompile
 	}
-	add("stage_"+stage, p.StagePoints[stage], stageText[stage])
+	add("stage_"+stage, p.StageLR[stage], stageText[stage])
 
 	class := parentClass(p, rec)
-	add("parent_class_"+class, p.ParentClassPoints[class], "parent "+orUnknown(rec.ParentName)+" is "+class)
+	add("parent_class_"+class, p.ParentClassLR[class], "parent "+orUnknown(rec.ParentName)+" is "+class)
+	if slices.Contains(rp.RoutineParentClasses, class) {
+		add("routine_parent", rp.RoutineLR, class+" parent is routine on role "+roleName+" ("+label+")")
+	}
 
 	codes := rec.Reasons
 	if rec.Fallback != "" {
@@ -115,61 +140,41 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 		}
 	}
 	for _, code := range codes {
-		pts, ok := p.ReasonPoints[code]
+		lr, ok := p.ReasonLR[code]
 		txt := reasonText[code]
 		if !ok {
-			pts = p.UnknownReasonPoints
+			lr = p.UnknownReasonLR
 			txt = "reason code not in the policy"
 		}
-		add(code, pts, txt)
+		add(code, lr, txt)
 	}
 	if rec.Fallback != "" {
-		add("fallback_query", p.FallbackPoints, "extension-free fallback query "+rec.Fallback+" (lower evidence, compile stage)")
+		add("fallback_query", p.FallbackLR, "extension-free fallback query "+rec.Fallback+" (compile stage)")
 	}
 	if fullChain(rec) {
-		add("full_chain", p.FullChainPoints, "compile, execute and connect out: Defense Evasion, Execution and Command and Control")
+		add("full_chain", p.FullChainLR, "compile, execute and connect out: Defense Evasion, Execution and Command and Control")
 	}
-	pair := orUnknown(rec.ParentName) + " > " + rec.CompilerName
-	if rarity.HostFirst {
-		add("rare_on_host", p.Rarity.HostFirstPair, "first time "+pair+" is seen on this host")
+	if rarity.HostFirst || rarity.FleetFirst {
+		pair := orUnknown(rec.ParentName) + " > " + rec.CompilerName
+		if rarity.HostFirst {
+			add("rare_on_host", p.Rarity.HostFirstPairLR, "first time "+pair+" is seen on this host")
+		}
+		if rarity.FleetFirst {
+			add("rare_in_fleet", p.Rarity.FleetFirstPairLR, "first time "+pair+" is seen in the fleet")
+		}
 	}
-	if rarity.FleetFirst {
-		add("rare_in_fleet", p.Rarity.FleetFirstPair, "first time "+pair+" is seen in the fleet")
-	}
+	res.Probability = 1 / (1 + math.Exp2(-y))
+	ib := policy.Bits(rp.Impact)
+	y += ib
+	final := Scale(y, h)
+	reasons = append(reasons, Reason{Code: "role_impact", Points: round2(final - prev), Bits: ib,
+		Detail: "role " + roleName + " (" + label + "): impact odds x" + lrText(rp.Impact)})
 
-	var evidence float64
-	for _, r := range reasons {
-		evidence += r.Points
-	}
-	if evidence > p.EvidenceCap {
-		add("evidence_cap", p.EvidenceCap-evidence, "evidence capped at "+strconv.FormatFloat(p.EvidenceCap, 'g', -1, 64))
-		evidence = p.EvidenceCap
-	}
-	if evidence < 0 {
-		add("evidence_floor", -evidence, "evidence floored at 0")
-		evidence = 0
-	}
-
-	rp, roleName := p.Role(role.Name)
-	label := role.Label
-	if label == "" {
-		label = "default role"
-	}
-	factor := rp.Likelihood
-	detail := "role " + roleName + " (" + label + "): likelihood odds x" + f2(rp.Likelihood)
-	if slices.Contains(rp.RoutineParentClasses, class) {
-		factor *= rp.RoutineFactor
-		detail += ", " + class + " parent is routine here x" + f2(rp.RoutineFactor)
-	}
-	afterLikelihood := odds(evidence, factor)
-	add("role_likelihood", round1(afterLikelihood-evidence), detail)
-	final := odds(afterLikelihood, rp.Impact)
-	add("role_impact", round1(final-afterLikelihood), "role "+roleName+" ("+label+"): impact odds x"+f2(rp.Impact))
-
+	res.LogOdds = y
 	res.Evidence = evidence
-	res.Likelihood = factor
+	res.Prior = rp.Prior
 	res.Impact = rp.Impact
-	res.Score = round1(final)
+	res.Score = round2(final)
 	res.Severity = p.Severity(res.Score)
 	res.Alert = res.Score >= p.AlertThreshold
 	res.Reasons = reasons
@@ -178,12 +183,22 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	return res
 }
 
+// Scale maps log-odds y (bits) onto 0..100: 50 + 50*y/(|y|+h). It rises
+// strictly, and 50+-25 lie at +-h bits.
+func Scale(y, h float64) float64 {
+	return 50 + 50*y/(math.Abs(y)+h)
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+func lrText(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
 func parentClass(p *policy.Policy, rec *lineage.Record) string {
 	c := rec.ParentClass
 	if c == "" {
 		c = p.ParentClass(rec.ParentName)
 	}
-	if _, ok := p.ParentClassPoints[c]; !ok {
+	if _, ok := p.ParentClassLR[c]; !ok {
 		c = "unknown"
 	}
 	return c
@@ -202,22 +217,6 @@ func orUnknown(s string) string {
 	}
 	return s
 }
-
-// odds applies an odds multiplier to a 0..100 score.
-func odds(s, m float64) float64 {
-	if s <= 0 {
-		return 0
-	}
-	if s >= 100 {
-		return 100
-	}
-	o := s / (100 - s) * m
-	return 100 * o / (1 + o)
-}
-
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
 func techniques(p *policy.Policy, rec *lineage.Record) []string {
 	out := make([]string, 0, 3)

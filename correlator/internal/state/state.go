@@ -1,5 +1,5 @@
 // Package state keeps the correlator's memory in a bbolt file (mode 0600):
-// lineage dedup entries, rarity pairs, the latest explanation of every
+// lineage dedup entries, rarity pairs, host risk over the window, the latest explanation of every
 // lineage, input offsets and the outbox of alerts not yet delivered. One
 // Commit writes all of them in a single transaction, so a crash never
 // leaves offsets ahead of the alerts they produced.
@@ -28,6 +28,7 @@ var (
 	bucketOffsets  = []byte("offsets")
 	bucketOutbox   = []byte("outbox")
 	bucketExcHits  = []byte("exception_hits")
+	bucketHostRisk = []byte("host_risk")
 )
 
 // ErrNotFound is returned when a lineage has no stored explanation.
@@ -48,7 +49,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLineages, bucketPairs, bucketExplain, bucketOffsets, bucketOutbox, bucketExcHits} {
+		for _, b := range [][]byte{bucketLineages, bucketPairs, bucketExplain, bucketOffsets, bucketOutbox, bucketExcHits, bucketHostRisk} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -105,6 +106,21 @@ func (d *DB) CommitBatch(b Batch) error {
 				return err
 			}
 			if err := eb.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		rb := tx.Bucket(bucketHostRisk)
+		for k, h := range b.Changes.Hosts {
+			v, err := json.Marshal(h)
+			if err != nil {
+				return err
+			}
+			if err := rb.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		for _, k := range b.Changes.DeletedHosts {
+			if err := rb.Delete([]byte(k)); err != nil {
 				return err
 			}
 		}
@@ -180,8 +196,19 @@ func pairKey(p engine.PairKey) string {
 // LoadInto loads dedup and rarity entries into st.
 func (d *DB) LoadInto(st *engine.State) error {
 	lineages := map[string]engine.Prior{}
+	hosts := map[string]engine.HostRisk{}
 	var pairs []engine.PairKey
 	err := d.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketHostRisk).ForEach(func(k, v []byte) error {
+			var h engine.HostRisk
+			if err := json.Unmarshal(v, &h); err != nil {
+				return fmt.Errorf("host risk %s: %w", k, err)
+			}
+			hosts[string(k)] = h
+			return nil
+		}); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketLineages).ForEach(func(k, v []byte) error {
 			var p engine.Prior
 			if err := json.Unmarshal(v, &p); err != nil {
@@ -204,6 +231,7 @@ func (d *DB) LoadInto(st *engine.State) error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	st.Load(lineages, pairs)
+	st.LoadHostRisk(hosts)
 	return nil
 }
 

@@ -146,3 +146,43 @@ func TestExceptionHitsAccumulate(t *testing.T) {
 		t.Errorf("hits = %v, %v; want ansible 4, old (expired) 1", hits, err)
 	}
 }
+
+func TestHostRiskRoundTrip(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := engine.NewState(true)
+	h := engine.HostRisk{AlertBand: 1, Episode: 1764000000, Entries: []engine.RiskEntry{
+		{LineageID: "l1", Score: 45, Severity: "low", Stage: "written", Time: 1764000000, Techniques: []string{"T1027.004"}},
+		{LineageID: "l2", Score: 33.17, Severity: "low", Stage: "written", Time: 1764003600},
+	}}
+	st.SetHostRisk("uuid-ws-1", h)
+	st.SetHostRisk("uuid-ws-2", engine.HostRisk{AlertBand: -1})
+	if err := db.CommitBatch(Batch{Changes: st.Drain()}); err != nil {
+		t.Fatal(err)
+	}
+	// A later commit drops ws-2 (pruned).
+	if err := db.CommitBatch(Batch{Changes: engine.Changes{DeletedHosts: []string{"uuid-ws-2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st2 := engine.NewState(true)
+	if err := db.LoadInto(st2); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := st2.HostRisk("uuid-ws-1")
+	if !ok || got.AlertBand != 1 || got.Episode != 1764000000 || len(got.Entries) != 2 || got.Entries[0].Techniques[0] != "T1027.004" || got.Entries[1].Score != 33.17 {
+		t.Errorf("host risk after reload = %+v %v", got, ok)
+	}
+	if _, ok := st2.HostRisk("uuid-ws-2"); ok {
+		t.Error("pruned host risk came back")
+	}
+}
