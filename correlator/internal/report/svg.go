@@ -9,7 +9,7 @@ import (
 // SVG draws a laid-out graph. prefix makes the element ids unique within a
 // page (ids from telemetry never reach an id attribute). Every text from
 // telemetry is escaped; the full detail of each node is in its <title>
-// (shown on hover) and in data-detail (shown on click by the page).
+// (shown on hover, and under the drawing on click by the page's script).
 func SVG(g Graph, prefix string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="lineage" id="%s" width="%d" height="%d" style="max-width:%dpx" viewBox="0 0 %d %d" role="img">`+"\n",
@@ -45,8 +45,8 @@ func SVG(g Graph, prefix string) string {
 		if n.Missing {
 			cls += " missing"
 		}
-		fmt.Fprintf(&b, `<g class="%s" data-node="%s" data-kind="%s" data-detail="%s" tabindex="0" transform="translate(%d,%d)">`,
-			cls, n.ID, n.Kind, esc(n.Detail), n.X, n.Y)
+		fmt.Fprintf(&b, `<g class="%s" data-node="%s" data-kind="%s" tabindex="0" transform="translate(%d,%d)">`,
+			cls, n.ID, n.Kind, n.X, n.Y)
 		fmt.Fprintf(&b, `<title>%s</title><rect width="%d" height="%d" rx="6"/>`, esc(n.Detail), nodeW, nodeH)
 		fmt.Fprintf(&b, `<text class="name" x="10" y="20">%s</text>`, esc(short(n.Label, 24)))
 		for i, l := range n.Lines {
