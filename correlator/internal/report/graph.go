@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Node kinds of a lineage graph.
@@ -89,7 +91,7 @@ func Build(v *Alert) Graph {
 
 	parentMissing := v.Parent.Name == "" && v.Parent.PID == 0
 	if parentMissing {
-		why := gapWords(v.Gaps, "no_parent", "no_process_events")
+		why := gapWords(v.Gaps, vocab.GapNoParent, vocab.GapNoProcessEvents)
 		if why == "" {
 			why = "not in the telemetry"
 		}
@@ -125,14 +127,14 @@ func Build(v *Alert) Graph {
 		label := evidenceLabel(v.Evidence, "write:", "output:")
 		missing := !v.ArtifactWritten
 		if missing {
-			label = joinNonEmpty(label, "write not observed", gapWords(v.Gaps, "no_file_events", "file_events_without_pid"))
+			label = joinNonEmpty(label, "write not observed", gapWords(v.Gaps, vocab.GapNoFileEvents, vocab.GapFileEventsWithoutID))
 		}
 		link("compiler", "artifact", label, missing)
 		last, lastCol = "artifact", cc+1
-	case gaps["no_file_events"]:
-		add(Node{ID: "artifact", Kind: KindGap, Label: "artifact unknown", Lines: []string{"no_file_events"}, Missing: true,
+	case gaps[vocab.GapNoFileEvents]:
+		add(Node{ID: "artifact", Kind: KindGap, Label: "artifact unknown", Lines: []string{vocab.GapNoFileEvents}, Missing: true,
 			Detail: "artifact: not observed (no_file_events)", Col: cc + 1})
-		link("compiler", "artifact", "no_file_events", true)
+		link("compiler", "artifact", vocab.GapNoFileEvents, true)
 	}
 
 	for i, f := range v.Followups {
@@ -157,9 +159,9 @@ func Build(v *Alert) Graph {
 	if v.Connections > 0 {
 		from, at, row := last, lastCol+1, 0
 		switch v.ConnOrigin {
-		case "compiler":
+		case vocab.OriginCompiler:
 			from, at, row = "compiler", cc+2, len(v.Followups)+1
-		case "parent":
+		case vocab.OriginParent:
 			from, at, row = "parent", cc+2, len(v.Followups)+1
 		}
 		if row > 0 && at <= lastCol {
@@ -177,7 +179,7 @@ func Build(v *Alert) Graph {
 			label = evidenceLabel(v.Evidence, "net:")
 		}
 		link(from, "conn", label, false)
-	} else if why := gapWords(v.Gaps, "no_network_events", "network_snapshot_only"); why != "" {
+	} else if why := gapWords(v.Gaps, vocab.GapNoNetworkEvents, vocab.GapNetworkSnapshot); why != "" {
 		add(Node{ID: "conn", Kind: KindGap, Label: "network unknown", Lines: []string{why}, Missing: true,
 			Detail: "connections: not observed (" + why + ")", Col: lastCol + 1})
 		link(last, "conn", why, true)
@@ -256,11 +258,11 @@ func artifactDetail(v *Alert) string {
 
 func connWho(v *Alert) string {
 	switch v.ConnOrigin {
-	case "artifact":
+	case vocab.OriginArtifact:
 		return "the executed artifact or its children"
-	case "compiler":
+	case vocab.OriginCompiler:
 		return "the compiler, its helpers or what it started (in-memory compile host)"
-	case "parent":
+	case vocab.OriginParent:
 		return "the compiling parent after the compile (in-memory: the parent ran the compiled code)"
 	}
 	return dash(v.ConnOrigin)
