@@ -14,11 +14,12 @@
 //
 // Environment:
 //
-//	COMPILE_LINEAGE_LOG_LEVEL      trace|debug|info|warn|error (default warn; --verbose means debug)
-//	COMPILE_LINEAGE_LOG_JSON       1 = log JSON lines instead of text (default off); logs go to stderr
-//	COMPILE_LINEAGE_QUERY_TIMEOUT  deadline of each query the tables send to osquery, Go duration (default 10s)
-//	COMPILE_LINEAGE_WINDOW         how far back compiler starts are searched without a time constraint,
-//	                               Go duration (default 24h)
+//	COMPILE_LINEAGE_LOG_LEVEL         trace|debug|info|warn|error (default warn; --verbose means debug)
+//	COMPILE_LINEAGE_LOG_JSON          1 = log JSON lines instead of text (default off); logs go to stderr
+//	COMPILE_LINEAGE_QUERY_TIMEOUT     deadline of each query the tables send to osquery, Go duration (default 10s)
+//	COMPILE_LINEAGE_GENERATE_TIMEOUT  deadline of one table query as a whole, Go duration (default 60s)
+//	COMPILE_LINEAGE_WINDOW            how far back compiler starts are searched without a time constraint,
+//	                                  Go duration (default 24h)
 package main
 
 import (
@@ -139,7 +140,11 @@ func tableOptions() (tables.Options, error) {
 	for _, e := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"COMPILE_LINEAGE_QUERY_TIMEOUT", &opts.QueryTimeout}, {"COMPILE_LINEAGE_WINDOW", &opts.Window}} {
+	}{
+		{"COMPILE_LINEAGE_QUERY_TIMEOUT", &opts.QueryTimeout},
+		{"COMPILE_LINEAGE_GENERATE_TIMEOUT", &opts.GenerateTimeout},
+		{"COMPILE_LINEAGE_WINDOW", &opts.Window},
+	} {
 		s := os.Getenv(e.name)
 		if s == "" {
 			continue
@@ -150,13 +155,7 @@ func tableOptions() (tables.Options, error) {
 		}
 		*e.dst = d
 	}
-	if opts.QueryTimeout == 0 {
-		opts.QueryTimeout = 10 * time.Second
-	}
-	if opts.Window == 0 {
-		opts.Window = 24 * time.Hour
-	}
-	return opts, nil
+	return opts, nil // zero fields take the tables' defaults (tables.Options.WithDefaults)
 }
 
 type stringList []string

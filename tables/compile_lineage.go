@@ -2,10 +2,6 @@ package tables
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +10,7 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/compilelineage/compile-lineage/tables/compilelineage"
+	"github.com/compilelineage/compile-lineage/tables/saferead"
 	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
@@ -43,12 +40,18 @@ type compileLineage struct {
 	logger hclog.Logger
 	q      Querier
 	opts   Options
+	cache  *statementCache
 }
 
 // CompileLineageTable returns the compile_lineage table plugin.
 func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
-	t := &compileLineage{logger: logger.Named("compile_lineage"), q: q, opts: opts.withDefaults()}
-	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, t.generate,
+	return compileLineageTable(logger, q, opts, newStatementCache())
+}
+
+func compileLineageTable(logger hclog.Logger, q Querier, opts Options, cache *statementCache) *table.Plugin {
+	logger = logger.Named(vocab.TableLineage)
+	t := &compileLineage{logger: logger, q: q, opts: opts.WithDefaults(), cache: cache}
+	return table.NewPlugin(vocab.TableLineage, compileLineageColumns, wrap(vocab.TableLineage, logger, t.opts.GenerateTimeout, t.generate),
 		table.WithDescription("One row per compiler or build-tool start in osquery's event buffers (csc, vbc, jsc, ilasm, msbuild, "+
 			"gcc, clang, go, rustc...), linked to its parent and ancestry, the artifact it wrote, the artifact's executions "+
 			"and network connections, with reasons it is suspicious (MITRE T1027.004 Compile After Delivery)."),
@@ -58,22 +61,30 @@ func CompileLineageTable(logger hclog.Logger, q Querier, opts Options) *table.Pl
 }
 
 func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-	started := time.Now()
 	now := t.opts.Now()
+	return t.cache.do(timeKey(qc), now, func() ([]map[string]string, error) { return t.compute(ctx, qc, now) })
+}
+
+// compute builds the lineages for the time bounds of qc.
+func (t *compileLineage) compute(ctx context.Context, qc table.QueryContext, now time.Time) ([]map[string]string, error) {
+	started := time.Now()
 	from, to := timeBounds(qc, now.Add(-t.opts.Window).Unix())
-	ctx, cancel := context.WithTimeout(ctx, t.opts.GenerateTimeout)
-	defer cancel()
 
 	tel, err := compilelineage.Discover(ctx, t.q, from)
 	if err != nil {
-		return nil, t.fail(ctx, err)
+		return nil, err
 	}
 	plan := compilelineage.Choose(tel)
 	var params compilelineage.Params
-	read := func(_ context.Context, path string) ([]byte, error) { return ReadResponseFile(path) }
+	read := func(ctx context.Context, path string) ([]byte, error) {
+		return saferead.ResponseFile(ctx, path, saferead.Limits{})
+	}
 	ev, err := compilelineage.Collect(ctx, t.q, plan, tel, from, to, params, read)
 	if err != nil {
-		return nil, t.fail(ctx, err)
+		return nil, err
+	}
+	for _, f := range ev.Failed {
+		warnFailed(t.logger, f.Source, f.Err)
 	}
 	lineages := compilelineage.Correlate(ev, params)
 	rows := make([]map[string]string, 0, len(lineages))
@@ -83,14 +94,6 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 	t.logger.Debug("generated", "rows", len(rows), "processes", len(ev.Procs), "files", len(ev.Files),
 		"connections", len(ev.Conns), "from", from, "to", to, "duration", time.Since(started))
 	return rows, nil
-}
-
-func (t *compileLineage) fail(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("compile_lineage: gave up after %s (COMPILE_LINEAGE_GENERATE_TIMEOUT); add a time constraint to narrow the search: %w",
-			t.opts.GenerateTimeout, err)
-	}
-	return fmt.Errorf("compile_lineage: %w", err)
 }
 
 // timeBounds reads the constraints osquery passes on `time`; osquery re-filters rows, so
@@ -125,36 +128,6 @@ func timeBounds(qc table.QueryContext, defaultFrom int64) (from, to int64) {
 		from = 0 // an upper bound alone: look at the whole buffer before it
 	}
 	return from, to
-}
-
-// ReadResponseFile reads compiler response files (CodeDom .cmdline, .rsp) that are still on
-// disk, with limits: only those suffixes, regular files, at most 64 KiB.
-func ReadResponseFile(path string) ([]byte, error) {
-	l := strings.ToLower(path)
-	if !strings.HasSuffix(l, ".cmdline") && !strings.HasSuffix(l, ".rsp") {
-		return nil, fmt.Errorf("not a response file: %s", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("response file %s: not a regular file", path)
-	}
-	const limit = 64 << 10
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read response file %s: %w", path, err)
-	}
-	if len(data) > limit {
-		return nil, fmt.Errorf("response file %s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 func lineageRow(l *compilelineage.Lineage) map[string]string {

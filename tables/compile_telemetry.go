@@ -65,8 +65,9 @@ type compileTelemetry struct {
 
 // CompileTelemetryTable returns the compile_telemetry table plugin.
 func CompileTelemetryTable(logger hclog.Logger, q Querier, opts Options) *table.Plugin {
-	t := &compileTelemetry{logger: logger.Named("compile_telemetry"), q: q, opts: opts.withDefaults()}
-	return table.NewPlugin(vocab.TableTelemetry, compileTelemetryColumns, t.generate,
+	logger = logger.Named(vocab.TableTelemetry)
+	t := &compileTelemetry{logger: logger, q: q, opts: opts.WithDefaults()}
+	return table.NewPlugin(vocab.TableTelemetry, compileTelemetryColumns, wrap(vocab.TableTelemetry, logger, t.opts.GenerateTimeout, t.generate),
 		table.WithDescription("Blind-spot report for compile_lineage: one row per event source the lineage can use on this "+
 			"platform, whether osquery has the table, whether its subscriber is active, how many events are buffered, and "+
 			"the flag that turns it on. Read it before trusting an empty compile_lineage."),
@@ -76,12 +77,10 @@ func CompileTelemetryTable(logger hclog.Logger, q Querier, opts Options) *table.
 }
 
 func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) ([]map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.opts.GenerateTimeout)
-	defer cancel()
 	since := t.opts.Now().Add(-t.opts.Window).Unix()
 	tel, err := compilelineage.Discover(ctx, t.q, since)
 	if err != nil {
-		return nil, fmt.Errorf("compile_telemetry: %w", err)
+		return nil, err
 	}
 	procs, files, conns := compilelineage.Choose(tel).Sources()
 	used := map[string]string{"process": procs, "file": files, "network": conns}
@@ -107,13 +106,19 @@ func (t *compileTelemetry) generate(ctx context.Context, _ table.QueryContext) (
 			row["status"] = "disabled"
 		default:
 			n, oldest, newest, err := counts(ctx, s)
-			if err != nil {
-				return nil, fmt.Errorf("compile_telemetry: count %s: %w", s.label, err)
-			}
-			row["events"], row["oldest_time"], row["newest_time"] = n, oldest, newest
-			row["status"] = "ok"
-			if n == "0" {
-				row["status"] = "empty"
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, fmt.Errorf("count %s: %w", s.label, err)
+			case err != nil:
+				// One source that cannot be counted is a row that says so, not a failed table.
+				warnFailed(t.logger, s.label, err)
+				row["status"] = "failed"
+			default:
+				row["events"], row["oldest_time"], row["newest_time"] = n, oldest, newest
+				row["status"] = "ok"
+				if n == "0" {
+					row["status"] = "empty"
+				}
 			}
 		}
 		if tel.Exists[s.table] {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/compilelineage/compile-lineage/extension/replay"
-	"github.com/compilelineage/compile-lineage/tables"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -163,29 +162,5 @@ func TestShortNameArtifact(t *testing.T) {
 	if r["executions"] != "1" || r["connections"] != "1" || r["stage"] != "network" || r["parent_name"] != "wscript.exe" ||
 		!contains(r["reasons"], "parent_elastic_list") || !contains(r["reasons"], "temp_output") {
 		t.Fatalf("row %v", r)
-	}
-}
-
-func TestReadResponseFileLimits(t *testing.T) {
-	dir := t.TempDir()
-	ok := filepath.Join(dir, "a.cmdline")
-	big := filepath.Join(dir, "b.rsp")
-	other := filepath.Join(dir, "c.txt")
-	for path, size := range map[string]int{ok: 10, big: 70 << 10, other: 10} {
-		if err := os.WriteFile(path, []byte(strings.Repeat("x", size)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if data, err := tables.ReadResponseFile(ok); err != nil || len(data) != 10 {
-		t.Fatalf("small response file: %d bytes, %v", len(data), err)
-	}
-	sub := filepath.Join(dir, "d.rsp")
-	if err := os.Mkdir(sub, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{big, other, filepath.Join(dir, "missing.rsp"), sub} {
-		if _, err := tables.ReadResponseFile(p); err == nil {
-			t.Errorf("%s: read, want an error", p)
-		}
 	}
 }

@@ -16,32 +16,46 @@ type Querier interface {
 	QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error)
 }
 
+// Defaults of Options, the one place each is set. The extension's environment variables
+// (COMPILE_LINEAGE_QUERY_TIMEOUT, COMPILE_LINEAGE_GENERATE_TIMEOUT, COMPILE_LINEAGE_WINDOW)
+// override them.
+const (
+	// DefaultQueryTimeout bounds each query the tables send to osquery.
+	DefaultQueryTimeout = 10 * time.Second
+	// DefaultGenerateTimeout bounds one table query, well below osquery's --thrift_timeout (300s).
+	DefaultGenerateTimeout = 60 * time.Second
+	// DefaultWindow is how far back compiler starts are searched without a time constraint
+	// (osquery's --events_expiry is 3600s by default, so 24h covers any buffer kept by default).
+	DefaultWindow = 24 * time.Hour
+)
+
 // Options tunes the tables. The zero value is ready to use.
 type Options struct {
 	// Now returns the current time; replay sets it to the newest event time.
 	Now func() time.Time
-	// QueryTimeout bounds every query sent to osquery (default 10s). The extension's
+	// QueryTimeout bounds every query sent to osquery (DefaultQueryTimeout). The extension's
 	// Querier applies it; it is kept here so one value configures both.
 	QueryTimeout time.Duration
-	// GenerateTimeout bounds one generate call (default 60s, below osquery's thrift_timeout).
+	// GenerateTimeout bounds one generate call (DefaultGenerateTimeout).
 	GenerateTimeout time.Duration
 	// Window limits how far back compiler starts are searched when the query has no time
-	// constraint (default 24h; osquery's events_expiry is 3600s by default).
+	// constraint (DefaultWindow).
 	Window time.Duration
 }
 
-func (o Options) withDefaults() Options {
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.QueryTimeout <= 0 {
-		o.QueryTimeout = 10 * time.Second
+		o.QueryTimeout = DefaultQueryTimeout
 	}
 	if o.GenerateTimeout <= 0 {
-		o.GenerateTimeout = 60 * time.Second
+		o.GenerateTimeout = DefaultGenerateTimeout
 	}
 	if o.Window <= 0 {
-		o.Window = 24 * time.Hour
+		o.Window = DefaultWindow
 	}
 	return o
 }

@@ -22,6 +22,7 @@ type fakeCore struct {
 	rowsServed atomic.Int64
 	coreNanos  atomic.Int64
 	queries    atomic.Int64
+	generates  atomic.Int64
 
 	mu         sync.Mutex
 	nextUUID   gen.ExtensionRouteUUID

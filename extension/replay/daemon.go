@@ -46,13 +46,13 @@ func newDaemon(now int64) *daemon {
 }
 
 // window returns the rows of a time-sorted event store that are visible now: [lo, hi).
-func (d *daemon) window(table string, rows [][]any, timeCol int) (lo, hi int) {
+func (d *daemon) window(table string, src rowSource) (lo, hi int) {
 	if !d.on {
-		return 0, len(rows)
+		return 0, src.len()
 	}
 	now := d.now.Load()
-	t := func(i int) int64 { return rowTimeAt(rows, i, timeCol) }
-	hi = sort.Search(len(rows), func(i int) bool { return t(i) > now })
+	t := src.time
+	hi = sort.Search(src.len(), func(i int) bool { return t(i) > now })
 	if exp := d.expiry[table]; exp > 0 {
 		lo = sort.Search(hi, func(i int) bool { return t(i) > now-exp })
 	}
@@ -62,7 +62,7 @@ func (d *daemon) window(table string, rows [][]any, timeCol int) (lo, hi int) {
 // optimize applies --events_optimize to a scan of rows[lo:hi] without a time constraint: it returns the first
 // row the scan yields (rows before it were seen by an earlier scan of the executing query) and moves the
 // marker. ok is false when no scheduled query executes, so the scan yields everything.
-func (d *daemon) optimize(rows [][]any, timeCol, lo, hi int) (first int, ok bool) {
+func (d *daemon) optimize(src rowSource, lo, hi int) (first int, ok bool) {
 	if !d.on {
 		return lo, false
 	}
@@ -77,13 +77,13 @@ func (d *daemon) optimize(rows [][]any, timeCol, lo, hi int) (first int, ok bool
 	if m.time != 0 {
 		start = m.time - 1
 	}
-	i0 := lo + sort.Search(hi-lo, func(i int) bool { return rowTimeAt(rows, lo+i, timeCol) >= start })
+	i0 := lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) >= start })
 	if i0 >= hi {
 		return hi, true
 	}
 	// Event ids are the 1-based positions in the store, so "id > marker id" is "position >= marker id".
 	first = max(i0, int(min(m.eid, math.MaxInt32)))
-	d.markers[d.executing] = marker{time: rowTimeAt(rows, hi-1, timeCol), eid: int64(hi)}
+	d.markers[d.executing] = marker{time: src.time(hi - 1), eid: int64(hi)}
 	return min(first, hi), true
 }
 

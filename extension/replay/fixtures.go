@@ -23,8 +23,7 @@ import (
 //   - JSON lines of Windows event records (NXLog flat JSON or records with an EventXML field), turned into the
 //     windows_events rows osquery itself would produce (see windowsEventRow).
 type Fixtures struct {
-	rows   map[string][]map[string]string
-	origin map[string][]string // per row: "file:line" or "file table[i]"
+	rows map[string]*tableRows
 }
 
 // LoadFixtures reads and merges fixture files.
@@ -46,71 +45,89 @@ func LoadFixtures(paths ...string) (*Fixtures, error) {
 }
 
 func newFixtures() *Fixtures {
-	return &Fixtures{rows: map[string][]map[string]string{}, origin: map[string][]string{}}
+	return &Fixtures{rows: map[string]*tableRows{}}
 }
 
-// ParseFixture parses one fixture; name is used in errors.
+// recordingReader keeps what has been read from r, so a stream can be read again from its start.
+type recordingReader struct {
+	r   io.Reader
+	buf bytes.Buffer
+	on  bool
+}
+
+func (rr *recordingReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	if rr.on {
+		rr.buf.Write(p[:n])
+	}
+	return n, err
+}
+
+// ParseFixture parses one fixture; name is used in errors. A table object is decoded as a stream, one row at
+// a time, so a large export is never held whole.
 func ParseFixture(name string, r io.Reader) (*Fixtures, error) {
-	data, err := io.ReadAll(r)
+	rr := &recordingReader{r: bufio.NewReaderSize(r, 1<<20), on: true}
+	dec := json.NewDecoder(rr)
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return newFixtures(), nil
+	}
+	isObject := err == nil && tok == json.Delim('{')
+	var key json.Token
+	if isObject {
+		key, err = dec.Token()
+		if err == nil {
+			if _, isKey := key.(string); isKey {
+				var next json.Token
+				next, err = dec.Token()
+				if err == nil && next == json.Delim('[') {
+					rr.on = false
+					rr.buf = bytes.Buffer{}
+					return parseTableStream(name, dec, key.(string))
+				}
+			} else if key == json.Delim('}') && !dec.More() {
+				if _, err := dec.Token(); err == io.EOF {
+					return newFixtures(), nil
+				}
+			}
+		}
+	}
+	// Not a table object: JSON lines of Windows event records, read whole.
+	rr.on = false
+	data, err := io.ReadAll(io.MultiReader(bytes.NewReader(rr.buf.Bytes()), rr.r))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
+	if len(bytes.TrimSpace(data)) == 0 {
 		return newFixtures(), nil
-	}
-	if isTableObject(trimmed) {
-		return parseTableObject(name, trimmed)
 	}
 	return parseEventLines(name, data)
 }
 
-// isTableObject reports whether data is a single JSON object whose values are all arrays.
-func isTableObject(data []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
-		return false
-	}
-	if dec.More() {
-		return false
-	}
-	for _, v := range obj {
-		v = bytes.TrimSpace(v)
-		if len(v) == 0 || v[0] != '[' {
-			return false
-		}
-	}
-	return true
-}
-
-func parseTableObject(name string, data []byte) (*Fixtures, error) {
-	var obj map[string][]map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
+// parseTableStream reads a table object whose first key, table, has been read with its opening '['.
+func parseTableStream(name string, dec *json.Decoder, table string) (*Fixtures, error) {
 	schema := Schema()
 	out := newFixtures()
-	tableNames := make([]string, 0, len(obj))
-	for t := range obj {
-		tableNames = append(tableNames, t)
-	}
-	sort.Strings(tableNames)
-	for _, tname := range tableNames {
-		t, ok := schema[tname]
+	for {
+		t, ok := schema[table]
 		if !ok {
-			return nil, fmt.Errorf("%s: unknown osquery table %q", name, tname)
+			return nil, fmt.Errorf("%s: unknown osquery table %q", name, table)
 		}
-		rows := make([]map[string]string, 0, len(obj[tname]))
-		origin := make([]string, 0, len(obj[tname]))
-		for i, raw := range obj[tname] {
-			where := fmt.Sprintf("%s: table %s row %d", name, tname, i)
-			row := make(map[string]string, len(raw))
+		tr := out.rows[table]
+		if tr == nil {
+			tr = newTableRows(t)
+			out.rows[table] = tr
+		}
+		rb := newRowBuilder(t)
+		for i := 0; dec.More(); i++ {
+			where := fmt.Sprintf("%s: table %s row %d", name, table, i)
+			var raw map[string]json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
 			for col, v := range raw {
-				c, ok := t.column(col)
-				if !ok {
+				if _, ok := t.column(col); !ok {
 					return nil, fmt.Errorf("%s: unknown column %q", where, col)
 				}
 				s, isNull, err := jsonScalar(v)
@@ -120,16 +137,37 @@ func parseTableObject(name string, data []byte) (*Fixtures, error) {
 				if isNull {
 					continue
 				}
-				if err := checkValue(c, s); err != nil {
+				if err := rb.set(col, s); err != nil {
 					return nil, fmt.Errorf("%s: %w", where, err)
 				}
-				row[col] = s
 			}
-			rows = append(rows, row)
-			origin = append(origin, where)
+			row, err := rb.row()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			tr.add(row, originSpan{file: name, start: i})
 		}
-		out.rows[tname] = rows
-		out.origin[tname] = origin
+		if _, err := dec.Token(); err != nil { // ']'
+			return nil, fmt.Errorf("%s: table %s: %w", name, table, err)
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if tok == json.Delim('}') {
+			break
+		}
+		next, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a table name, got %v", name, tok)
+		}
+		table = next
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			return nil, fmt.Errorf("%s: table %s: want an array of rows", name, table)
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%s: data after the table object", name)
 	}
 	return out, nil
 }
@@ -205,16 +243,19 @@ func parseEventLines(name string, data []byte) (*Fixtures, error) {
 	}
 	offsets := detectOffsets(objs)
 	out := newFixtures()
+	t := Schema()["windows_events"]
+	tr := newTableRows(t)
+	out.rows["windows_events"] = tr
 	for _, l := range lines {
-		row, err := windowsEventRow(l.obj, offsets)
+		m, err := windowsEventRow(l.obj, offsets)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, l.n, err)
 		}
-		out.rows["windows_events"] = append(out.rows["windows_events"], row)
-		out.origin["windows_events"] = append(out.origin["windows_events"], fmt.Sprintf("%s:%d", name, l.n))
-	}
-	if out.rows["windows_events"] == nil {
-		out.rows["windows_events"] = []map[string]string{}
+		row, err := rowFromMap(t, m)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, l.n, err)
+		}
+		tr.add(row, originSpan{file: name, start: l.n, line: true})
 	}
 	return out, nil
 }
@@ -225,75 +266,92 @@ func (f *Fixtures) Merge(o *Fixtures) {
 		return
 	}
 	if f.rows == nil {
-		f.rows = map[string][]map[string]string{}
-		f.origin = map[string][]string{}
+		f.rows = map[string]*tableRows{}
 	}
-	for t, rows := range o.rows {
-		if f.rows[t] == nil {
-			f.rows[t] = []map[string]string{}
+	for t, tr := range o.rows {
+		have := f.rows[t]
+		if have == nil {
+			f.rows[t] = tr
+			continue
 		}
-		f.rows[t] = append(f.rows[t], rows...)
-		f.origin[t] = append(f.origin[t], o.origin[t]...)
+		base := len(have.rows)
+		have.rows = append(have.rows, tr.rows...)
+		for _, s := range tr.origins {
+			s.first += base
+			have.origins = append(have.origins, s)
+		}
 	}
 }
 
 // Tables returns the rows by table name (a table present with no rows maps to an empty slice).
 func (f *Fixtures) Tables() map[string][]map[string]string {
-	return f.rows
+	out := make(map[string][]map[string]string, len(f.rows))
+	for name, tr := range f.rows {
+		rows := make([]map[string]string, len(tr.rows))
+		for i := range tr.rows {
+			rows[i] = tr.toMap(i)
+		}
+		out[name] = rows
+	}
+	return out
+}
+
+// rowsOf materializes the rows of one table (nil when absent).
+func (f *Fixtures) rowsOf(table string) []map[string]string {
+	tr := f.rows[table]
+	if tr == nil {
+		return nil
+	}
+	out := make([]map[string]string, len(tr.rows))
+	for i := range tr.rows {
+		out[i] = tr.toMap(i)
+	}
+	return out
 }
 
 // Origin returns where row i of table came from ("file:line" or "file: table t row i").
 func (f *Fixtures) Origin(table string, i int) string {
-	if i < 0 || i >= len(f.origin[table]) {
+	tr := f.rows[table]
+	if tr == nil || i < 0 || i >= len(tr.rows) {
 		return ""
 	}
-	return f.origin[table][i]
+	return tr.origin(i)
+}
+
+// timeRange returns the oldest and newest `time` over the rows of evented tables (0, 0 if there is none).
+func (f *Fixtures) timeRange() (oldest, newest int64) {
+	for _, tr := range f.rows {
+		if !tr.table.Evented {
+			continue
+		}
+		tc := tr.timeCol()
+		for i := range tr.rows {
+			v := tr.timeOf(i, tc)
+			if v <= 0 {
+				continue
+			}
+			if oldest == 0 || v < oldest {
+				oldest = v
+			}
+			newest = max(newest, v)
+		}
+	}
+	return oldest, newest
 }
 
 // Newest returns the newest `time` over the rows of evented tables, 0 if there is none.
-func (f *Fixtures) Newest() int64 {
-	var newest int64
-	schema := Schema()
-	for tname, rows := range f.rows {
-		t, ok := schema[tname]
-		if !ok || !t.Evented {
-			continue
-		}
-		for _, r := range rows {
-			if v, err := strconv.ParseInt(r["time"], 10, 64); err == nil && v > newest {
-				newest = v
-			}
-		}
-	}
-	return newest
-}
+func (f *Fixtures) Newest() int64 { _, n := f.timeRange(); return n }
 
 // Oldest returns the oldest `time` over the rows of evented tables, 0 if there is none.
-func (f *Fixtures) Oldest() int64 {
-	var oldest int64
-	schema := Schema()
-	for tname, rows := range f.rows {
-		t, ok := schema[tname]
-		if !ok || !t.Evented {
-			continue
-		}
-		for _, r := range rows {
-			if v, err := strconv.ParseInt(r["time"], 10, 64); err == nil && v > 0 && (oldest == 0 || v < oldest) {
-				oldest = v
-			}
-		}
-	}
-	return oldest
-}
+func (f *Fixtures) Oldest() int64 { o, _ := f.timeRange(); return o }
 
 // Platform guesses the osquery platform the fixtures were recorded on: windows when windows-only tables have
 // rows, darwin when es_* tables have rows, else linux.
 func (f *Fixtures) Platform() string {
-	schema := Schema()
 	platform := "linux"
-	for tname, rows := range f.rows {
-		t, ok := schema[tname]
-		if !ok || len(rows) == 0 || len(t.Platforms) != 1 {
+	for _, tr := range f.rows {
+		t := tr.table
+		if len(tr.rows) == 0 || len(t.Platforms) != 1 {
 			continue
 		}
 		switch t.Platforms[0] {

@@ -16,12 +16,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -74,6 +74,8 @@ type Stats struct {
 	// CoreTime is the time the fake core spent running those queries in SQLite: what osquery
 	// itself would spend, as opposed to the extension's own work.
 	CoreTime time.Duration
+	// Generates counts the generate calls the core made to extension tables.
+	Generates int64
 }
 
 // Harness is a running fake osquery with the extension attached.
@@ -175,26 +177,25 @@ func (h *Harness) buildTables(fx *Fixtures) (map[string]*memTable, error) {
 			continue
 		}
 		cols := t.ColumnsFor(h.platform)
-		rows, given := fx.rows[name]
-		for i, r := range rows {
-			for col := range r {
-				if !hasColumn(cols, col) {
-					return nil, fmt.Errorf("%s: column %s of %s does not exist on %s", fx.Origin(name, i), col, name, h.platform)
-				}
+		tr, given := fx.rows[name]
+		var mt *memTable
+		if given {
+			if err := checkPlatformColumns(tr, h.platform); err != nil {
+				return nil, err
+			}
+			src := newStoreSource(tr, cols, t.Evented)
+			mt = newMemTable(name, cols, func() rowSource { return src })
+		} else {
+			empty := sliceSource{timeCol: -1}
+			mt = newMemTable(name, cols, func() rowSource { return empty })
+			if dyn := h.dynamicRows(name, cols, fx, schema); dyn != nil {
+				mt.src = func() rowSource { return sliceSource{rows: dyn(), timeCol: -1} }
 			}
 		}
-		values := fixtureValues(cols, rows)
-		mt := newMemTable(name, cols, func() [][]any { return values })
 		if t.Evented {
 			if tc := columnIndex(cols, "time"); tc >= 0 {
-				sortByTime(values, tc)
 				mt.timeCol = tc
 				mt.d = h.daemon
-			}
-		}
-		if !given {
-			if dyn := h.dynamicRows(name, cols, fx, schema); dyn != nil {
-				mt.rows = dyn
 			}
 		}
 		mem[name] = mt
@@ -211,25 +212,23 @@ func columnIndex(cols []Column, name string) int {
 	return -1
 }
 
-// sortByTime orders event rows by their time, as osquery's event store indexes them; rows
-// without a time come first.
-func sortByTime(rows [][]any, col int) {
-	key := func(r []any) int64 {
-		if v, ok := r[col].(int64); ok {
-			return v
-		}
-		return math.MinInt64
-	}
-	sort.SliceStable(rows, func(i, j int) bool { return key(rows[i]) < key(rows[j]) })
-}
-
-func hasColumn(cols []Column, name string) bool {
-	for _, c := range cols {
-		if c.Name == name {
-			return true
+// checkPlatformColumns fails on a fixture row that sets a column the table lacks on platform.
+func checkPlatformColumns(tr *tableRows, platform string) error {
+	var foreign []int
+	for ci, c := range tr.table.Columns {
+		if c.Platform != "" && !strings.Contains(c.Platform, platform) && c.AliasOf == "" {
+			foreign = append(foreign, ci)
 		}
 	}
-	return false
+	for i, r := range tr.rows {
+		for _, ci := range foreign {
+			if _, ok := r.get(ci); ok {
+				return fmt.Errorf("%s: column %s of %s does not exist on %s", tr.origin(i), tr.table.Columns[ci].Name,
+					tr.table.Name, platform)
+			}
+		}
+	}
+	return nil
 }
 
 // fixtureValues converts rows to typed values; a missing eid gets a sequence number.
@@ -387,7 +386,7 @@ func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
 	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
-		CoreTime: time.Duration(h.core.coreNanos.Load())}
+		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load()}
 }
 
 // ResetStats sets the counters to zero.
@@ -395,6 +394,7 @@ func (h *Harness) ResetStats() {
 	h.core.queries.Store(0)
 	h.core.rowsServed.Store(0)
 	h.core.coreNanos.Store(0)
+	h.core.generates.Store(0)
 }
 
 // Close stops the extension and the core and removes the temporary files.
@@ -522,14 +522,14 @@ func eventsRows(fx *Fixtures, schema map[string]*Table, platform string) []map[s
 		if !t.Evented || !t.OnPlatform(platform) {
 			continue
 		}
-		rs, present := fx.rows[name]
-		active := 0
+		tr, present := fx.rows[name]
+		active, events := 0, 0
 		if present {
-			active = 1
+			active, events = 1, len(tr.rows)
 		}
 		publisher := t.Publisher[platform]
 		rows = append(rows, map[string]string{"name": name, "publisher": publisher, "type": "subscriber",
-			"subscriptions": strconv.Itoa(active), "events": strconv.Itoa(len(rs)), "refreshes": "0",
+			"subscriptions": strconv.Itoa(active), "events": strconv.Itoa(events), "refreshes": "0",
 			"active": strconv.Itoa(active)})
 		if publisher != "" {
 			p := pubs[publisher]
@@ -538,7 +538,7 @@ func eventsRows(fx *Fixtures, schema map[string]*Table, platform string) []map[s
 				pubs[publisher] = p
 			}
 			p.subs += active
-			p.events += len(rs)
+			p.events += events
 			if active == 1 {
 				p.active = 1
 			}

@@ -55,14 +55,14 @@ func processLives(fx *Fixtures) []procLife {
 		}
 		return out
 	}
-	for _, r := range fx.rows["process_events"] {
+	for _, r := range fx.rowsOf("process_events") {
 		if s := r["syscall"]; s != "" && s != "execve" && s != "execveat" {
 			continue
 		}
 		start(num(r["time"]), num(r["pid"]), num(r["parent"]), r["path"], r["cmdline"], r["cwd"],
 			ids(r, "uid", "gid", "euid", "egid", "suid", "sgid"))
 	}
-	for _, r := range fx.rows["es_process_events"] {
+	for _, r := range fx.rowsOf("es_process_events") {
 		switch r["event_type"] {
 		case "exec":
 			start(num(r["time"]), num(r["pid"]), num(r["parent"]), r["path"], r["cmdline"], r["cwd"],
@@ -71,7 +71,7 @@ func processLives(fx *Fixtures) []procLife {
 			stops = append(stops, stop{num(r["pid"]), num(r["time"])})
 		}
 	}
-	for _, r := range fx.rows["process_etw_events"] {
+	for _, r := range fx.rowsOf("process_etw_events") {
 		switch r["type"] {
 		case "ProcessStart":
 			start(num(r["time"]), num(r["pid"]), num(r["ppid"]), r["path"], r["cmdline"], "", nil)
@@ -79,7 +79,7 @@ func processLives(fx *Fixtures) []procLife {
 			stops = append(stops, stop{num(r["pid"]), num(r["time"])})
 		}
 	}
-	for _, r := range fx.rows["windows_events"] {
+	for _, r := range fx.rowsOf("windows_events") {
 		var d struct {
 			EventData map[string]string `json:"EventData"`
 		}

@@ -28,8 +28,8 @@ import (
 type memTable struct {
 	name string
 	cols []Column
-	// rows returns the rows for one scan, one value per column (nil = NULL).
-	rows func() [][]any
+	// src returns the rows for one scan.
+	src func() rowSource
 	// timeCol is the index of `time` in an evented table whose rows are sorted by it, else -1.
 	// osquery's event subscribers read only the requested time range from their store
 	// (EventSubscriber::get(start, stop)); the harness answers time constraints the same way.
@@ -43,9 +43,26 @@ type memTable struct {
 	d *daemon
 }
 
+// rowSource is the rows of one scan: typed values (nil = NULL) and, for event tables, times in order.
+type rowSource interface {
+	len() int
+	value(i, col int) any
+	time(i int) int64
+}
+
+// sliceSource serves rows computed per scan.
+type sliceSource struct {
+	rows    [][]any
+	timeCol int
+}
+
+func (s sliceSource) len() int             { return len(s.rows) }
+func (s sliceSource) value(i, col int) any { return s.rows[i][col] }
+func (s sliceSource) time(i int) int64     { return rowTimeAt(s.rows, i, s.timeCol) }
+
 // newMemTable makes the table serving rows with the schema cols.
-func newMemTable(name string, cols []Column, rows func() [][]any) *memTable {
-	t := &memTable{name: name, cols: cols, rows: rows, timeCol: -1}
+func newMemTable(name string, cols []Column, src func() rowSource) *memTable {
+	t := &memTable{name: name, cols: cols, src: src, timeCol: -1}
 	_, t.withoutRowid = declareSQL(name, cols, false)
 	for i, c := range cols {
 		if c.Index {
@@ -55,11 +72,12 @@ func newMemTable(name string, cols []Column, rows func() [][]any) *memTable {
 	return t
 }
 
-// keyID returns the number of the row's key (its index column values).
-func (t *memTable) keyID(row []any) int64 {
+// keyID returns the number of row i's key (its index column values).
+func (t *memTable) keyID(src rowSource, i int) int64 {
 	var b strings.Builder
 	for _, ci := range t.keyCols {
-		fmt.Fprintf(&b, "%T:%v\x00", row[ci], row[ci])
+		v := src.value(i, ci)
+		fmt.Fprintf(&b, "%T:%v\x00", v, v)
 	}
 	t.keyMu.Lock()
 	defer t.keyMu.Unlock()
@@ -252,9 +270,9 @@ func (t *memTable) BestIndex(info *vtab.IndexInfo) error {
 // eventRows is what an event subscriber's genTable yields from its time-sorted store: the events visible
 // now (see daemon), narrowed to the plan's time constraints when there are any (osquery reads only that range
 // of its index), or else cut by the --events_optimize marker of the executing scheduled query. It returns the
-// rows and the position of the first one in rows.
-func (t *memTable) eventRows(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
-	lo, hi := t.d.window(t.name, rows, t.timeCol)
+// range [first, end) of src.
+func (t *memTable) eventRows(src rowSource, p plan, vals []vtab.Value) (first, end int) {
+	lo, hi := t.d.window(t.name, src)
 	timed := false
 	for i, ci := range p.Cols {
 		if ci == t.timeCol && i < len(vals) && exprString(vals[i]) != "" {
@@ -262,17 +280,15 @@ func (t *memTable) eventRows(rows [][]any, p plan, vals []vtab.Value) ([][]any, 
 		}
 	}
 	if !timed {
-		first, _ := t.d.optimize(rows, t.timeCol, lo, hi)
-		return rows[first:hi], first
+		first, _ := t.d.optimize(src, lo, hi)
+		return first, hi
 	}
-	sub, start := t.timeRange(rows[lo:hi], p, vals)
-	return sub, lo + start
+	return t.timeRange(src, lo, hi, p, vals)
 }
 
-// timeRange narrows rows sorted by time to the time constraints of a plan (EventSubscriber::genTable).
-// It returns the rows and the position of the first one in rows.
-func (t *memTable) timeRange(rows [][]any, p plan, vals []vtab.Value) ([][]any, int) {
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+// timeRange narrows [lo, hi) of time-sorted rows to the time constraints of a plan (EventSubscriber::genTable).
+func (t *memTable) timeRange(src rowSource, lo, hi int, p plan, vals []vtab.Value) (first, end int) {
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	for i, ci := range p.Cols {
 		if ci != t.timeCol || i >= len(vals) {
 			continue
@@ -294,26 +310,20 @@ func (t *memTable) timeRange(rows [][]any, p plan, vals []vtab.Value) ([][]any, 
 		}
 		switch p.Ops[i] {
 		case 2:
-			lo, hi = max(lo, v), min(hi, v)
+			from, to = max(from, v), min(to, v)
 		case 4:
-			lo = max(lo, v+1)
+			from = max(from, v+1)
 		case 32:
-			lo = max(lo, v)
+			from = max(from, v)
 		case 16:
-			hi = min(hi, v-1)
+			to = min(to, v-1)
 		case 8:
-			hi = min(hi, v)
+			to = min(to, v)
 		}
 	}
-	at := func(i int) int64 {
-		if v, ok := rows[i][t.timeCol].(int64); ok {
-			return v
-		}
-		return math.MinInt64
-	}
-	start := sort.Search(len(rows), func(i int) bool { return at(i) >= lo })
-	end := sort.Search(len(rows), func(i int) bool { return at(i) > hi })
-	return rows[start:max(start, end)], start
+	first = lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) >= from })
+	end = lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) > to })
+	return first, max(first, end)
 }
 
 func (t *memTable) Open() (vtab.Cursor, error) { return &memCursor{t: t}, nil }
@@ -321,10 +331,9 @@ func (t *memTable) Disconnect() error          { return nil }
 func (t *memTable) Destroy() error             { return nil }
 
 type memCursor struct {
-	t    *memTable
-	rows [][]any
-	base int // position of rows[0] in the table's whole store
-	i    int
+	t               *memTable
+	src             rowSource
+	start, end, pos int // the scan yields src rows [start, end); pos is the current one
 }
 
 func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
@@ -337,12 +346,12 @@ func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 	if err := requiredSatisfied(c.t.name, c.t.cols, p.Cols); err != nil {
 		return err
 	}
-	all := c.t.rows()
-	c.rows, c.base = all, 0
+	c.src = c.t.src()
+	c.start, c.end = 0, c.src.len()
 	if c.t.timeCol >= 0 {
-		c.rows, c.base = c.t.eventRows(all, p, vals)
+		c.start, c.end = c.t.eventRows(c.src, p, vals)
 	}
-	c.i = 0
+	c.pos = c.start
 	return nil
 }
 
@@ -364,14 +373,14 @@ func requiredSatisfied(table string, cols []Column, planned []int) error {
 	return fmt.Errorf("Table %s was queried without a required column in the WHERE clause", table)
 }
 
-func (c *memCursor) Next() error  { c.i++; return nil }
-func (c *memCursor) Eof() bool    { return c.i >= len(c.rows) }
-func (c *memCursor) Close() error { c.rows = nil; return nil }
+func (c *memCursor) Next() error  { c.pos++; return nil }
+func (c *memCursor) Eof() bool    { return c.pos >= c.end }
+func (c *memCursor) Close() error { c.src = nil; return nil }
 func (c *memCursor) Column(col int) (vtab.Value, error) {
-	if col < 0 || col >= len(c.rows[c.i]) {
+	if col < 0 || col >= len(c.t.cols) {
 		return nil, nil
 	}
-	return c.rows[c.i][col], nil
+	return c.src.value(c.pos, col), nil
 }
 
 // Rowid stands for the primary key osquery would declare (see declareSQL). A table whose key is every column
@@ -382,11 +391,11 @@ func (c *memCursor) Column(col int) (vtab.Value, error) {
 func (c *memCursor) Rowid() (int64, error) {
 	switch {
 	case len(c.t.keyCols) > 0:
-		return c.t.keyID(c.rows[c.i]), nil
+		return c.t.keyID(c.src, c.pos), nil
 	case c.t.withoutRowid:
-		return int64(c.base + c.i), nil
+		return int64(c.pos), nil
 	}
-	return int64(c.i), nil
+	return int64(c.pos - c.start), nil
 }
 
 // extModule exposes the tables an extension registered; every scan calls the extension over Thrift.
@@ -699,6 +708,7 @@ func (p *extClients) close() {
 
 // generate asks the extension that owns table for its rows, like osquery's core does.
 func (h *Harness) generate(table, ctxJSON string) ([]map[string]string, error) {
+	h.core.generates.Add(1)
 	uuid, _, ok := h.core.extensionTable(table)
 	if !ok {
 		return nil, fmt.Errorf("%s: the extension that registered it is gone", table)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,9 +18,8 @@ const ExtensionName = "compile_lineage"
 
 // Defaults used when a Config field is zero.
 const (
-	DefaultTimeout      = 3 * time.Second
-	DefaultInterval     = 3 * time.Second
-	DefaultQueryTimeout = 10 * time.Second
+	DefaultTimeout  = 3 * time.Second
+	DefaultInterval = 3 * time.Second
 )
 
 // Config tells Run where osquery is and how to behave.
@@ -126,9 +124,7 @@ func withDefaults(cfg Config) Config {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	if cfg.Tables.QueryTimeout <= 0 {
-		cfg.Tables.QueryTimeout = DefaultQueryTimeout
-	}
+	cfg.Tables = cfg.Tables.WithDefaults()
 	if cfg.Name == "" {
 		cfg.Name = ExtensionName
 	}
@@ -140,32 +136,18 @@ type Querier struct {
 	Client interface {
 		QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error)
 	}
-	// Timeout is the deadline of each query (DefaultQueryTimeout when zero).
+	// Timeout is the deadline of each query (tables.DefaultQueryTimeout when zero).
 	Timeout time.Duration
 }
 
-// QueryRowsContext runs sql and names the query's first table in errors.
+// QueryRowsContext runs sql within the per-query deadline. Errors are osquery's own: the
+// tables name the query's table, and the table wrapper adds the table's name.
 func (q *Querier) QueryRowsContext(ctx context.Context, sql string) ([]map[string]string, error) {
 	timeout := q.Timeout
 	if timeout <= 0 {
-		timeout = DefaultQueryTimeout
+		timeout = tables.DefaultQueryTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rows, err := q.Client.QueryRowsContext(ctx, sql)
-	if err != nil {
-		return nil, fmt.Errorf("osquery query on %s: %w", FirstTable(sql), err)
-	}
-	return rows, nil
-}
-
-var fromRe = regexp.MustCompile(`(?i)\bfrom\s+["\x60\[]?([A-Za-z_][A-Za-z0-9_]*)`)
-
-// FirstTable returns the first table named after FROM in sql, or "?" when there is none.
-func FirstTable(sql string) string {
-	m := fromRe.FindStringSubmatch(sql)
-	if m == nil {
-		return "?"
-	}
-	return m[1]
+	return q.Client.QueryRowsContext(ctx, sql)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // EventTables are the osquery tables the lineage can read.
@@ -238,6 +240,16 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		w.role[c.Key] = roleCompile
 	}
 	w.since = minT.Add(-p.Skew).Unix()
+	// degrade keeps what was collected when one source fails: the rows say which source is
+	// missing (telemetry_gaps) and the table logs the error. Out of time, it gives up.
+	degrade := func(source string, err error) error {
+		if ctx.Err() != nil {
+			return err
+		}
+		ev.Failed = append(ev.Failed, SourceError{Source: source, Err: err})
+		ev.Gaps = append(ev.Gaps, vocab.GapSourceFailedPrefix+source)
+		return nil
+	}
 
 	// Phase 1: ancestry (five generations), descendants of the compilers (helpers,
 	// follow-ups) and of their parents, and starts of the outputs named on command lines.
@@ -251,7 +263,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		readResponseFiles(ctx, ev, inv.ResponseFiles, read)
 	}
 	if err := w.rounds(ctx, compilers, compilers, outputs, 5, compilers); err != nil {
-		return ev, err
+		if err := degrade(plan.Procs.name(), err); err != nil {
+			return ev, err
+		}
 	}
 
 	// Files written by the compiles, and by their parents for in-process compiles; parents
@@ -259,7 +273,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 	if plan.Files != nil {
 		files, err := plan.Files.files(ctx, q, w.withRoles("cp"), outputs, w.since, maxT.Add(p.CompileWindow).Unix())
 		if err != nil {
-			return ev, err
+			if err := degrade(plan.Files.name(), err); err != nil {
+				return ev, err
+			}
 		}
 		ev.Files = files
 	}
@@ -271,7 +287,9 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		}
 	}
 	if err := w.rounds(ctx, nil, nil, dedupe(written), 3, nil); err != nil {
-		return ev, err
+		if err := degrade(plan.Procs.name(), err); err != nil {
+			return ev, err
+		}
 	}
 
 	// Connections by every related process.
@@ -279,14 +297,17 @@ func Collect(ctx context.Context, q Querier, plan Plan, tel *Telemetry, from, to
 		for _, part := range chunks(w.withRoles("cpfx"), 50000) {
 			conns, err := plan.Conns.conns(ctx, q, part, w.since)
 			if err != nil {
-				return ev, err
+				if err := degrade(plan.Conns.name(), err); err != nil {
+					return ev, err
+				}
+				break
 			}
 			ev.Conns = append(ev.Conns, conns...)
 		}
 	}
 	ev.Procs = w.all.list
 	if w.truncated {
-		ev.Gaps = append(ev.Gaps, "lineage_truncated")
+		ev.Gaps = append(ev.Gaps, vocab.GapLineageTruncated)
 	}
 	return ev, nil
 }

@@ -58,6 +58,15 @@ type Events struct {
 	// the path the command line names (joined with the working folder), as collection found
 	// them. The core reads no file itself: what is not here is not used.
 	ResponseFiles map[string]ResponseFile
+	// Failed lists the sources whose queries failed during collection; the rows were built
+	// without them (each also has a source_failed:<source> gap). The core does not read it.
+	Failed []SourceError
+}
+
+// SourceError is one source that failed during collection.
+type SourceError struct {
+	Source string // the source's name, e.g. socket_events or sysmon
+	Err    error
 }
 
 // ResponseFile is one response file as collection found it.

@@ -163,7 +163,7 @@ func rowTime(precise, seconds string) time.Time {
 func query(ctx context.Context, q Querier, sql string) ([]map[string]string, error) {
 	rows, err := q.QueryRowsContext(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("query osquery (%s): %w", firstTable(sql), err)
+		return nil, fmt.Errorf("query %s: %w", firstTable(sql), err)
 	}
 	return rows, nil
 }
