@@ -110,7 +110,9 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	eng := s.engine(st)
-	eng.KeepBelow = true
+	// Below-threshold evaluations are kept only where they are used: for
+	// --all, and for explain through the state store.
+	eng.KeepBelow = *all || db != nil
 	latest := map[string]*alert.Alert{}
 	suppressed := map[string]bool{}
 	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {

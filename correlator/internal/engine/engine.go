@@ -54,8 +54,9 @@ type Engine struct {
 	State      *State
 	Now        func() time.Time
 	Stats      Stats
-	// KeepBelow makes Process also return below-threshold and suppressed
-	// evaluations (flagged), for --all and explain.
+	// KeepBelow makes Process also return below-threshold evaluations
+	// (flagged), for --all and explain. Lineages an exception suppressed
+	// are always returned, flagged, so they are counted.
 	KeepBelow bool
 	// Retention is how long a lineage is remembered after its latest row
 	// (by row time) before it is pruned; 0 means DefaultRetention.
@@ -128,7 +129,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		rar.HostFirst, rar.FleetFirst = e.State.SeePair(host.Key(), rec.ParentName, rec.CompilerName)
 	}
 	role := score.Role{Name: assign.Role, All: assign.All, Label: assign.Label}
-	res := score.Evaluate(e.Policy, &rec, role, rar)
+	res := score.Quick(e.Policy, &rec, role, rar)
 	e.Stats.Scored++
 
 	now := time.Now
@@ -194,9 +195,10 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 			e.Stats.HostAlerts++
 		}
 	}
-	if !out.Emit && !e.KeepBelow {
+	if !out.Emit && !e.KeepBelow && !(suppressed && res.Alert) {
 		return out, nil
 	}
+	res = score.Evaluate(e.Policy, &rec, role, rar)
 	a := e.build(row, input, &rec, role, res)
 	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
 	a.BelowThreshold = !res.Alert

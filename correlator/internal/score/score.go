@@ -95,10 +95,22 @@ var stageText = map[string]string{
 	lineage.StageNetwork:  "the compile chain connected out",
 }
 
-// Evaluate scores a record for a host role.
+// Evaluate scores a record for a host role, with one Reason per
+// contribution.
 func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
+	return evaluate(p, rec, role, rarity, true)
+}
+
+// Quick scores like Evaluate but leaves Reasons nil: the numbers, the
+// severity, techniques and tactics without the words (for rows that will
+// not become an alert).
+func Quick(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
+	return evaluate(p, rec, role, rarity, false)
+}
+
+func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, explain bool) Result {
 	var res Result
-	reasons := make([]Reason, 0, 10+len(rec.Reasons))
+	var reasons []Reason
 	rp, roleName := p.Role(role.Name)
 	label := role.Label
 	if label == "" {
@@ -107,15 +119,23 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	h := p.ScoreScaleBits
 	y := rp.PriorBits()
 	prev := Scale(y, h)
-	reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y,
-		Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
+	if explain {
+		reasons = make([]Reason, 0, 10+len(rec.Reasons))
+		reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y,
+			Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
+	}
 	var evidence float64
-	add := func(code string, lr float64, detail string) {
+	// add counts one likelihood ratio; detail builds its words only when
+	// explaining.
+	add := func(code string, lr float64, detail func() string) {
 		b := policy.Bits(lr)
 		evidence += b
 		y += b
+		if !explain {
+			return
+		}
 		s := Scale(y, h)
-		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, Detail: detail + " (x" + lrText(lr) + ")"})
+		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, Detail: detail() + " (x" + lrText(lr) + ")"})
 		prev = s
 	}
 
@@ -123,12 +143,12 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	if _, ok := p.StageLR[stage]; !ok {
 		stage = lineage.StageCompile
 	}
-	add("stage_"+stage, p.StageLR[stage], stageText[stage])
+	add("stage_"+stage, p.StageLR[stage], func() string { return stageText[stage] })
 
 	class := parentClass(p, rec)
-	add("parent_class_"+class, p.ParentClassLR[class], "parent "+orUnknown(rec.ParentName)+" is "+class)
+	add("parent_class_"+class, p.ParentClassLR[class], func() string { return "parent " + orUnknown(rec.ParentName) + " is " + class })
 	if slices.Contains(rp.RoutineParentClasses, class) {
-		add("routine_parent", rp.RoutineLR, class+" parent is routine on role "+roleName+" ("+label+")")
+		add("routine_parent", rp.RoutineLR, func() string { return class + " parent is routine on role " + roleName + " (" + label + ")" })
 	}
 
 	codes := rec.Reasons
@@ -146,29 +166,31 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 			lr = p.UnknownReasonLR
 			txt = "reason code not in the policy"
 		}
-		add(code, lr, txt)
+		add(code, lr, func() string { return txt })
 	}
 	if rec.Fallback != "" {
-		add("fallback_query", p.FallbackLR, "extension-free fallback query "+rec.Fallback+" (compile stage)")
+		add("fallback_query", p.FallbackLR, func() string { return "extension-free fallback query " + rec.Fallback + " (compile stage)" })
 	}
 	if fullChain(rec) {
-		add("full_chain", p.FullChainLR, "compile, execute and connect out: Defense Evasion, Execution and Command and Control")
+		add("full_chain", p.FullChainLR, func() string {
+			return "compile, execute and connect out: Defense Evasion, Execution and Command and Control"
+		})
 	}
-	if rarity.HostFirst || rarity.FleetFirst {
-		pair := orUnknown(rec.ParentName) + " > " + rec.CompilerName
-		if rarity.HostFirst {
-			add("rare_on_host", p.Rarity.HostFirstPairLR, "first time "+pair+" is seen on this host")
-		}
-		if rarity.FleetFirst {
-			add("rare_in_fleet", p.Rarity.FleetFirstPairLR, "first time "+pair+" is seen in the fleet")
-		}
+	pair := func() string { return orUnknown(rec.ParentName) + " > " + rec.CompilerName }
+	if rarity.HostFirst {
+		add("rare_on_host", p.Rarity.HostFirstPairLR, func() string { return "first time " + pair() + " is seen on this host" })
+	}
+	if rarity.FleetFirst {
+		add("rare_in_fleet", p.Rarity.FleetFirstPairLR, func() string { return "first time " + pair() + " is seen in the fleet" })
 	}
 	res.Probability = 1 / (1 + math.Exp2(-y))
 	ib := policy.Bits(rp.Impact)
 	y += ib
 	final := Scale(y, h)
-	reasons = append(reasons, Reason{Code: "role_impact", Points: round2(final - prev), Bits: ib,
-		Detail: "role " + roleName + " (" + label + "): impact odds x" + lrText(rp.Impact)})
+	if explain {
+		reasons = append(reasons, Reason{Code: "role_impact", Points: round2(final - prev), Bits: ib,
+			Detail: "role " + roleName + " (" + label + "): impact odds x" + lrText(rp.Impact)})
+	}
 
 	res.LogOdds = y
 	res.Evidence = evidence

@@ -401,3 +401,20 @@ func TestScale(t *testing.T) {
 		t.Error("Scale reaches the ends")
 	}
 }
+
+func TestQuickMatchesEvaluate(t *testing.T) {
+	t.Parallel()
+	p := defaultPolicy(t)
+	for i, g := range generate(p, 2000) {
+		full := Evaluate(p, g.rec, Role{Name: g.role, Label: "x.csv:1"}, g.rarity)
+		quick := Quick(p, g.rec, Role{Name: g.role, Label: "x.csv:1"}, g.rarity)
+		if quick.Reasons != nil {
+			t.Fatalf("Quick explained: %+v", quick.Reasons)
+		}
+		full.Reasons = nil
+		if quick.Score != full.Score || quick.LogOdds != full.LogOdds || quick.Severity != full.Severity || quick.Alert != full.Alert ||
+			quick.Evidence != full.Evidence || quick.Probability != full.Probability || !slices.Equal(quick.Techniques, full.Techniques) || !slices.Equal(quick.Tactics, full.Tactics) {
+			t.Fatalf("input %d: Quick %+v, Evaluate %+v", i, quick, full)
+		}
+	}
+}
