@@ -124,7 +124,7 @@ func Build(v *Alert) Graph {
 		}
 		add(Node{ID: "artifact", Kind: KindArtifact, Label: baseName(v.ArtifactPath), Lines: lines,
 			Detail: artifactDetail(v), Col: cc + 1})
-		label := evidenceLabel(v.Evidence, "write:", "output:")
+		label := evidenceLabel(v.Evidence, "write:", "output:", "response_file:")
 		missing := !v.ArtifactWritten
 		if missing {
 			label = joinNonEmpty(label, "write not observed", gapWords(v.Gaps, vocab.GapNoFileEvents, vocab.GapFileEventsWithoutID))
