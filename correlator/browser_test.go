@@ -196,6 +196,10 @@ func TestReportInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The lineage shot shows one triage query opened.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#alert-0 details.query summary`))); err != nil {
+		t.Fatal(err)
+	}
 	lineage, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("alert-0")))
 	if err != nil {
 		t.Fatal(err)

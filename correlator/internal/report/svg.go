@@ -53,7 +53,7 @@ func SVG(g Graph, prefix string) string {
 			if i >= 2 {
 				break
 			}
-			fmt.Fprintf(&b, `<text x="10" y="%d">%s</text>`, 38+i*16, esc(short(l, 29)))
+			fmt.Fprintf(&b, `<text x="10" y="%d">%s</text>`, 38+i*16, esc(short(l, 27)))
 		}
 		b.WriteString("</g>\n")
 	}
