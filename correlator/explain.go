@@ -86,7 +86,7 @@ func renderExplanation(a *alert.Alert) string {
 	}
 	b.WriteString("reasons:\n")
 	for _, r := range a.Reasons {
-		fmt.Fprintf(&b, "  %+7.2f  %+6.2f bits  %-28s %s\n", r.Points, r.Bits, r.Code, r.Detail)
+		fmt.Fprintf(&b, "  %+7.2f  %+6.2f bits  x%-7.4g %-28s %s\n", r.Points, r.Bits, r.LR, r.Code, r.Detail)
 	}
 	fmt.Fprintf(&b, "techniques: %s\n", strings.Join(a.Techniques, ", "))
 	fmt.Fprintf(&b, "tactics:    %s\n", strings.Join(a.Tactics, ", "))

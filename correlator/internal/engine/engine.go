@@ -97,7 +97,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		return Output{}, nil
 	}
 	host := row.Host
-	rec, _ := lineage.FromRow(host.Key(), row.Columns)
+	rec, _ := lineage.ScoringFields(host.Key(), row.Columns)
 	if rec.LineageID == "" {
 		e.Stats.BadRows++
 		return Output{}, ErrNoLineageID
@@ -198,6 +198,8 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	if !out.Emit && !e.KeepBelow && !(suppressed && res.Alert) {
 		return out, nil
 	}
+	// The alert shows every column: decode the rest of the row now.
+	lineage.Complete(&rec, row.Columns)
 	res = score.Evaluate(e.Policy, &rec, role, rar)
 	a := e.build(row, input, &rec, role, res)
 	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)

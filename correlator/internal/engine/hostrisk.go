@@ -57,7 +57,8 @@ func (e *Engine) hostRisk(row hostRow, rec *lineage.Record, role score.Role, res
 	window := int64(hp.Window.Duration / time.Second)
 	h.Entries = slices.DeleteFunc(h.Entries, func(x RiskEntry) bool { return x.Time <= at-window })
 	i := slices.IndexFunc(h.Entries, func(x RiskEntry) bool { return x.LineageID == rec.LineageID })
-	entry := RiskEntry{LineageID: rec.LineageID, Score: res.Score, Severity: res.Severity, Stage: rec.Stage, Time: at, Techniques: res.Techniques, Tactics: res.Tactics}
+	entry := RiskEntry{LineageID: rec.LineageID, Score: res.Score, Severity: res.Severity, Stage: rec.Stage, Time: at,
+		Techniques: score.Techniques(e.Policy, rec), Tactics: score.Tactics(rec)}
 	switch {
 	case i < 0:
 		h.Entries = append(h.Entries, entry)

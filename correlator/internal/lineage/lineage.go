@@ -131,12 +131,44 @@ func Classify(c resultlog.Columns) Kind {
 // false for any other row. hostKey is used to derive fallback lineage ids.
 // All string values share one allocation.
 func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
+	return fromRow(hostKey, c, false)
+}
+
+// ScoringFields is FromRow without the columns only an alert shows (command
+// lines, user, ancestry, GUID, hash, remote address, follow-ups, link
+// evidence, telemetry gaps, platform, source): what scoring, dedup and
+// exceptions read, for rows that will mostly not alert. FromRow gives the
+// whole record.
+func ScoringFields(hostKey string, c resultlog.Columns) (Record, bool) {
+	return fromRow(hostKey, c, true)
+}
+
+// displayOnly marks the string fields ScoringFields leaves empty.
+var displayOnly = [numStringFields]bool{
+	fPlatform: true, fSource: true, fCompilerGUID: true, fCompilerCmdline: true, fCompilerUser: true,
+	fParentCmdline: true, fAncestry: true, fOutputSource: true, fArtifactSHA256: true,
+	fFirstRemoteAddress: true, fFollowupProcesses: true, fLinkEvidence: true, fTelemetryGaps: true,
+}
+
+// Complete fills in the columns ScoringFields left out, decoding only
+// those, so that r equals FromRow's record.
+func Complete(r *Record, c resultlog.Columns) {
+	d := decoder{c: c, display: true}
+	for i := range c.Len() {
+		d.set(r, i)
+	}
+	d.finish(r)
+	r.TelemetryGaps = SplitList(r.gaps)
+	r.reasons, r.gaps = "", ""
+}
+
+func fromRow(hostKey string, c resultlog.Columns, scoring bool) (Record, bool) {
 	kind := Classify(c)
 	if kind == KindOther {
 		return Record{}, false
 	}
 	var r Record
-	d := decoder{c: c}
+	d := decoder{c: c, scoring: scoring}
 	for i := range c.Len() {
 		d.set(&r, i)
 	}
@@ -196,6 +228,8 @@ const (
 // it into one string and points the record's fields into it.
 type decoder struct {
 	c       resultlog.Columns
+	scoring bool             // skip the displayOnly fields
+	display bool             // decode only the displayOnly fields (Complete)
 	sb      *strings.Builder // its String() hands out the buffer without a copy
 	scratch []byte
 	span    [numStringFields][2]int32
@@ -203,10 +237,16 @@ type decoder struct {
 }
 
 func (d *decoder) str(f, i int) {
+	if (d.scoring && displayOnly[f]) || (d.display && !displayOnly[f]) {
+		return
+	}
 	if d.sb == nil {
 		total := 0
 		for j := range d.c.Len() {
 			total += d.c.RawLen(j)
+		}
+		if d.scoring {
+			total = min(total, 512) // the scoring fields are a fraction of a row
 		}
 		d.sb = &strings.Builder{}
 		d.sb.Grow(total)
@@ -228,6 +268,22 @@ func (d *decoder) finish(r *Record) {
 			return ""
 		}
 		return arena[d.span[f][0]:d.span[f][1]]
+	}
+	if d.display {
+		r.Platform = get(fPlatform)
+		r.Source = get(fSource)
+		r.CompilerGUID = get(fCompilerGUID)
+		r.CompilerCmdline = get(fCompilerCmdline)
+		r.CompilerUser = get(fCompilerUser)
+		r.ParentCmdline = get(fParentCmdline)
+		r.Ancestry = get(fAncestry)
+		r.OutputSource = get(fOutputSource)
+		r.ArtifactSHA256 = get(fArtifactSHA256)
+		r.FirstRemoteAddress = get(fFirstRemoteAddress)
+		r.FollowupProcesses = get(fFollowupProcesses)
+		r.LinkEvidence = get(fLinkEvidence)
+		r.gaps = get(fTelemetryGaps)
+		return
 	}
 	r.LineageID = get(fLineageID)
 	r.Platform = get(fPlatform)

@@ -90,3 +90,39 @@ func TestBaseNameAndStages(t *testing.T) {
 		t.Error("stage ranks out of order")
 	}
 }
+
+func TestScoringFieldsAreFromRowsScoringPart(t *testing.T) {
+	t.Parallel()
+	p := resultlog.NewParser()
+	line := []byte(`{"name":"q","hostIdentifier":"h","unixTime":1,"columns":{"lineage_id":"id-1","time":"7","platform":"windows","source":"sysmon","compiler_pid":"42","compiler_guid":"{g}","compiler_path":"C:\\x\\csc.exe","compiler_name":"CSC.EXE","compiler_original_name":"csc.exe","compiler_cmdline":"csc \"a b\"","compiler_user":"CORP\\u","parent_pid":"4","parent_path":"C:\\w\\mshta.exe","parent_name":"mshta.exe","parent_cmdline":"mshta x","ancestry":"explorer.exe > mshta.exe","parent_class":"script_host","output_path":"C:\\Users\\Public\\x.exe","output_source":"both","artifact_written":"1","artifact_sha256":"ab","executions":"2","connections":"1","first_remote_address":"203.0.113.7","first_remote_port":"443","connection_origin":"artifact","followup_processes":"cmd.exe","stage":"network","link_evidence":"exec:path","suspicious":"1","reasons":"temp_output;parent_elastic_list","telemetry_gaps":"dns"},"action":"added"}`)
+	var full, scoring Record
+	if _, err := p.Parse(line, func(row *resultlog.Row) error {
+		full, _ = FromRow("h", row.Columns)
+		scoring, _ = ScoringFields("h", row.Columns)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if full.CompilerCmdline != `csc "a b"` || full.Ancestry == "" || full.FirstRemoteAddress != "203.0.113.7" {
+		t.Fatalf("full record = %+v", full)
+	}
+	// ScoringFields leaves exactly the display columns empty.
+	want := full
+	want.Platform, want.Source, want.CompilerGUID, want.CompilerCmdline, want.CompilerUser = "", "", "", "", ""
+	want.ParentCmdline, want.Ancestry, want.OutputSource, want.ArtifactSHA256 = "", "", "", ""
+	want.FirstRemoteAddress, want.FollowupProcesses, want.LinkEvidence, want.TelemetryGaps = "", "", "", nil
+	if !reflect.DeepEqual(scoring, want) {
+		t.Errorf("scoring fields:\n%+v\nwant\n%+v", scoring, want)
+	}
+	var completed Record
+	if _, err := p.Parse(line, func(row *resultlog.Row) error {
+		completed, _ = ScoringFields("h", row.Columns)
+		Complete(&completed, row.Columns)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(completed, full) {
+		t.Errorf("completed:\n%+v\nwant\n%+v", completed, full)
+	}
+}

@@ -35,6 +35,9 @@ type Reason struct {
 	Code   string  `json:"code"`
 	Points float64 `json:"points"`
 	Bits   float64 `json:"bits"`
+	// LR is the likelihood ratio (or, for the role lines, the prior odds
+	// and the impact multiplier) the line stands for: Bits = log2(LR).
+	LR     float64 `json:"lr"`
 	Detail string  `json:"detail"`
 }
 
@@ -101,9 +104,9 @@ func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) R
 	return evaluate(p, rec, role, rarity, true)
 }
 
-// Quick scores like Evaluate but leaves Reasons nil: the numbers, the
-// severity, techniques and tactics without the words (for rows that will
-// not become an alert).
+// Quick scores like Evaluate but leaves Reasons, Techniques and Tactics
+// nil: the numbers and the severity (for rows that will not become an
+// alert).
 func Quick(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
 	return evaluate(p, rec, role, rarity, false)
 }
@@ -121,7 +124,7 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	prev := Scale(y, h)
 	if explain {
 		reasons = make([]Reason, 0, 10+len(rec.Reasons))
-		reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y,
+		reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y, LR: rp.Prior / (1 - rp.Prior),
 			Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
 	}
 	var evidence float64
@@ -135,7 +138,7 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 			return
 		}
 		s := Scale(y, h)
-		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, Detail: detail() + " (x" + lrText(lr) + ")"})
+		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, LR: lr, Detail: detail()})
 		prev = s
 	}
 
@@ -188,7 +191,7 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	y += ib
 	final := Scale(y, h)
 	if explain {
-		reasons = append(reasons, Reason{Code: "role_impact", Points: round2(final - prev), Bits: ib,
+		reasons = append(reasons, Reason{Code: "role_impact", Points: round2(final - prev), Bits: ib, LR: rp.Impact,
 			Detail: "role " + roleName + " (" + label + "): impact odds x" + lrText(rp.Impact)})
 	}
 
@@ -200,8 +203,10 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	res.Severity = p.Severity(res.Score)
 	res.Alert = res.Score >= p.AlertThreshold
 	res.Reasons = reasons
-	res.Techniques = techniques(p, rec)
-	res.Tactics = tactics(rec)
+	if explain {
+		res.Techniques = Techniques(p, rec)
+		res.Tactics = Tactics(rec)
+	}
 	return res
 }
 
@@ -240,7 +245,9 @@ func orUnknown(s string) string {
 	return s
 }
 
-func techniques(p *policy.Policy, rec *lineage.Record) []string {
+// Techniques returns the ATT&CK techniques of a lineage: the policy's base
+// technique, the compiler's and the parent's.
+func Techniques(p *policy.Policy, rec *lineage.Record) []string {
 	out := make([]string, 0, 3)
 	if p.BaseTechnique != "" {
 		out = append(out, p.BaseTechnique)
@@ -258,7 +265,10 @@ func techniques(p *policy.Policy, rec *lineage.Record) []string {
 	return out
 }
 
-func tactics(rec *lineage.Record) []string {
+// Tactics returns the ATT&CK tactics a lineage's stage spans: Defense
+// Evasion; Execution once the artifact ran; Command and Control at the
+// network stage.
+func Tactics(rec *lineage.Record) []string {
 	out := []string{TacticDefenseEvasion}
 	switch rec.Stage {
 	case lineage.StageExecuted:
