@@ -15,6 +15,7 @@ var pageHTML string
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"points": func(p float64) string { return fmt.Sprintf("%+.1f", p) },
 	"score":  func(p float64) string { return fmt.Sprintf("%.1f", p) },
+	"ratio":  func(p float64) string { return fmt.Sprintf("x%.3g", p) },
 	"stamp":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"pid":    pidText,
 	"dash":   dash,

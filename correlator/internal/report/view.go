@@ -38,10 +38,13 @@ type Proc struct {
 	Time    int64 // unix seconds, 0 unknown
 }
 
-// Line is one contribution to the score.
+// Line is one contribution to the score: its points on the 0-100 scale,
+// its weight in bits and the likelihood ratio it stands for (0 unknown).
 type Line struct {
 	Code   string
 	Points float64
+	Bits   float64
+	LR     float64
 	Detail string
 }
 
@@ -164,7 +167,7 @@ func FromAlert(a *alert.Alert) Alert {
 	v.Ancestors, v.Parent.Name = ancestors(a.Ancestry, a.ParentName, a.CompilerName)
 	v.Followups = lineage.SplitList(a.FollowupProcesses)
 	for _, r := range a.Reasons {
-		v.Explanation = append(v.Explanation, Line{Code: r.Code, Points: r.Points, Detail: r.Detail})
+		v.Explanation = append(v.Explanation, Line{Code: r.Code, Points: r.Points, Bits: r.Bits, LR: r.LR, Detail: r.Detail})
 	}
 	if h := a.HostRisk; h != nil && a.Kind == alert.KindHostRisk {
 		v.HostRisk = &HostRisk{Window: h.Window, Since: h.Since, Band: h.Band, Sum: h.Sum, Threshold: h.Threshold}
