@@ -185,6 +185,17 @@ func Build(v *Alert) Graph {
 		link(last, "conn", why, true)
 	}
 
+	if gaps[vocab.GapLineageTruncated] {
+		row := 1 + len(v.Followups)
+		if v.Connections > 0 && v.ConnOrigin != vocab.OriginArtifact {
+			row++
+		}
+		add(Node{ID: "truncated", Kind: KindGap, Label: "more not followed", Lines: []string{vocab.GapLineageTruncated}, Missing: true,
+			Detail: "the process tree was cut to bound the work (lineage_truncated): executions, follow-ups or connections may be missing",
+			Col: cc + 1, Row: row})
+		link("compiler", "truncated", vocab.GapLineageTruncated, true)
+	}
+
 	for _, n := range g.Nodes {
 		g.Width = max(g.Width, n.X+nodeW+margin)
 		g.Height = max(g.Height, n.Y+nodeH+margin)

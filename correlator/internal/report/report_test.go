@@ -100,10 +100,10 @@ func TestBuildNodes(t *testing.T) {
 			edges:  map[string]string{"compiler>artifact": "response_file:refused, write:process_guid", "parent>conn": "net:parent_guid"},
 		},
 		"ws-gap-01 ": {
-			kinds:   []string{KindGap, KindCompiler, KindArtifact, KindGap},
+			kinds:   []string{KindGap, KindCompiler, KindArtifact, KindGap, KindGap},
 			labels:  map[string]string{"parent": "parent unknown", "artifact": "x'); DROP TABLE y; --.exe", "conn": "network unknown"},
 			edges:   map[string]string{"compiler>artifact": "output:response_file; write not observed; no_file_events", "artifact>conn": "no_network_events"},
-			missing: []string{"compiler", "artifact", "conn"},
+			missing: []string{"compiler", "artifact", "conn", "truncated"},
 		},
 	}
 	seen := 0
