@@ -192,7 +192,7 @@ func Build(v *Alert) Graph {
 		}
 		add(Node{ID: "truncated", Kind: KindGap, Label: "more not followed", Lines: []string{vocab.GapLineageTruncated}, Missing: true,
 			Detail: "the process tree was cut to bound the work (lineage_truncated): executions, follow-ups or connections may be missing",
-			Col: cc + 1, Row: row})
+			Col:    cc + 1, Row: row})
 		link("compiler", "truncated", vocab.GapLineageTruncated, true)
 	}
 
