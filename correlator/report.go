@@ -154,11 +154,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "HTTP address; any non-loopback address needs a bearer token")
 	tokenEnv := fs.String("token-env", "CORRELATOR_REPORT_TOKEN", "environment variable holding the bearer token every request must carry (required beyond loopback)")
 	since := fs.Duration("since", 0, "only lineages whose compile started within this long before now (0: all)")
-	if _, err := parseArgs(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return errUsage
 	}
-	if c.state == "" {
-		fmt.Fprint(stderr, "serve: --state DB is required\n", usage)
+	if c.state == "" || len(pos) > 0 {
+		fmt.Fprint(stderr, "serve: --state DB is required, and it reads nothing else\n", usage)
 		return errUsage
 	}
 	now, err := c.clock()

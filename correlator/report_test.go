@@ -110,6 +110,11 @@ func TestServe(t *testing.T) {
 	if _, stderr, err := runCmd(t, "", "score", "--quiet", "--state", db, "--roles", "../extension/examples/roles.csv", "testdata/demo_results.log"); err != nil {
 		t.Fatalf("score: %v\n%s", err, stderr)
 	}
+	for _, bad := range [][]string{{"serve"}, {"serve", "--state", db, "testdata/demo_results.log"}} {
+		if _, _, err := runCmd(t, "", bad...); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want usage error", bad, err)
+		}
+	}
 	// Beyond loopback without a token: refused.
 	if _, _, err := runCmd(t, "", "serve", "--state", db, "--listen", "0.0.0.0:0", "--token-env", "CORRELATOR_TEST_NO_SUCH_TOKEN"); !errors.Is(err, report.ErrTokenRequired) {
 		t.Errorf("serve on 0.0.0.0 without token: %v", err)
