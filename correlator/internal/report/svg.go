@@ -35,8 +35,9 @@ func SVG(g Graph, prefix string) string {
 		fmt.Fprintf(&b, `<g class="%s" data-from="%s" data-to="%s"><path d="M%d,%d C%d,%d %d,%d %d,%d" marker-end="url(#%s-arrow)"/>`,
 			cls, e.From, e.To, x1, y1, mx, y1, mx, y2, x2, y2, prefix)
 		if e.Label != "" {
+			// The gap between columns holds about 20 characters; the whole label is the edge's title.
 			lx, ly := (x1+x2)/2, (y1+y2)/2-6
-			fmt.Fprintf(&b, `<text class="elabel" x="%d" y="%d" text-anchor="middle">%s</text>`, lx, ly, esc(short(e.Label, 26)))
+			fmt.Fprintf(&b, `<title>%s</title><text class="elabel" x="%d" y="%d" text-anchor="middle">%s</text>`, esc(e.Label), lx, ly, esc(short(e.Label, 20)))
 		}
 		b.WriteString("</g>\n")
 	}
