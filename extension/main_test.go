@@ -137,3 +137,56 @@ func TestSpecSortedJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaySchedule(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "osqueryd.results.log")
+	fixture := filepath.Join("replay", "testdata", "sched_sysmon_office.json")
+	pack := filepath.Join("..", "packs", "compile_after_delivery.conf")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"replay", "--fixture", fixture, "--schedule", pack, "--results-log", out,
+		"--events-expiry", "86400", "--to", "1764021600", "--host-identifier", "ws01"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("replay --schedule: %v\n%s", err, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("results log mode %v, want 0600", fi.Mode().Perm())
+	}
+	var stages []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var line struct {
+			Name           string            `json:"name"`
+			HostIdentifier string            `json:"hostIdentifier"`
+			Columns        map[string]string `json:"columns"`
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if line.HostIdentifier != "ws01" {
+			t.Errorf("hostIdentifier %q", line.HostIdentifier)
+		}
+		if line.Name == "pack_compile_after_delivery_compile_suspicious" {
+			stages = append(stages, line.Columns["stage"])
+		}
+	}
+	if strings.Join(stages, ",") != "written,network" {
+		t.Errorf("compile_suspicious stages %v, want written then network", stages)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", "--fixture", fixture, "--schedule", pack}, "--schedule needs --results-log"},
+		{[]string{"replay", "--fixture", fixture, "--schedule", pack, "--results-log", out, "--query", "SELECT 1"}, "leave out --query"},
+		{[]string{"replay", "--fixture", fixture, "--schedule", "nope.conf", "--results-log", out}, "read pack"},
+		{[]string{"replay", "--fixture", fixture, "--schedule", pack, "--results-log", out, "--from", "10", "--to", "5"}, "before --from"},
+	} {
+		err := run(bad.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: error %v, want %q", bad.args, err, bad.want)
+		}
+	}
+}

@@ -53,3 +53,23 @@ func FuzzWindowsEventXML(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePack(f *testing.F) {
+	f.Add(`{"discovery":["SELECT 1"],"queries":{"q":{"query":"SELECT 1","interval":60,"removed":false}}}`)
+	f.Add("# comment\n{\"platform\":\"linux\",\"queries\":{\"q\":{\"query\":\"SELECT \\\n 1\",\"interval\":\"300\",\"snapshot\":true}}}")
+	f.Add(`{"queries":{"q":{"query":""}}}`)
+	f.Fuzz(func(t *testing.T, input string) {
+		p, err := ParsePack("fuzz", []byte(input))
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz") && !strings.Contains(err.Error(), "token too long") {
+				t.Fatalf("error does not name the pack: %v", err)
+			}
+			return
+		}
+		for _, q := range p.Queries {
+			if strings.TrimSpace(q.SQL) == "" || q.Interval < 0 || q.Interval > 604800 {
+				t.Fatalf("accepted query %+v", q)
+			}
+		}
+	})
+}
