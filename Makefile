@@ -17,9 +17,10 @@ build:
 	GOOS=linux   GOARCH=amd64 $(GO) build -o $(BUILD)/correlator ./correlator
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/correlator.exe ./correlator
 
-## test: every test (unit, Thrift end to end, real recordings in ../shared/datasets, packs, VM static checks)
+## test: every test under the race detector (unit, Thrift end to end, real recordings in
+## ../shared/datasets, packs, VM static checks); with CI set, missing recordings fail the run
 test: lint
-	$(GO) test -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 ## bench: compile_lineage generate against the naive SQL join, harness, packs and correlator throughput
 bench:
@@ -34,9 +35,10 @@ $(BUILD)/staticcheck:
 	mkdir -p $(BUILD)
 	GOBIN=$(abspath $(BUILD)) GOOS= GOARCH= $(GO) install $(STATICCHECK)
 
-## lint: formatting, vet for Linux, Windows and macOS, staticcheck, generated packs up to date
+## lint: formatting, go.mod tidy, vet for Linux, Windows and macOS, staticcheck, generated packs up to date
 lint: $(BUILD)/staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...

@@ -9,11 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// datasetsDir is the shared real-telemetry folder, relative to the module
-// root. It is never copied into the repository.
-const datasetsDir = "../shared/datasets"
+	"github.com/compilelineage/compile-lineage/internal/datasets"
+)
 
 // TestRealTelemetryThroughExtension replays real Windows event samples
 // through the extension (its replay harness builds compile_lineage rows
@@ -21,19 +19,16 @@ const datasetsDir = "../shared/datasets"
 // with host roles.
 func TestRealTelemetryThroughExtension(t *testing.T) {
 	t.Parallel()
-	root, err := filepath.Abs("..")
+	data := datasets.Dir(t)
+	root, err := datasets.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
-	}
-	data := filepath.Join(root, datasetsDir)
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real telemetry not present at %s (../shared/datasets from the repository root): %v", data, err)
 	}
 	ext := filepath.Join(t.TempDir(), "ext")
 	build := exec.Command("go", "build", "-o", ext, "./extension")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("the extension does not build here, so its replay harness cannot produce rows: %v\n%s", err, out)
+		t.Fatalf("the extension does not build, so its replay harness cannot produce rows: %v\n%s", err, out)
 	}
 	tests := []struct {
 		file, host, role string
@@ -64,7 +59,7 @@ func TestRealTelemetryThroughExtension(t *testing.T) {
 			replay := exec.Command(ext, "replay", "--fixture", filepath.Join(data, tt.file), "--query", "SELECT * FROM compile_lineage")
 			out, err := replay.Output()
 			if err != nil {
-				t.Skipf("replay of %s failed (extension mid-work?): %v", tt.file, err)
+				t.Fatalf("replay of %s failed: %v", tt.file, err)
 			}
 			var rows []map[string]string
 			if err := json.Unmarshal(out, &rows); err != nil {

@@ -153,6 +153,11 @@ func Generate(qs []Query) (map[string][]byte, error) {
 		apply.Write(doc)
 	}
 	out[ApplyFile] = apply.Bytes()
+	for _, q := range qs {
+		if q.Source != nil {
+			out["queries/"+q.File] = q.Source
+		}
+	}
 	return out, nil
 }
 

@@ -76,6 +76,9 @@ type Query struct {
 	Fallback          string            // fallback rule name; empty for extension queries
 	Flags             map[string][]Flag // platform -> flags the query needs there
 	SQL               string            // the query without the header, ending in ";"
+	// Source is the whole file with its vocabulary lists written out (ExpandVocab), as
+	// genpacks writes it back to queries/; nil for a query parsed on its own.
+	Source []byte
 }
 
 // Platform is the comma-separated platform list used by osquery packs and Fleet.
@@ -108,6 +111,9 @@ func Load(fsys fs.FS) ([]Query, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", n, err)
 		}
+		if src, err = ExpandVocab(n, src); err != nil {
+			return nil, err
+		}
 		q, err := Parse(path.Base(n), src)
 		if err != nil {
 			return nil, err
@@ -116,6 +122,7 @@ func Load(fsys fs.FS) ([]Query, error) {
 			return nil, fmt.Errorf("%s: query name %q already used by %s", n, q.Name, other)
 		}
 		seen[q.Name] = n
+		q.Source = src
 		qs = append(qs, q)
 	}
 	if len(qs) == 0 {

@@ -1,24 +1,11 @@
 package tables_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-// datasetsDir finds ../shared/datasets beside the repository (third-party recordings that
-// are never copied into the project).
-func datasetsDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "datasets"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real recordings not found at %s (they live beside the repository in ../shared/datasets): %v", dir, err)
-	}
-	return dir
-}
+	"github.com/compilelineage/compile-lineage/internal/datasets"
+)
 
 // expectRow is what a detection engineer expects of one compile_lineage row.
 type expectRow struct {
@@ -33,7 +20,7 @@ type expectRow struct {
 // TestRealRecordings replays every recording in ../shared/datasets through the harness and
 // checks the rows against what happened in each (see SOURCES.md there).
 func TestRealRecordings(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := datasets.Dir(t)
 	tests := []struct {
 		file string
 		rows []expectRow
@@ -136,7 +123,7 @@ func TestRealRecordings(t *testing.T) {
 // TestRealRecordingTelemetry checks compile_telemetry's counts against the event counts of a
 // recording (SOURCES.md: Sysmon 1: 9, 3: 1, 11: 29; Security 4688: 10).
 func TestRealRecordingTelemetry(t *testing.T) {
-	dir := datasetsDir(t)
+	dir := datasets.Dir(t)
 	rows, _ := replayQuery(t, "SELECT signal, source_table, events, status, used FROM compile_telemetry",
 		filepath.Join(dir, "otrf-security-datasets", "empire_msbuild_inline_task_via_wmi.jsonl"))
 	got := map[string]string{}

@@ -80,7 +80,7 @@ func powershellFiles(t *testing.T) []string {
 var badVarColon = regexp.MustCompile(`\$[A-Za-z_][A-Za-z0-9_]*:([^A-Za-z0-9_:\\]|$)`)
 
 // TestPowerShellScripts applies the deterministic lints the Linux host can run (there is no pwsh here;
-// the real parse happens in the VM: provision/00-syntax-check.ps1 and each script's own self-check).
+// the real parse happens in the VM: provision/00-syntax-check.ps1 parses every script before any runs).
 func TestPowerShellScripts(t *testing.T) {
 	for _, p := range powershellFiles(t) {
 		t.Run(filepath.ToSlash(p), func(t *testing.T) {
@@ -100,10 +100,10 @@ func TestPowerShellScripts(t *testing.T) {
 			if lines[0] != strictHeader {
 				t.Errorf("%s:1: %q, want the strict-mode header %q", p, lines[0], strictHeader)
 			}
-			selfCheck := strings.Join(lines[1:min(4, len(lines))], "\n")
-			encoded := len(lines) > 1 && strings.Contains(lines[1], "-EncodedCommand")
-			if filepath.Dir(p) != "lib" && !encoded && !strings.Contains(selfCheck, "[System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath") {
-				t.Errorf("%s: lines 2-4 must parse the script itself with Parser::ParseFile($PSCommandPath, ...) and throw", p)
+			// PowerShell parses a whole file before it runs any of it: a script that parses
+			// itself can never report its own syntax error. 00-syntax-check.ps1 does it for all.
+			if strings.Contains(string(data), "ParseFile($PSCommandPath") {
+				t.Errorf("%s: a script cannot check its own syntax (PowerShell parses the file before running it); provision/00-syntax-check.ps1 parses every script", p)
 			}
 			for n, line := range lines {
 				code := line
@@ -342,4 +342,42 @@ func TestScenarioFolders(t *testing.T) {
 		t.Errorf("scenario kinds %v, want at least 6 attack and 2 benign", kinds)
 	}
 	_ = expect.RequiredKeys
+}
+
+// TestDownloadsArePinned: every download of the provisioning goes through Get-PinnedDownload
+// with a real SHA-256 pin (64 hex digits, no placeholder) and names where the pin lives, so a
+// mismatch can say how to move it.
+func TestDownloadsArePinned(t *testing.T) {
+	pinRe := regexp.MustCompile(`(?m)^\$([A-Za-z]+Sha256) = '([^']*)'`)
+	callRe := regexp.MustCompile(`Get-PinnedDownload -Url \S+ -Name \S+ -Sha256 \$([A-Za-z]+Sha256) -PinnedIn '([^']+)'`)
+	calls := 0
+	for _, p := range powershellFiles(t) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		if strings.Contains(s, "Invoke-WebRequest") && filepath.Base(p) != "common.ps1" {
+			t.Errorf("%s downloads without Get-PinnedDownload", p)
+		}
+		pins := map[string]string{}
+		for _, m := range pinRe.FindAllStringSubmatch(s, -1) {
+			pins[m[1]] = m[2]
+			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(m[2]) {
+				t.Errorf("%s: $%s = %q is not a lower-case SHA-256", p, m[1], m[2])
+			}
+		}
+		for _, m := range callRe.FindAllStringSubmatch(s, -1) {
+			calls++
+			if _, ok := pins[m[1]]; !ok {
+				t.Errorf("%s: Get-PinnedDownload uses $%s, which the script does not pin", p, m[1])
+			}
+			if !strings.Contains(m[2], filepath.ToSlash(p)) || !strings.Contains(m[2], "$"+m[1]) {
+				t.Errorf("%s: -PinnedIn %q must name the script and $%s", p, m[2], m[1])
+			}
+		}
+	}
+	if calls != 2 {
+		t.Errorf("%d pinned downloads, want 2 (osquery MSI, Sysmon zip)", calls)
+	}
 }

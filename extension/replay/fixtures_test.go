@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/compilelineage/compile-lineage/internal/datasets"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -175,30 +177,6 @@ func TestLoadFixturesNamesFile(t *testing.T) {
 	}
 }
 
-// datasetsDir finds ../shared/datasets relative to the module root.
-func datasetsDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	ds := filepath.Join(dir, "..", "shared", "datasets")
-	if _, err := os.Stat(ds); err != nil {
-		t.Skipf("public datasets not available at %s (expected next to the repository): %v", ds, err)
-	}
-	return ds
-}
-
 type datasetSummary struct {
 	Rows        int                 `json:"rows"`
 	Newest      int64               `json:"newest"`
@@ -209,13 +187,13 @@ type datasetSummary struct {
 // TestDatasetsGolden converts every public dataset file to windows_events rows and compares a summary with
 // testdata/golden/<file>.json (go test -run TestDatasetsGolden -update rewrites them).
 func TestDatasetsGolden(t *testing.T) {
-	ds := datasetsDir(t)
+	ds := datasets.Dir(t)
 	files, err := filepath.Glob(filepath.Join(ds, "*", "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Skipf("no *.jsonl files under %s", ds)
+		datasets.Unavailable(t, "no *.jsonl files under %s", ds)
 	}
 	for _, f := range files {
 		name := filepath.Base(f)
@@ -264,7 +242,7 @@ func TestDatasetsGolden(t *testing.T) {
 }
 
 func TestDatasetsTimeOffsets(t *testing.T) {
-	ds := datasetsDir(t)
+	ds := datasets.Dir(t)
 	// Security 4688 events without UtcTime get the file's detected offset: the ProxyLogon file's TimeCreated
 	// is local time labelled Z (UTC-5), the 2020 Empire files' EventTime is UTC-4.
 	tests := []struct{ file, eventid string }{

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,12 +16,12 @@ import (
 
 // fakeCore answers Query over a real Thrift socket, like osquery's extension manager.
 type fakeCore struct {
-	gen.ExtensionManager // other methods are not called
-	delay                time.Duration
+	gen.ExtensionManager              // other methods are not called
+	delay                atomic.Int64 // nanoseconds; the test changes it while the server answers
 }
 
 func (f *fakeCore) Query(ctx context.Context, sql string) (*gen.ExtensionResponse, error) {
-	time.Sleep(f.delay)
+	time.Sleep(time.Duration(f.delay.Load()))
 	if strings.Contains(sql, "nosuch") {
 		return &gen.ExtensionResponse{Status: &gen.ExtensionStatus{Code: 1, Message: "no such table: nosuch"}}, nil
 	}
@@ -49,8 +50,17 @@ func startCore(t *testing.T, core *fakeCore) string {
 		t.Fatal(err)
 	}
 	go srv.Serve()
-	thrift.ServerStopTimeout = time.Second
-	t.Cleanup(func() { srv.Stop() })
+	// Stop waits for open client connections; the test closes its client first, and a
+	// connection the server still holds must not hang the test (no global ServerStopTimeout).
+	t.Cleanup(func() {
+		stopped := make(chan struct{})
+		go func() { _ = srv.Stop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Error("core server did not stop")
+		}
+	})
 	return sock
 }
 
@@ -73,13 +83,13 @@ func TestQueryClient(t *testing.T) {
 	}
 
 	// A reply slower than the deadline fails the call; the next call dials again and works.
-	core.delay = 300 * time.Millisecond
+	core.delay.Store(int64(300 * time.Millisecond))
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	if _, err := c.QueryRowsContext(short, "SELECT 1"); err == nil {
 		t.Fatal("no error past the deadline")
 	}
-	core.delay = 0
+	core.delay.Store(0)
 	time.Sleep(400 * time.Millisecond) // let the slow reply drain on the server side
 	if rows, err := c.QueryRowsContext(ctx, "SELECT 1"); err != nil || len(rows) != 3000 {
 		t.Fatalf("after reconnect: %d rows, %v", len(rows), err)

@@ -28,7 +28,7 @@ starts AS MATERIALIZED (
 ),
 compilers AS MATERIALIZED (
   SELECT * FROM starts
-  WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe')
+  WHERE name IN /* vocab:an1381_compilers .exe */ ('csc.exe', 'ilasm.exe', 'msbuild.exe')
     AND upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
                                               'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
     AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
@@ -53,12 +53,11 @@ lineage AS MATERIALIZED (
          max(CASE WHEN (depth = 0 OR depth = 1) AND (lower(a_path) LIKE '%\microsoft visual studio\%'
                                                      OR lower(a_path) LIKE '%\dotnet\sdk\%'
                                                      OR lower(a_path) LIKE '%\jetbrains\%') THEN 1
-                  WHEN depth >= 1 AND a_name IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
-                                                 'servicehub.host.clr.x86.exe', 'rider64.exe',
-                                                 'code.exe', 'vstest.console.exe', 'testhost.exe',
-                                                 'agent.worker.exe', 'agent.listener.exe',
-                                                 'runner.worker.exe', 'runner.listener.exe',
-                                                 'gitlab-runner.exe', 'buildagent.exe') THEN 1
+                  WHEN depth >= 1 AND a_name IN /* vocab:windows_dev_environment .exe */ (
+                      'devenv.exe', 'dotnet.exe', 'vbcscompiler.exe', 'servicehub.host.clr.x86.exe',
+                      'rider64.exe', 'code.exe', 'vstest.console.exe', 'testhost.exe',
+                      'agent.worker.exe', 'agent.listener.exe', 'runner.worker.exe',
+                      'runner.listener.exe', 'gitlab-runner.exe', 'buildagent.exe') THEN 1
                   ELSE 0 END) AS dev
   FROM ancestry
   GROUP BY c_pid, c_time

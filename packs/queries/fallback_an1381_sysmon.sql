@@ -44,7 +44,7 @@ compilers AS MATERIALIZED (
                json_extract(compiler_data, '$.EventData.ParentImage') AS parent_path,
                json_extract(compiler_data, '$.EventData.ParentCommandLine') AS parent_cmdline
         FROM named
-        WHERE name IN ('csc.exe', 'ilasm.exe', 'msbuild.exe'))
+        WHERE name IN /* vocab:an1381_compilers .exe */ ('csc.exe', 'ilasm.exe', 'msbuild.exe'))
   WHERE upper(coalesce(username, '')) NOT IN ('SYSTEM', 'LOCAL SERVICE', 'NETWORK SERVICE',
                                               'S-1-5-18', 'S-1-5-19', 'S-1-5-20')
     AND upper(coalesce(username, '')) NOT LIKE 'NT AUTHORITY\%'
@@ -68,12 +68,11 @@ ancestry(k, a_ppid, a_pguid, a_time, a_name, a_path, depth) AS (
 ),
 lineage AS MATERIALIZED (
   SELECT k,
-         max(CASE WHEN depth >= 1 AND (a_name IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
-                                                  'servicehub.host.clr.x86.exe', 'rider64.exe',
-                                                  'code.exe', 'vstest.console.exe', 'testhost.exe',
-                                                  'agent.worker.exe', 'agent.listener.exe',
-                                                  'runner.worker.exe', 'runner.listener.exe',
-                                                  'gitlab-runner.exe', 'buildagent.exe')
+         max(CASE WHEN depth >= 1 AND (a_name IN /* vocab:windows_dev_environment .exe */ (
+             'devenv.exe', 'dotnet.exe', 'vbcscompiler.exe', 'servicehub.host.clr.x86.exe',
+             'rider64.exe', 'code.exe', 'vstest.console.exe', 'testhost.exe', 'agent.worker.exe',
+             'agent.listener.exe', 'runner.worker.exe', 'runner.listener.exe', 'gitlab-runner.exe',
+             'buildagent.exe')
                                        OR (depth = 1 AND (lower(a_path) LIKE '%\microsoft visual studio\%'
                                                           OR lower(a_path) LIKE '%\dotnet\sdk\%'
                                                           OR lower(a_path) LIKE '%\jetbrains\%'))) THEN 1
@@ -90,8 +89,7 @@ WHERE l.dev = 0
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\microsoft visual studio\%'
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\dotnet\sdk\%'
   AND lower(coalesce(c.parent_path, '')) NOT LIKE '%\jetbrains\%'
-  AND coalesce(c.parent_name, '') NOT IN ('devenv.exe', 'dotnet.exe', 'vbcscompiler.exe',
-                                          'servicehub.host.clr.x86.exe', 'rider64.exe', 'code.exe',
-                                          'vstest.console.exe', 'testhost.exe', 'agent.worker.exe',
-                                          'agent.listener.exe', 'runner.worker.exe', 'runner.listener.exe',
-                                          'gitlab-runner.exe', 'buildagent.exe');
+  AND coalesce(c.parent_name, '') NOT IN /* vocab:windows_dev_environment .exe */ (
+      'devenv.exe', 'dotnet.exe', 'vbcscompiler.exe', 'servicehub.host.clr.x86.exe', 'rider64.exe',
+      'code.exe', 'vstest.console.exe', 'testhost.exe', 'agent.worker.exe', 'agent.listener.exe',
+      'runner.worker.exe', 'runner.listener.exe', 'gitlab-runner.exe', 'buildagent.exe');

@@ -26,7 +26,7 @@ compilers AS MATERIALIZED (
   FROM starts c
   LEFT JOIN starts s ON s.pid = c.ppid
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
-  WHERE c.name IN ('csc.exe', 'vbc.exe')
+  WHERE c.name IN /* vocab:elastic_dotnet_compilers .exe */ ('csc.exe', 'vbc.exe')
 ),
 lineage AS (
   SELECT c.*, coalesce(c.s_path, pr.path) AS parent_path, coalesce(c.s_name, lower(pr.name)) AS parent_name,
@@ -38,5 +38,6 @@ SELECT DISTINCT time, pid AS compiler_pid, path AS compiler_path, name AS compil
        cmdline AS compiler_cmdline, ppid AS parent_pid, parent_path, parent_name, parent_cmdline,
        username AS compiler_user, 'elastic_dotnet_parent' AS fallback
 FROM lineage
-WHERE parent_name IN ('wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe',
-                      'rundll32.exe', 'cmstp.exe', 'regsvr32.exe');
+WHERE parent_name IN /* vocab:elastic_dotnet_parents .exe */ (
+    'wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe', 'rundll32.exe', 'cmstp.exe',
+    'regsvr32.exe');

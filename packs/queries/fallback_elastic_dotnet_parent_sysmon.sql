@@ -38,6 +38,7 @@ SELECT time, pid AS compiler_pid, path AS compiler_path, name AS compiler_name,
        cmdline AS compiler_cmdline, ppid AS parent_pid, parent_path, parent_name, parent_cmdline,
        username AS compiler_user, 'elastic_dotnet_parent' AS fallback
 FROM named
-WHERE name IN ('csc.exe', 'vbc.exe')
-  AND parent_name IN ('wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe',
-                      'rundll32.exe', 'cmstp.exe', 'regsvr32.exe');
+WHERE name IN /* vocab:elastic_dotnet_compilers .exe */ ('csc.exe', 'vbc.exe')
+  AND parent_name IN /* vocab:elastic_dotnet_parents .exe */ (
+      'wscript.exe', 'mshta.exe', 'cscript.exe', 'wmic.exe', 'svchost.exe', 'rundll32.exe', 'cmstp.exe',
+      'regsvr32.exe');

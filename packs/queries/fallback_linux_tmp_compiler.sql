@@ -26,7 +26,8 @@ compilers AS MATERIALIZED (
   FROM starts c
   LEFT JOIN starts s ON s.pid = c.ppid
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
-  WHERE (c.name IN ('cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+  WHERE (c.name IN /* vocab:posix_cc_compilers */ (
+      'cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
          OR c.name GLOB '*-gcc' OR c.name GLOB '*-g++' OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*'
          OR c.name GLOB '*-gcc-[0-9]*' OR c.name GLOB '*-g++-[0-9]*' OR c.name GLOB 'clang-[0-9]*'
          OR c.name GLOB 'clang++-[0-9]*')

@@ -26,7 +26,8 @@ starts AS MATERIALIZED (
 ),
 compilers AS MATERIALIZED (
   SELECT * FROM starts
-  WHERE name IN ('cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
+  WHERE name IN /* vocab:posix_cc_compilers */ (
+      'cc', 'c++', 'c89', 'c99', 'gcc', 'g++', 'clang', 'clang++', 'tcc')
      OR name GLOB '*-gcc' OR name GLOB '*-g++' OR name GLOB 'gcc-[0-9]*' OR name GLOB 'g++-[0-9]*'
      OR name GLOB '*-gcc-[0-9]*' OR name GLOB '*-g++-[0-9]*' OR name GLOB 'clang-[0-9]*'
      OR name GLOB 'clang++-[0-9]*'
@@ -47,8 +48,8 @@ lineage AS MATERIALIZED (
          max(CASE WHEN depth = 1 THEN a_path END) AS parent_path,
          max(CASE WHEN depth = 1 THEN a_name END) AS parent_name,
          max(CASE WHEN depth = 1 THEN a_cmdline END) AS parent_cmdline,
-         max(CASE WHEN depth >= 1 AND (a_name IN ('nginx', 'apache2', 'httpd', 'lighttpd', 'caddy',
-                                                  'uwsgi', 'gunicorn')
+         max(CASE WHEN depth >= 1 AND (a_name IN /* vocab:posix_web_servers */ (
+             'nginx', 'apache2', 'httpd', 'lighttpd', 'caddy', 'uwsgi', 'gunicorn')
                                        OR a_name GLOB 'php-fpm*' OR a_name GLOB 'php-cgi*') THEN 1
                   ELSE 0 END) AS web
   FROM ancestry
@@ -62,4 +63,5 @@ FROM compilers c
 JOIN lineage l ON l.c_pid = c.pid AND l.c_time = c.time
 LEFT JOIN users u ON u.uid = c.uid
 WHERE l.web = 1
-   OR u.username IN ('www-data', 'apache', 'nginx', 'http', 'wwwrun', 'lighttpd');
+   OR u.username IN /* vocab:posix_web_server_users */ (
+       'www-data', 'apache', 'nginx', 'http', 'wwwrun', 'lighttpd');

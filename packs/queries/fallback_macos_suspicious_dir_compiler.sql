@@ -26,7 +26,8 @@ compilers AS MATERIALIZED (
   FROM starts c
   LEFT JOIN starts s ON s.pid = c.ppid
     AND s.time = (SELECT max(x.time) FROM starts x WHERE x.pid = c.ppid AND x.time <= c.time)
-  WHERE (c.name IN ('cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'mcs', 'osacompile')
+  WHERE (c.name IN /* vocab:darwin_fallback_compilers */ (
+      'cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'swiftc', 'mcs', 'osacompile')
          OR c.name GLOB 'gcc-[0-9]*' OR c.name GLOB 'g++-[0-9]*')
     AND (c.cwd IN ('/tmp', '/private/tmp', '/private/var/tmp', '/Users/Shared')
          OR c.cwd GLOB '/tmp/*' OR c.cwd GLOB '/private/tmp/*' OR c.cwd GLOB '/private/var/tmp/*'

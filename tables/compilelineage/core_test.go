@@ -113,3 +113,17 @@ func TestCoreSpeaksTheVocabulary(t *testing.T) {
 		}
 	}
 }
+
+// TestCompilerListsAreCompilers: the compiler names the fallback queries watch are compilers
+// to the table too.
+func TestCompilerListsAreCompilers(t *testing.T) {
+	for _, list := range []string{vocab.ListPosixCCCompilers, vocab.ListWindowsCompilers, vocab.ListAN1381Compilers,
+		vocab.ListElasticDotNetCompilers} {
+		items, _ := vocab.Items(list)
+		for _, n := range items {
+			if k := compilerKind(n, "", n+" -o x a.c"); k == kindNone || k == kindHelper {
+				t.Errorf("%s: %s is not a compiler to the table (kind %q)", list, n, k)
+			}
+		}
+	}
+}

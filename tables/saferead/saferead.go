@@ -17,7 +17,9 @@
 //   - files larger than the cap, and reads that take longer than the time bound.
 //
 // A refusal is a *Refusal error; callers record it (compile_lineage puts it in link_evidence
-// and telemetry_gaps). The path checks are pure functions, tested on every platform.
+// and telemetry_gaps). Relative paths, paths of another platform and files that are not
+// response files are ErrNotApplicable instead: nothing unsafe was asked, so nothing is
+// recorded. The path checks are pure functions, tested on every platform.
 package saferead
 
 import (
@@ -65,7 +67,18 @@ func (r *Refusal) Error() string {
 // this package.
 func (r *Refusal) RefusalReason() string { return r.Reason }
 
-func refuse(path, reason string) error { return &Refusal{Path: path, Reason: reason} }
+// ErrNotApplicable is the error for a path that names no file this host could read for the
+// compile: a relative path whose folder is unknown, a path of another platform (a Windows
+// path replayed on Linux), or a file that is not a response file. It is not a refusal: the
+// path is simply not used, as a file that is gone.
+var ErrNotApplicable = errors.New("not a readable response file path here")
+
+func refuse(path, reason string) error {
+	if reason == ReasonRelative || reason == ReasonNotResponseFile {
+		return fmt.Errorf("%q: %w (%s)", path, ErrNotApplicable, reason)
+	}
+	return &Refusal{Path: path, Reason: reason}
+}
 
 // Limits bounds a read. Zero fields take the defaults.
 type Limits struct {

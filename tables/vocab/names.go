@@ -33,6 +33,8 @@ var lists = []List{
 		[]string{"nc", "ncat", "netcat", "socat", "telnet"}},
 	{"posix_cc_compilers", "C compiler drivers by plain name (versioned and target-prefixed names are matched by pattern)",
 		[]string{"cc", "c++", "c89", "c99", "gcc", "g++", "clang", "clang++", "tcc"}},
+	{"darwin_fallback_compilers", "compilers the extension-free macOS fallback query watches by plain name: C drivers, Swift, Mono C# and AppleScript (versioned gcc by pattern)",
+		[]string{"cc", "c++", "gcc", "g++", "clang", "clang++", "swiftc", "mcs", "osacompile"}},
 	{"posix_web_servers", `Elastic "Suspicious Web Server Child Process": Linux web and application servers by plain name (php-fpm*, php-cgi* by pattern)`,
 		[]string{"nginx", "apache2", "httpd", "lighttpd", "caddy", "uwsgi", "gunicorn"}},
 	{"posix_web_server_users", "accounts Linux distributions run web servers as (Debian www-data, RHEL apache, Arch http, SUSE wwwrun)",
@@ -89,32 +91,41 @@ func ContainsAny(name, s string) bool {
 	return Any(name, func(item string) bool { return strings.Contains(s, item) })
 }
 
-func mustList(name string) []string {
+// listsByName indexes lists for the membership tests the lineage runs per event.
+var listsByName = func() map[string][]string {
+	m := make(map[string][]string, len(lists))
 	for _, l := range lists {
-		if l.Name == name {
-			return l.Items
-		}
+		m[l.Name] = l.Items
 	}
-	panic("vocab: no list " + name)
+	return m
+}()
+
+func mustList(name string) []string {
+	items, ok := listsByName[name]
+	if !ok {
+		panic("vocab: no list " + name)
+	}
+	return items
 }
 
 // List names, for callers that test membership.
 const (
-	ListElasticDotNetParents   = "elastic_dotnet_parents"
-	ListElasticDotNetCompilers = "elastic_dotnet_compilers"
-	ListAN1381Compilers        = "an1381_compilers"
-	ListWindowsCompilers       = "windows_compilers"
-	ListWindowsDevEnvironment  = "windows_dev_environment"
-	ListRemoteExecHosts        = "remote_exec_hosts"
-	ListNetworkTools           = "network_tools"
-	ListPosixCCCompilers       = "posix_cc_compilers"
-	ListPosixWebServers        = "posix_web_servers"
-	ListPosixWebServerUsers    = "posix_web_server_users"
-	ListEncodedPowerShell      = "encoded_powershell_markers"
-	ListWindowsUserWritable    = "windows_user_writable_dirs"
-	ListPosixUserWritable      = "posix_user_writable_dirs"
-	ListWindowsDevInstallDirs  = "windows_dev_install_dirs"
-	ListWindowsCompilerDirs    = "windows_compiler_dirs"
+	ListElasticDotNetParents    = "elastic_dotnet_parents"
+	ListElasticDotNetCompilers  = "elastic_dotnet_compilers"
+	ListAN1381Compilers         = "an1381_compilers"
+	ListWindowsCompilers        = "windows_compilers"
+	ListWindowsDevEnvironment   = "windows_dev_environment"
+	ListRemoteExecHosts         = "remote_exec_hosts"
+	ListNetworkTools            = "network_tools"
+	ListPosixCCCompilers        = "posix_cc_compilers"
+	ListDarwinFallbackCompilers = "darwin_fallback_compilers"
+	ListPosixWebServers         = "posix_web_servers"
+	ListPosixWebServerUsers     = "posix_web_server_users"
+	ListEncodedPowerShell       = "encoded_powershell_markers"
+	ListWindowsUserWritable     = "windows_user_writable_dirs"
+	ListPosixUserWritable       = "posix_user_writable_dirs"
+	ListWindowsDevInstallDirs   = "windows_dev_install_dirs"
+	ListWindowsCompilerDirs     = "windows_compiler_dirs"
 )
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Checks one scenario that already ran against its expected.json, inside the VM:
 #  - compile_lineage and compile_telemetry through the running daemon (osqueryi --connect);
 #  - the pack queries' rows in osqueryd.results.log (waits for the scheduled queries to fire);

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Runs every scenario (or the ones named), then asserts each, copies the result log out for the host's
 # correlator run, and writes C:\lineage\vm\out\report.txt. Exits 1 when any scenario failed.
 # Usage: Invoke-AllScenarios.ps1 [name[,name...]] (arguments through $args, see Invoke-Scenario.ps1).

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Runs one scenario's run.ps1 as the vagrant user through a scheduled task (parent svchost.exe), so the
 # WinRM host that `vagrant winrm` uses (wsmprovhost.exe, a remote-admin parent) is not in the ancestry.
 # Usage: Invoke-Scenario.ps1 <scenario name>. Arguments come through $args: a param() block would have to

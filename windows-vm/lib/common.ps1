@@ -102,15 +102,16 @@ function Get-FileSha256 {
 }
 
 function Assert-PinnedHash {
-    # $Expected 'PIN-ME' means not pinned yet: print the hash to pin and go on (README: pinning).
-    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Expected)
+    # Refuses a file whose sha256 is not the pinned one, saying how to move the pin (README: What is pinned).
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][string]$Expected,
+        [Parameter(Mandatory = $true)][string]$PinnedIn)
+    if ($Expected -notmatch '^[0-9A-Fa-f]{64}$') { throw ('{0}: the pin {1} is not a SHA-256' -f $PinnedIn, $Expected) }
     $actual = Get-FileSha256 -Path $Path
-    if ($Expected -eq 'PIN-ME') {
-        Write-Warning ('UNPINNED download {0} sha256={1}: put this value in the script to pin it' -f $Path, $actual)
-        return
-    }
     if ($actual -ne $Expected.ToLowerInvariant()) {
-        throw ('sha256 mismatch for {0}: got {1}, pinned {2}' -f $Path, $actual, $Expected)
+        Remove-Item -LiteralPath $Path -Force
+        throw (('sha256 mismatch for {0}: downloaded {1}, pinned {2}. Refusing it. If the publisher released a new ' +
+            'version you want, check its signature, then set the pin in {3} to {1} (and the version next to it); ' +
+            'or put the pinned file in windows-vm/cache/.') -f (Split-Path -Leaf $Path), $actual, $Expected.ToLowerInvariant(), $PinnedIn)
     }
 }
 
@@ -118,7 +119,7 @@ function Get-PinnedDownload {
     # Returns the local path of a download: windows-vm/cache/<Name> when present (offline rebuilds),
     # else a previous download, else a fresh one from $Url; its sha256 is checked against $Sha256.
     param([Parameter(Mandatory = $true)][string]$Url, [Parameter(Mandatory = $true)][string]$Name,
-        [Parameter(Mandatory = $true)][string]$Sha256)
+        [Parameter(Mandatory = $true)][string]$Sha256, [Parameter(Mandatory = $true)][string]$PinnedIn)
     [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
     $ProgressPreference = 'SilentlyContinue'
     $path = Join-Path $ClabWork "downloads\$Name"
@@ -128,7 +129,7 @@ function Get-PinnedDownload {
     } elseif (-not (Test-Path -LiteralPath $path)) {
         Invoke-WebRequest -UseBasicParsing -Uri $Url -OutFile $path
     }
-    Assert-PinnedHash -Path $path -Expected $Sha256
+    Assert-PinnedHash -Path $path -Expected $Sha256 -PinnedIn $PinnedIn
     return $path
 }
 

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Parses every PowerShell file synced into the guest and fails listing every file with errors.
 # This is the only faithful PowerShell syntax gate: the Linux host has no pwsh.
 . 'C:\lineage\vm\lib\common.ps1'

@@ -1,18 +1,17 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Installs a pinned Sysmon with the pinned lab configuration (provision/sysmon-config.xml).
 . 'C:\lineage\vm\lib\common.ps1'
 
-# Pins. The download URL is not versioned, so the version is checked on the binary and the zip hash pinned.
-$SysmonVersion = '15.15'
+# Pins. The download URL is not versioned, so the zip hash is pinned and the version checked on the binary.
+# Sysmon 15.22 (2026-09-10); the hash is the one winget's manifest for that release records
+# (microsoft/winget-pkgs, manifests/m/Microsoft/Sysinternals/Sysmon/15.22).
+$SysmonVersion = '15.22'
 $SysmonZipUrl = 'https://download.sysinternals.com/files/Sysmon.zip'
-$SysmonZipSha256 = 'PIN-ME'
+$SysmonZipSha256 = '00ecf1b46aec99299d3ae0bca79dc621458bd014b20b509d7c5c8e8c8611aa54'
 $ConfigPath = Join-Path $ClabVm 'provision\sysmon-config.xml'
 
 # A zip placed in windows-vm/cache/ (git-ignored) is used instead of the download, for offline rebuilds.
-$zip = Get-PinnedDownload -Url $SysmonZipUrl -Name 'Sysmon.zip' -Sha256 $SysmonZipSha256
+$zip = Get-PinnedDownload -Url $SysmonZipUrl -Name 'Sysmon.zip' -Sha256 $SysmonZipSha256 -PinnedIn 'windows-vm/provision/20-sysmon.ps1 ($SysmonZipSha256)'
 $dir = Join-Path $ClabWork 'sysmon'
 Expand-Archive -LiteralPath $zip -DestinationPath $dir -Force
 $exe = Join-Path $dir 'Sysmon64.exe'

@@ -1,17 +1,15 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Installs a pinned osquery MSI and writes its flag file and configuration (packs, file_paths, decorators).
 # The service is started by 40-extension.ps1 once the extension is in place.
 . 'C:\lineage\vm\lib\common.ps1'
 
-# Pins: the official package URL for the version; the hash is pinned after the first download (README).
+# Pins: the release MSI of the version and its SHA-256 as winget's manifest for it records
+# (microsoft/winget-pkgs, manifests/o/osquery/osquery/5.23.1).
 $OsqueryVersion = '5.23.1'
-$OsqueryMsiUrl = "https://pkg.osquery.io/windows/osquery-$OsqueryVersion.msi"
-$OsqueryMsiSha256 = 'PIN-ME'
+$OsqueryMsiUrl = "https://github.com/osquery/osquery/releases/download/$OsqueryVersion/osquery-$OsqueryVersion.msi"
+$OsqueryMsiSha256 = 'bb3adc9f32f257147855404d24bceebcd8baf6e65f4d4ca43e186f4a85fa6ed3'
 
-$msi = Get-PinnedDownload -Url $OsqueryMsiUrl -Name "osquery-$OsqueryVersion.msi" -Sha256 $OsqueryMsiSha256
+$msi = Get-PinnedDownload -Url $OsqueryMsiUrl -Name "osquery-$OsqueryVersion.msi" -Sha256 $OsqueryMsiSha256 -PinnedIn 'windows-vm/provision/30-osquery.ps1 ($OsqueryMsiSha256)'
 
 $osqueryd = Join-Path $OsqueryHome 'osqueryd\osqueryd.exe'
 $installed = $false

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Installs compile_lineage.ext.exe (built on the host by `make build`) the way osqueryd demands:
 # Administrators own the binary and its folder, no inherited ACEs, no write for users,
 # and an extensions.load without a byte-order mark. Then starts osqueryd and waits for the extension.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
@@ -57,7 +58,7 @@ func (e *Engine) hostRisk(row hostRow, rec *lineage.Record, role score.Role, res
 	window := int64(hp.Window.Duration / time.Second)
 	h.Entries = slices.DeleteFunc(h.Entries, func(x RiskEntry) bool { return x.Time <= at-window })
 	i := slices.IndexFunc(h.Entries, func(x RiskEntry) bool { return x.LineageID == rec.LineageID })
-	entry := RiskEntry{LineageID: rec.LineageID, Score: res.Score, Severity: res.Severity, Stage: rec.Stage, Time: at,
+	entry := RiskEntry{LineageID: strings.Clone(rec.LineageID), Score: res.Score, Severity: res.Severity, Stage: rec.Stage, Time: at,
 		Techniques: score.Techniques(e.Policy, rec), Tactics: score.Tactics(rec)}
 	switch {
 	case i < 0:

@@ -1,5 +1,7 @@
 package engine
 
+import "strings"
+
 // Prior is what the engine remembers of a lineage.
 type Prior struct {
 	Stage       int     `json:"stage"`
@@ -113,8 +115,12 @@ func (s *State) Lineage(id string) (Prior, bool) {
 	return p, ok
 }
 
-// SetLineage records a lineage.
+// SetLineage records a lineage. A new id is copied, so the state does not
+// keep the row it came from alive.
 func (s *State) SetLineage(id string, p Prior) {
+	if _, ok := s.lineages[id]; !ok {
+		id = strings.Clone(id)
+	}
 	s.lineages[id] = p
 	if s.track {
 		s.dirtyLineages[id] = struct{}{}
@@ -128,6 +134,10 @@ func (s *State) SeePair(host, parent, compiler string) (hostFirst, fleetFirst bo
 	fk := PairKey{Parent: parent, Compiler: compiler}
 	if _, ok := s.pairs[hk]; !ok {
 		hostFirst = true
+		// Copies: the state must not keep the row's buffer alive.
+		parent, compiler = strings.Clone(parent), strings.Clone(compiler)
+		hk = PairKey{Host: strings.Clone(host), Parent: parent, Compiler: compiler}
+		fk = PairKey{Parent: parent, Compiler: compiler}
 		s.pairs[hk] = struct{}{}
 		if s.track {
 			s.dirtyPairs = append(s.dirtyPairs, hk)

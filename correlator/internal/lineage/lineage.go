@@ -18,29 +18,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
-// Stages in increasing order of evidence.
+// Stages in increasing order of evidence (tables/vocab owns them).
 const (
-	StageCompile  = "compile"
-	StageWritten  = "written"
-	StageExecuted = "executed"
-	StageNetwork  = "network"
+	StageCompile  = vocab.StageCompile
+	StageWritten  = vocab.StageWritten
+	StageExecuted = vocab.StageExecuted
+	StageNetwork  = vocab.StageNetwork
 )
 
 // StageRank orders stages; unknown stages rank as compile.
-func StageRank(stage string) int {
-	switch stage {
-	case StageWritten:
-		return 1
-	case StageExecuted:
-		return 2
-	case StageNetwork:
-		return 3
-	default:
-		return 0
-	}
-}
+func StageRank(stage string) int { return vocab.StageRank(stage) }
 
 // FallbackNamespace is the uuid namespace of lineage ids derived for
 // fallback rows.
@@ -105,15 +95,15 @@ func Classify(c resultlog.Columns) Kind {
 	var id, name, stage, fallback, path bool
 	for i := range c.Len() {
 		switch string(c.KeyBytes(i)) {
-		case "lineage_id":
+		case vocab.ColLineageID:
 			id = true
-		case "compiler_name":
+		case vocab.ColCompilerName:
 			name = true
-		case "stage":
+		case vocab.ColStage:
 			stage = true
-		case "fallback":
+		case vocab.ColFallback:
 			fallback = true
-		case "compiler_path":
+		case vocab.ColCompilerPath:
 			path = true
 		}
 	}
@@ -237,16 +227,17 @@ type decoder struct {
 }
 
 func (d *decoder) str(f, i int) {
-	if (d.scoring && displayOnly[f]) || (d.display && !displayOnly[f]) {
+	if !d.wants(f) {
 		return
 	}
 	if d.sb == nil {
+		// One buffer sized for every string this decode keeps (raw
+		// lengths: unescaping only shortens).
 		total := 0
 		for j := range d.c.Len() {
-			total += d.c.RawLen(j)
-		}
-		if d.scoring {
-			total = min(total, 512) // the scoring fields are a fraction of a row
+			if g := stringField(d.c.KeyBytes(j)); g >= 0 && d.wants(g) {
+				total += d.c.RawLen(j)
+			}
 		}
 		d.sb = &strings.Builder{}
 		d.sb.Grow(total)
@@ -312,82 +303,97 @@ func (d *decoder) finish(r *Record) {
 	r.Fallback = get(fFallback)
 }
 
+// stringField returns the string field of a column name, or -1.
+func stringField(key []byte) int {
+	switch string(key) {
+	case vocab.ColLineageID:
+		return fLineageID
+	case vocab.ColPlatform:
+		return fPlatform
+	case vocab.ColSource:
+		return fSource
+	case vocab.ColCompilerGUID:
+		return fCompilerGUID
+	case vocab.ColCompilerPath:
+		return fCompilerPath
+	case vocab.ColCompilerName:
+		return fCompilerName
+	case vocab.ColCompilerOriginalName:
+		return fCompilerOriginalName
+	case vocab.ColCompilerCmdline:
+		return fCompilerCmdline
+	case vocab.ColCompilerUser:
+		return fCompilerUser
+	case vocab.ColParentPath:
+		return fParentPath
+	case vocab.ColParentName:
+		return fParentName
+	case vocab.ColParentCmdline:
+		return fParentCmdline
+	case vocab.ColAncestry:
+		return fAncestry
+	case vocab.ColParentClass:
+		return fParentClass
+	case vocab.ColOutputPath:
+		return fOutputPath
+	case vocab.ColOutputSource:
+		return fOutputSource
+	case vocab.ColArtifactSHA256:
+		return fArtifactSHA256
+	case vocab.ColFirstRemoteAddress:
+		return fFirstRemoteAddress
+	case vocab.ColConnectionOrigin:
+		return fConnectionOrigin
+	case vocab.ColFollowupProcesses:
+		return fFollowupProcesses
+	case vocab.ColStage:
+		return fStage
+	case vocab.ColLinkEvidence:
+		return fLinkEvidence
+	case vocab.ColReasons:
+		return fReasons
+	case vocab.ColTelemetryGaps:
+		return fTelemetryGaps
+	case vocab.ColFallback:
+		return fFallback
+	}
+	return -1
+}
+
+func (d *decoder) wants(f int) bool {
+	return !(d.scoring && displayOnly[f]) && !(d.display && !displayOnly[f])
+}
+
 func (d *decoder) set(r *Record, i int) {
 	c := d.c
+	if f := stringField(c.KeyBytes(i)); f >= 0 {
+		d.str(f, i)
+		return
+	}
 	// A switch over the key bytes compiles to comparisons without allocation.
 	switch string(c.KeyBytes(i)) {
-	case "lineage_id":
-		d.str(fLineageID, i)
-	case "time":
+	case vocab.ColTime:
 		r.Time = c.Int(i)
-	case "platform":
-		d.str(fPlatform, i)
-	case "source":
-		d.str(fSource, i)
-	case "compiler_pid":
+	case vocab.ColCompilerPID:
 		r.CompilerPID = c.Int(i)
-	case "compiler_guid":
-		d.str(fCompilerGUID, i)
-	case "compiler_path":
-		d.str(fCompilerPath, i)
-	case "compiler_name":
-		d.str(fCompilerName, i)
-	case "compiler_original_name":
-		d.str(fCompilerOriginalName, i)
-	case "compiler_cmdline":
-		d.str(fCompilerCmdline, i)
-	case "compiler_user":
-		d.str(fCompilerUser, i)
-	case "parent_pid":
+	case vocab.ColParentPID:
 		r.ParentPID = c.Int(i)
-	case "parent_path":
-		d.str(fParentPath, i)
-	case "parent_name":
-		d.str(fParentName, i)
-	case "parent_cmdline":
-		d.str(fParentCmdline, i)
-	case "ancestry":
-		d.str(fAncestry, i)
-	case "parent_class":
-		d.str(fParentClass, i)
-	case "output_path":
-		d.str(fOutputPath, i)
-	case "output_source":
-		d.str(fOutputSource, i)
-	case "artifact_written":
+	case vocab.ColArtifactWritten:
 		r.ArtifactWritten = c.Int(i) != 0
-	case "artifact_written_time":
+	case vocab.ColArtifactWrittenTime:
 		r.ArtifactWrittenTime = c.Int(i)
-	case "artifact_sha256":
-		d.str(fArtifactSHA256, i)
-	case "executions":
+	case vocab.ColExecutions:
 		r.Executions = c.Int(i)
-	case "first_exec_pid":
+	case vocab.ColFirstExecPID:
 		r.FirstExecPID = c.Int(i)
-	case "first_exec_time":
+	case vocab.ColFirstExecTime:
 		r.FirstExecTime = c.Int(i)
-	case "connections":
+	case vocab.ColConnections:
 		r.Connections = c.Int(i)
-	case "first_remote_address":
-		d.str(fFirstRemoteAddress, i)
-	case "first_remote_port":
+	case vocab.ColFirstRemotePort:
 		r.FirstRemotePort = c.Int(i)
-	case "connection_origin":
-		d.str(fConnectionOrigin, i)
-	case "followup_processes":
-		d.str(fFollowupProcesses, i)
-	case "stage":
-		d.str(fStage, i)
-	case "link_evidence":
-		d.str(fLinkEvidence, i)
-	case "suspicious":
+	case vocab.ColSuspicious:
 		r.Suspicious = c.Int(i) != 0
-	case "reasons":
-		d.str(fReasons, i)
-	case "telemetry_gaps":
-		d.str(fTelemetryGaps, i)
-	case "fallback":
-		d.str(fFallback, i)
 	}
 }
 
@@ -407,7 +413,7 @@ func SplitList(s string) []string {
 	if s == "" {
 		return nil
 	}
-	parts := strings.Split(s, ";")
+	parts := strings.Split(s, vocab.ListSeparator)
 	out := parts[:0]
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
@@ -421,9 +427,4 @@ func SplitList(s string) []string {
 }
 
 // BaseName returns the lower-case last element of a Windows or POSIX path.
-func BaseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	return strings.ToLower(p)
-}
+func BaseName(p string) string { return vocab.BaseName(p) }

@@ -211,6 +211,22 @@ func (p *Policy) validate() *validationError {
 	if !(p.Rarity.HostFirstPairLR >= 1) || !(p.Rarity.FleetFirstPairLR >= 1) || !validLR(p.Rarity.HostFirstPairLR) || !validLR(p.Rarity.FleetFirstPairLR) {
 		return bad("rarity likelihood ratios must be at least 1 and finite", "rarity")
 	}
+	for _, c := range vocab.Classes() {
+		if _, ok := p.ParentClassLR[c]; !ok {
+			return bad("parent_class_lr needs "+c, "parent_class_lr")
+		}
+	}
+	for _, code := range vocab.ReasonCodes() {
+		if _, ok := p.ReasonLR[code]; !ok {
+			return bad("reason_lr needs "+code, "reason_lr")
+		}
+	}
+	for name, c := range p.ParentClasses {
+		if !slices.Contains(vocab.Classes(), c) {
+			return bad(fmt.Sprintf("parent_classes: %s has class %q, not one of %s", name, c, strings.Join(vocab.Classes(), ", ")),
+				"parent_classes", name)
+		}
+	}
 	for _, r := range BuiltinRoles {
 		if _, ok := p.Roles[r]; !ok {
 			return bad("roles needs the built-in role "+r, "roles")
@@ -403,9 +419,10 @@ func (p *Policy) MostImportant(roles []string) string {
 	return best
 }
 
-// ParentClass returns the class of a parent image name: the policy's
-// parent_classes override, else the class the compile_lineage table gives
-// it (vocab.ClassOf), which is "unknown" for names it does not list.
+// ParentClass returns the class of a parent image name: the policy's own
+// parent_classes entry when it has one (a site's override), else the class
+// compile_lineage gives it (tables/vocab), so a fallback row's parent gets
+// the same class as the table would give.
 func (p *Policy) ParentClass(parentName string) string {
 	if c, ok := p.ParentClasses[strings.ToLower(parentName)]; ok {
 		return c

@@ -2,11 +2,8 @@ package policy
 
 import (
 	"bytes"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -123,52 +120,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted threshold %v", p.AlertThreshold)
 		}
 	})
-}
-
-// TestPolicyCoversTheVocabulary fails when the table and the shipped policy
-// drift: every reason code and parent class compile_lineage emits has a
-// likelihood ratio, and the policy knows no code or class the table lacks.
-func TestPolicyCoversTheVocabulary(t *testing.T) {
-	t.Parallel()
-	p, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes := vocab.ReasonCodes()
-	for _, c := range codes {
-		if _, ok := p.ReasonLR[c]; !ok {
-			t.Errorf("reason code %s has no reason_lr", c)
-		}
-	}
-	for c := range p.ReasonLR {
-		if !slices.Contains(codes, c) {
-			t.Errorf("reason_lr %s is not a code compile_lineage emits", c)
-		}
-	}
-	classes := vocab.Classes()
-	for _, c := range classes {
-		if _, ok := p.ParentClassLR[c]; !ok {
-			t.Errorf("parent class %s has no parent_class_lr", c)
-		}
-	}
-	for c := range p.ParentClassLR {
-		if !slices.Contains(classes, c) {
-			t.Errorf("parent_class_lr %s is not a class compile_lineage emits", c)
-		}
-	}
-	// Fallback rows get the table's class for the same parent.
-	for _, c := range classes {
-		for _, name := range vocab.ClassMembers(c) {
-			if got := p.ParentClass(name + ".exe"); got != c {
-				t.Errorf("ParentClass(%s.exe) = %s, the table says %s", name, got, c)
-			}
-		}
-	}
-	for code, implied := range p.FallbackReasons {
-		for _, c := range implied {
-			if !slices.Contains(codes, c) {
-				t.Errorf("fallback_reasons %s implies %s, not a code compile_lineage emits", code, c)
-			}
-		}
-	}
 }

@@ -97,7 +97,7 @@ func TestBuildNodes(t *testing.T) {
 		"ws-finance-07 powershell.exe": { // Add-Type: the parent connected out
 			kinds:  []string{KindAncestor, KindAncestor, KindParent, KindCompiler, KindArtifact, KindConn},
 			labels: map[string]string{"parent": "powershell.exe", "artifact": "x1rq4dcn.dll"},
-			edges:  map[string]string{"compiler>artifact": "response_file:refused, write:process_guid", "parent>conn": "net:parent_guid"},
+			edges:  map[string]string{"compiler>artifact": "write:process_guid", "parent>conn": "net:parent_guid"},
 		},
 		"ws-gap-01 ": {
 			kinds:   []string{KindGap, KindCompiler, KindArtifact, KindGap, KindGap},

@@ -81,16 +81,6 @@ const (
 	TacticC2             = "TA0011"
 )
 
-// reasonText holds the plain words of every reason code the
-// compile_lineage table sets (read-only after init).
-var reasonText = func() map[string]string {
-	m := map[string]string{}
-	for _, r := range vocab.Reasons() {
-		m[r.Code] = r.Words
-	}
-	return m
-}()
-
 var stageText = map[string]string{
 	lineage.StageCompile:  "a compiler ran",
 	lineage.StageWritten:  "the compile wrote an artifact",
@@ -128,9 +118,10 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 			Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
 	}
 	var evidence float64
-	// add counts one likelihood ratio; detail builds its words only when
-	// explaining.
-	add := func(code string, lr float64, detail func() string) {
+	// add counts one likelihood ratio. Codes and words are built only when
+	// explaining (code and detail are "" otherwise), so Quick allocates
+	// nothing here.
+	add := func(code string, lr float64, detail string) {
 		b := policy.Bits(lr)
 		evidence += b
 		y += b
@@ -138,20 +129,27 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 			return
 		}
 		s := Scale(y, h)
-		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, LR: lr, Detail: detail()})
+		reasons = append(reasons, Reason{Code: code, Points: round2(s - prev), Bits: b, LR: lr, Detail: detail})
 		prev = s
+	}
+	// words returns parts joined when explaining, else "".
+	words := func(parts ...string) string {
+		if !explain {
+			return ""
+		}
+		return strings.Join(parts, "")
 	}
 
 	stage := rec.Stage
 	if _, ok := p.StageLR[stage]; !ok {
 		stage = lineage.StageCompile
 	}
-	add("stage_"+stage, p.StageLR[stage], func() string { return stageText[stage] })
+	add(words("stage_", stage), p.StageLR[stage], stageText[stage])
 
 	class := parentClass(p, rec)
-	add("parent_class_"+class, p.ParentClassLR[class], func() string { return "parent " + orUnknown(rec.ParentName) + " is " + class })
+	add(words("parent_class_", class), p.ParentClassLR[class], words("parent ", orUnknown(rec.ParentName), " is ", class))
 	if slices.Contains(rp.RoutineParentClasses, class) {
-		add("routine_parent", rp.RoutineLR, func() string { return class + " parent is routine on role " + roleName + " (" + label + ")" })
+		add("routine_parent", rp.RoutineLR, words(class, " parent is routine on role ", roleName, " (", label, ")"))
 	}
 
 	codes := rec.Reasons
@@ -164,27 +162,27 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	}
 	for _, code := range codes {
 		lr, ok := p.ReasonLR[code]
-		txt := reasonText[code]
 		if !ok {
-			lr = p.UnknownReasonLR
-			txt = "reason code not in the policy"
+			add(code, p.UnknownReasonLR, "reason code not in the policy")
+			continue
 		}
-		add(code, lr, func() string { return txt })
+		txt := ""
+		if explain {
+			txt, _ = vocab.ReasonWords(code) // the table's own words for its reason codes
+		}
+		add(code, lr, txt)
 	}
 	if rec.Fallback != "" {
-		add("fallback_query", p.FallbackLR, func() string { return "extension-free fallback query " + rec.Fallback + " (compile stage)" })
+		add("fallback_query", p.FallbackLR, words("extension-free fallback query ", rec.Fallback, " (compile stage)"))
 	}
 	if fullChain(rec) {
-		add("full_chain", p.FullChainLR, func() string {
-			return "compile, execute and connect out: Defense Evasion, Execution and Command and Control"
-		})
+		add("full_chain", p.FullChainLR, "compile, execute and connect out: Defense Evasion, Execution and Command and Control")
 	}
-	pair := func() string { return orUnknown(rec.ParentName) + " > " + rec.CompilerName }
 	if rarity.HostFirst {
-		add("rare_on_host", p.Rarity.HostFirstPairLR, func() string { return "first time " + pair() + " is seen on this host" })
+		add("rare_on_host", p.Rarity.HostFirstPairLR, words("first time ", orUnknown(rec.ParentName), " > ", rec.CompilerName, " is seen on this host"))
 	}
 	if rarity.FleetFirst {
-		add("rare_in_fleet", p.Rarity.FleetFirstPairLR, func() string { return "first time " + pair() + " is seen in the fleet" })
+		add("rare_in_fleet", p.Rarity.FleetFirstPairLR, words("first time ", orUnknown(rec.ParentName), " > ", rec.CompilerName, " is seen in the fleet"))
 	}
 	res.Probability = 1 / (1 + math.Exp2(-y))
 	ib := policy.Bits(rp.Impact)

@@ -421,3 +421,17 @@ func TestQuickMatchesEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickDoesNotAllocate guards the hot path: scoring a row that does
+// not alert builds no words.
+func TestQuickDoesNotAllocate(t *testing.T) {
+	p := defaultPolicy(t)
+	rec := chain(lineage.StageNetwork)
+	rec.Reasons = append(rec.Reasons, "made_up_code")
+	n := testing.AllocsPerRun(100, func() {
+		_ = Quick(p, rec, Role{Name: "developer_workstation", Label: "roles.csv:7"}, Rarity{HostFirst: true, FleetFirst: true})
+	})
+	if n != 0 {
+		t.Errorf("Quick allocates %.0f times per call", n)
+	}
+}

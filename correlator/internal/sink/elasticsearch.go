@@ -91,6 +91,13 @@ func (e *Elasticsearch) Send(ctx context.Context, batch []Record) error {
 		}
 		return &Permanent{Err: err}
 	}
+	return bulkResult(resp, len(batch))
+}
+
+// bulkResult reads a 2xx _bulk response for n documents: nil when all were
+// indexed, a *BatchError naming the items to retry and those rejected, or
+// an error (retry all) when the response cannot be read.
+func bulkResult(resp []byte, n int) error {
 	var br bulkResponse
 	if err := json.Unmarshal(resp, &br); err != nil {
 		return fmt.Errorf("elasticsearch _bulk: response: %w", err)
@@ -98,19 +105,28 @@ func (e *Elasticsearch) Send(ctx context.Context, batch []Record) error {
 	if !br.Errors {
 		return nil
 	}
-	if len(br.Items) != len(batch) {
-		return fmt.Errorf("elasticsearch _bulk: %d items in the response for %d documents", len(br.Items), len(batch))
+	if len(br.Items) != n {
+		return fmt.Errorf("elasticsearch _bulk: %d items in the response for %d documents", len(br.Items), n)
 	}
 	be := &BatchError{Cause: "elasticsearch _bulk: some documents failed", Rejected: map[int]string{}}
 	for i, it := range br.Items {
+		// One action per item; should a response carry more, a retryable
+		// failure wins over a rejection.
+		retry, reject := false, ""
 		for _, res := range it {
 			switch {
 			case res.Status >= 200 && res.Status <= 299:
 			case retryable(res.Status):
-				be.Retry = append(be.Retry, i)
-			default:
-				be.Rejected[i] = fmt.Sprintf("status %d: %s", res.Status, snippet(res.Error))
+				retry = true
+			case reject == "":
+				reject = fmt.Sprintf("status %d: %s", res.Status, snippet(res.Error))
 			}
+		}
+		switch {
+		case retry:
+			be.Retry = append(be.Retry, i)
+		case reject != "":
+			be.Rejected[i] = reject
 		}
 	}
 	if len(be.Retry) == 0 && len(be.Rejected) == 0 {

@@ -492,3 +492,39 @@ func TestSpoolSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("%d deliveries for 60 alerts (a resend after a kill keeps its _id)", len(order))
 }
+
+// FuzzBulkResult feeds arbitrary _bulk responses (the SIEM's answer is
+// outside data): the result is nil, a retry-everything error, or a
+// BatchError whose indexes are in range and disjoint.
+func FuzzBulkResult(f *testing.F) {
+	f.Add([]byte(`{"took":1,"errors":false,"items":[{"index":{"_id":"a","status":201}}]}`), 1)
+	f.Add([]byte(`{"errors":true,"items":[{"index":{"_id":"a","status":201}},{"index":{"_id":"b","status":429}},{"index":{"_id":"c","status":400,"error":{"type":"mapper_parsing_exception"}}}]}`), 3)
+	f.Add([]byte(`{"errors":true,"items":[]}`), 2)
+	f.Add([]byte(`not json`), 1)
+	f.Fuzz(func(t *testing.T, resp []byte, n int) {
+		n = n%64 + 1
+		if n < 1 {
+			n = -n + 1
+		}
+		err := bulkResult(resp, n)
+		var be *BatchError
+		if !errors.As(err, &be) {
+			return
+		}
+		seen := map[int]bool{}
+		for _, i := range be.Retry {
+			if i < 0 || i >= n || seen[i] {
+				t.Fatalf("retry index %d (n %d, seen %v)", i, n, seen[i])
+			}
+			seen[i] = true
+		}
+		for i := range be.Rejected {
+			if i < 0 || i >= n || seen[i] {
+				t.Fatalf("rejected index %d overlaps or is out of range", i)
+			}
+		}
+		if len(be.Retry) == 0 && len(be.Rejected) == 0 {
+			t.Fatal("empty BatchError")
+		}
+	})
+}

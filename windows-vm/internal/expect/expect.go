@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/compilelineage/compile-lineage/tables/vocab"
 )
 
 // Expected is the outcome a scenario must produce.
@@ -104,18 +106,15 @@ type Correlator struct {
 // Severities are the correlator's bands, least severe first (correlator/internal/policy/default.yaml).
 var Severities = []string{"informational", "low", "medium", "high", "critical"}
 
-// Known values, from the compile_lineage documentation in the README.
+// Known values. Stages, connection origins, parent classes and reason codes are the
+// table's own (tables/vocab); an empty origin means no connection.
 var (
-	Stages      = []string{"compile", "written", "executed", "network"}
-	Origins     = []string{"", "artifact", "compiler", "parent"}
-	ParentClass = []string{"script_host", "office", "lolbin", "system_service", "web_server", "shell",
-		"remote_admin", "dev_tool", "build_system", "unknown"}
-	ReasonCodes = []string{"parent_elastic_list", "parent_office", "parent_web_server", "parent_encoded_powershell",
-		"parent_remote_admin", "user_space_parent_non_dev", "temp_output", "temp_source", "cmdline_tempfile",
-		"renamed_compiler", "unusual_compiler_path", "single_argument", "msbuild_inline_project",
-		"network_tool_ancestry", "compiler_network", "not_a_compile"}
-	Roles   = []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
-	Signals = []string{"process", "file", "network"}
+	Stages      = vocab.Stages()
+	Origins     = append([]string{""}, vocab.Origins()...)
+	ParentClass = vocab.Classes()
+	ReasonCodes = vocab.ReasonCodes()
+	Roles       = []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
+	Signals     = []string{"process", "file", "network"}
 )
 
 // RequiredKeys are the keys every expected.json and every lineage entry must spell out.

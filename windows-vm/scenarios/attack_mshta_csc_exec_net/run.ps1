@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Attack: mshta -> csc -> the new exe runs -> it connects to a 127.0.0.1 listener started here.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')
 $name = Split-Path -Leaf $PSScriptRoot

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Attack: an Office-like parent (WINWORD.EXE, a renamed cmd.exe from 50-scenario-prereqs.ps1) starts
 # cmd.exe on a dropped open.cmd -> ilasm /exe -> the new exe runs.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Attack: wscript runs a dropped .js that compiles C# with csc and runs the new exe.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')
 $name = Split-Path -Leaf $PSScriptRoot

@@ -1,7 +1,4 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-$syntaxErrors = $null
-[void][System.Management.Automation.Language.Parser]::ParseFile($PSCommandPath, [ref]$null, [ref]$syntaxErrors)
-if ($syntaxErrors) { throw ("syntax errors in {0}: {1}" -f $PSCommandPath, ($syntaxErrors -join "; ")) }
 # Benign: a build agent (a scheduled task running as SYSTEM) builds C:\src\agent with MSBuild.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')
 $name = Split-Path -Leaf $PSScriptRoot
