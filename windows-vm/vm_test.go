@@ -4,23 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/expect"
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/fixture"
+	"github.com/compilelineage/compile-lineage/windows-vm/internal/pslint"
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/replaycheck"
 )
 
 var placeholder = regexp.MustCompile(`__[A-Z0-9]+__`)
-
-const strictHeader = "Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'"
 
 // TestVagrantfile runs `ruby -c` and the Ruby stub that loads the Vagrantfile with a fake Vagrant.configure.
 // Debian's `vagrant validate` cannot load the winrm gem, so this is the check CI can run (.ci/run installs ruby).
@@ -44,7 +45,7 @@ func TestVagrantfile(t *testing.T) {
 		t.Fatalf("vagrantfile_check.rb summary %q, want N passed, 0 failed", last)
 	}
 	for _, want := range []string{"box version pinned", "communicator is winrm", "provider hyperv configured",
-		"provider virtualbox memory >= 4096 MB", "build/ is synced", "packs/ is synced", "provision script exists: 40-extension.ps1"} {
+		"provider virtualbox memory >= 4096 MB", "provider virtualbox cpus >= 4", "provider hyperv cpus >= 4", "build/ is synced", "packs/ is synced", "provision script exists: 40-extension.ps1"} {
 		if !strings.Contains(string(out), "PASS "+want) {
 			t.Errorf("vagrantfile_check.rb did not pass %q", want)
 		}
@@ -58,7 +59,7 @@ func powershellFiles(t *testing.T) []string {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == ".vagrant" || d.Name() == "cache" || d.Name() == "out") {
+		if d.IsDir() && (d.Name() == ".vagrant" || d.Name() == "cache" || d.Name() == "out" || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
 		if !d.IsDir() && (strings.HasSuffix(p, ".ps1") || strings.HasSuffix(p, ".psm1")) {
@@ -69,18 +70,14 @@ func powershellFiles(t *testing.T) []string {
 	if err != nil {
 		t.Fatalf("walk: %v", err)
 	}
-	if len(files) < 15 {
+	if len(files) < 14 {
 		t.Fatalf("found %d PowerShell files, want the provisioning, scenario and assertion scripts", len(files))
 	}
 	return files
 }
 
-// badVarColon finds "$name:" followed by a non-name character inside a line: PowerShell parses "$name:"
-// as a scope/drive-qualified variable and refuses the script ("Variable reference is not valid").
-var badVarColon = regexp.MustCompile(`\$[A-Za-z_][A-Za-z0-9_]*:([^A-Za-z0-9_:\\]|$)`)
-
-// TestPowerShellScripts applies the deterministic lints the Linux host can run (there is no pwsh here;
-// the real parse happens in the VM: provision/00-syntax-check.ps1 parses every script before any runs).
+// TestPowerShellScripts applies windows-vm/internal/pslint to every script: what the Linux host can check
+// of their structure (there is no PowerShell here; provision/00-syntax-check.ps1 parses them in the VM).
 func TestPowerShellScripts(t *testing.T) {
 	for _, p := range powershellFiles(t) {
 		t.Run(filepath.ToSlash(p), func(t *testing.T) {
@@ -88,49 +85,43 @@ func TestPowerShellScripts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read %s: %v", p, err)
 			}
-			if bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}) {
-				t.Errorf("%s starts with a BOM", p)
-			}
-			for i, b := range data {
-				if b > 127 {
-					t.Fatalf("%s: non-ASCII byte 0x%02x at offset %d (PowerShell 5.1 reads BOM-less files as ANSI)", p, b, i)
-				}
-			}
-			lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
-			if lines[0] != strictHeader {
-				t.Errorf("%s:1: %q, want the strict-mode header %q", p, lines[0], strictHeader)
-			}
-			// PowerShell parses a whole file before it runs any of it: a script that parses
-			// itself can never report its own syntax error. 00-syntax-check.ps1 does it for all.
-			if strings.Contains(string(data), "ParseFile($PSCommandPath") {
-				t.Errorf("%s: a script cannot check its own syntax (PowerShell parses the file before running it); provision/00-syntax-check.ps1 parses every script", p)
-			}
-			for n, line := range lines {
-				code := line
-				if i := strings.Index(code, "#"); i >= 0 && !strings.Contains(code[:i], `"`) && !strings.Contains(code[:i], "'") {
-					code = code[:i]
-				}
-				if m := badVarColon.FindString(code); m != "" {
-					t.Errorf("%s:%d: %q is parsed as a drive-qualified variable; write ${name}: instead", p, n+1, m)
-				}
-				lower := strings.ToLower(code)
-				if strings.Contains(lower, "extensions.load") && (strings.Contains(lower, "out-file") ||
-					strings.Contains(lower, "set-content") || strings.Contains(lower, "add-content") || strings.Contains(code, "> ")) {
-					t.Errorf("%s:%d: extensions.load must be written with Write-Utf8NoBom (UTF-8 without BOM)", p, n+1)
-				}
-				if n > 0 && strings.HasPrefix(strings.ToLower(code), "param(") {
-					t.Errorf("%s:%d: a script-level param() block must be the first statement, before the strict-mode header: take arguments through $args", p, n+1)
-				}
-				if filepath.Dir(p) != "lib" && strings.Contains(code, "2>&1") {
-					t.Errorf("%s:%d: run native programs with Invoke-Native (lib/common.ps1): 2>&1 under $ErrorActionPreference='Stop' turns stderr into terminating errors in PowerShell 5.1", p, n+1)
-				}
-				if strings.HasPrefix(p, "scenarios"+string(filepath.Separator)) || strings.HasPrefix(p, "assert"+string(filepath.Separator)) {
-					if strings.Contains(lower, "invoke-webrequest") || strings.Contains(lower, "net.webclient") {
-						t.Errorf("%s:%d: scenarios and assertions must stay offline", p, n+1)
-					}
-				}
+			dir := filepath.ToSlash(filepath.Dir(p))
+			opts := pslint.Options{Library: dir == "lib", Offline: strings.HasPrefix(dir, "scenarios") || dir == "assert"}
+			for _, f := range pslint.Check(data, opts) {
+				t.Errorf("%s:%s", p, f)
 			}
 		})
+	}
+}
+
+// TestScenarioPorts: each run.ps1 listens on the port its expected.json names (the scripts read no JSON).
+func TestScenarioPorts(t *testing.T) {
+	portLine := regexp.MustCompile(`(?m)^\$port = (\d+)\r?$`)
+	for _, sc := range loadScenarios(t) {
+		run, err := os.ReadFile(filepath.Join(sc.dir, "run.ps1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := portLine.FindSubmatch(run)
+		switch {
+		case sc.exp.ListenerPort == 0 && m != nil:
+			t.Errorf("%s: run.ps1 sets $port = %s but expected.json has no listener", sc.name, m[1])
+		case sc.exp.ListenerPort != 0 && (m == nil || string(m[1]) != strconv.Itoa(sc.exp.ListenerPort)):
+			t.Errorf("%s: run.ps1 must set $port = %d (expected.json listener_port), has %q", sc.name, sc.exp.ListenerPort, m)
+		}
+		if sc.exp.ListenerPort == 0 {
+			continue
+		}
+		// The fixture's listener is the one run.ps1 starts: same port, same expected first word.
+		word := regexp.MustCompile(`'--expect', '([a-z]+)'`).FindSubmatch(run)
+		fx, err := os.ReadFile(filepath.Join(sc.dir, "fixture.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if word == nil || !bytes.Contains(fx, []byte(fmt.Sprintf(`listen --port %d `, sc.exp.ListenerPort))) ||
+			!bytes.Contains(fx, []byte("--expect "+string(word[1])+" ")) {
+			t.Errorf("%s: run.ps1 listener (--expect %q) and the fixture's vmassert listen differ", sc.name, word)
+		}
 	}
 }
 
@@ -141,10 +132,15 @@ func TestSysmonConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read sysmon config: %v", err)
 	}
+	type condition struct {
+		XMLName   xml.Name
+		Condition string `xml:"condition,attr"`
+		Value     string `xml:",chardata"`
+	}
 	type rule struct {
-		XMLName    xml.Name
-		OnMatch    string     `xml:"onmatch,attr"`
-		Conditions []xml.Name `xml:",any"`
+		XMLName xml.Name
+		OnMatch string      `xml:"onmatch,attr"`
+		Items   []condition `xml:",any"`
 	}
 	var cfg struct {
 		XMLName       xml.Name `xml:"Sysmon"`
@@ -170,15 +166,29 @@ func TestSysmonConfig(t *testing.T) {
 			switch {
 			case r.OnMatch == "exclude":
 				records[name] = true // exclude rules: everything not excluded is logged
-			case r.OnMatch == "include" && len(r.Conditions) > 0:
+			case r.OnMatch == "include" && len(r.Items) > 0:
 				records[name] = true
 			}
 		}
 	}
-	for eid, name := range map[int]string{1: "ProcessCreate", 3: "NetworkConnect", 11: "FileCreate", 23: "FileDelete"} {
+	for eid, name := range map[int]string{1: "ProcessCreate", 3: "NetworkConnect", 7: "ImageLoad", 11: "FileCreate", 23: "FileDelete"} {
 		if !records[name] {
 			t.Errorf("sysmon config does not record EID %d (%s)", eid, name)
 		}
+	}
+	// EID 7 is for Roslyn loaded in process (pwsh Add-Type): Microsoft.CodeAnalysis*.dll, nothing else.
+	var loads []string
+	for _, g := range cfg.Groups {
+		for _, r := range g.Rules {
+			if r.XMLName.Local == "ImageLoad" && r.OnMatch == "include" {
+				for _, c := range r.Items {
+					loads = append(loads, c.XMLName.Local+" "+c.Condition+" "+c.Value)
+				}
+			}
+		}
+	}
+	if !slices.Equal(loads, []string{`ImageLoaded contains \Microsoft.CodeAnalysis`}) {
+		t.Errorf("ImageLoad include conditions %q, want only ImageLoaded contains \\Microsoft.CodeAnalysis", loads)
 	}
 }
 
@@ -222,6 +232,14 @@ func TestOsqueryFlags(t *testing.T) {
 			t.Errorf("--%s=%q, want %q", name, got, v)
 		}
 	}
+	// The lab runs osquery's production defaults: the watchdog stays on and evented queries keep
+	// events_optimize, so the report's watchdog and denylist checks test the real thing.
+	for _, name := range []string{"disable_watchdog", "watchdog_level", "watchdog_memory_limit",
+		"watchdog_utilization_limit", "watchdog_delay", "events_optimize", "enable_extensions_watchdog"} {
+		if v, ok := set[name]; ok {
+			t.Errorf("--%s=%s: keep osquery's default in the lab", name, v)
+		}
+	}
 	channels := strings.Split(set["windows_event_channels"], ",")
 	if !slices.Contains(channels, "Microsoft-Windows-Sysmon/Operational") {
 		t.Errorf("--windows_event_channels=%q lacks Microsoft-Windows-Sysmon/Operational", set["windows_event_channels"])
@@ -261,6 +279,19 @@ func TestOsqueryConf(t *testing.T) {
 	for _, want := range []string{`C:\Users\%\AppData\Local\Temp\%%`, `C:\Windows\Temp\%%`, `C:\Users\Public\%%`, `C:\src\%%`} {
 		if !slices.Contains(paths, want) {
 			t.Errorf("file_paths lacks %s", want)
+		}
+	}
+	// The NTFS journal publisher resolves file_paths when osqueryd starts: every root must exist by then,
+	// as a folder Windows has or one provision/10-base.ps1 creates.
+	base, err := os.ReadFile(filepath.Join("provision", "10-base.ps1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	windowsFolders := []string{`C:\Users\%\AppData\Local\Temp`, `C:\Windows\Temp`, `C:\Users\Public`, `C:\ProgramData`}
+	for _, p := range paths {
+		root := strings.TrimSuffix(strings.TrimSuffix(p, `%%`), `\`)
+		if !slices.Contains(windowsFolders, root) && !strings.Contains(string(base), "'"+root+"'") {
+			t.Errorf("file_paths root %s is neither a Windows folder nor created by provision/10-base.ps1 before osqueryd starts", root)
 		}
 	}
 	decorators := strings.Join(conf.Decorators.Load, " ")
@@ -331,9 +362,6 @@ func TestScenarioFolders(t *testing.T) {
 				t.Errorf("%s/run.ps1 replaces %s, which no template of the scenario contains", sc.name, ph)
 			}
 		}
-		if !strings.Contains(string(run), "Save-ScenarioResult") {
-			t.Errorf("%s/run.ps1 never calls Save-ScenarioResult (the assertion step reads run.json)", sc.name)
-		}
 	}
 	if len(generated) != len(scenarios) {
 		t.Errorf("%d fixture definitions for %d scenario folders", len(generated), len(scenarios))
@@ -344,40 +372,55 @@ func TestScenarioFolders(t *testing.T) {
 	_ = expect.RequiredKeys
 }
 
-// TestDownloadsArePinned: every download of the provisioning goes through Get-PinnedDownload
-// with a real SHA-256 pin (64 hex digits, no placeholder) and names where the pin lives, so a
-// mismatch can say how to move it.
-func TestDownloadsArePinned(t *testing.T) {
-	pinRe := regexp.MustCompile(`(?m)^\$([A-Za-z]+Sha256) = '([^']*)'`)
-	callRe := regexp.MustCompile(`Get-PinnedDownload -Url \S+ -Name \S+ -Sha256 \$([A-Za-z]+Sha256) -PinnedIn '([^']+)'`)
-	calls := 0
-	for _, p := range powershellFiles(t) {
-		data, err := os.ReadFile(p)
+// TestVagrantfilePins reads the Vagrantfile as text (no Ruby needed): the box version is one the box's
+// catalogue serves (gusztavvargadr/windows-server-2022-standard lists 2601.0.0 and 2511.0.0; the old pin
+// 2102.0.2404 is gone) and both providers get 4 vCPUs.
+func TestVagrantfilePins(t *testing.T) {
+	data, err := os.ReadFile("Vagrantfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^BOX_VERSION = "([^"]+)"`).FindSubmatch(data)
+	if m == nil || !slices.Contains([]string{"2601.0.0", "2511.0.0"}, string(m[1])) {
+		t.Errorf("BOX_VERSION %q: want a version the catalogue lists (2601.0.0 or 2511.0.0)", m)
+	}
+	for _, p := range []string{"vb", "hv"} {
+		if !regexp.MustCompile(`(?m)^\s*` + p + `\.cpus = 4$`).Match(data) {
+			t.Errorf("%s.cpus is not 4", p)
+		}
+	}
+}
+
+// TestDownloadPins: every download is pinned by a real SHA-256 (no placeholder that lets an unpinned
+// file through), and the README shows the same pins.
+func TestDownloadPins(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, variable := range map[string]string{"provision/20-sysmon.ps1": "SysmonZipSha256", "provision/30-osquery.ps1": "OsqueryMsiSha256"} {
+		data, err := os.ReadFile(filepath.FromSlash(file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := string(data)
-		if strings.Contains(s, "Invoke-WebRequest") && filepath.Base(p) != "common.ps1" {
-			t.Errorf("%s downloads without Get-PinnedDownload", p)
+		m := regexp.MustCompile(`(?m)^\$` + variable + ` = '([^']*)'`).FindSubmatch(data)
+		if m == nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(m[1]) {
+			t.Errorf("%s: $%s = %q, want a lower-case SHA-256", file, variable, m)
+			continue
 		}
-		pins := map[string]string{}
-		for _, m := range pinRe.FindAllStringSubmatch(s, -1) {
-			pins[m[1]] = m[2]
-			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(m[2]) {
-				t.Errorf("%s: $%s = %q is not a lower-case SHA-256", p, m[1], m[2])
-			}
+		short := string(m[1][:8]) + "..." + string(m[1][60:])
+		if !bytes.Contains(readme, []byte(short)) {
+			t.Errorf("README does not show the pin %s of %s", short, file)
 		}
-		for _, m := range callRe.FindAllStringSubmatch(s, -1) {
-			calls++
-			if _, ok := pins[m[1]]; !ok {
-				t.Errorf("%s: Get-PinnedDownload uses $%s, which the script does not pin", p, m[1])
-			}
-			if !strings.Contains(m[2], filepath.ToSlash(p)) || !strings.Contains(m[2], "$"+m[1]) {
-				t.Errorf("%s: -PinnedIn %q must name the script and $%s", p, m[2], m[1])
-			}
+		if !bytes.Contains(data, []byte("Save-PinnedDownload")) {
+			t.Errorf("%s downloads without Save-PinnedDownload", file)
 		}
 	}
-	if calls != 2 {
-		t.Errorf("%d pinned downloads, want 2 (osquery MSI, Sysmon zip)", calls)
+	lib, err := os.ReadFile(filepath.Join("lib", "common.ps1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(lib, []byte("PIN-ME")) || !bytes.Contains(lib, []byte("SHA-256 mismatch for")) {
+		t.Error("lib/common.ps1 Save-PinnedDownload must refuse every unpinned or mismatching file")
 	}
 }

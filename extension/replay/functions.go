@@ -28,6 +28,11 @@ import (
 // std::regex ECMAScript (no backreferences or lookaround; such patterns fail as "Invalid regex" where osquery
 // would run them), and carve() and sleep() are not provided.
 
+// sqlError is an error message of osquery's SQL functions, word for word.
+type sqlError string
+
+func (e sqlError) Error() string { return string(e) }
+
 // regexMaxSize is osquery's --regex_max_size default.
 const regexMaxSize = 256
 
@@ -202,7 +207,7 @@ func splitArgs(args []driver.Value) (input, token string, ok bool, err error) {
 		return "", "", false, nil
 	}
 	if token == "" {
-		return "", "", false, errors.New("Invalid input to split function")
+		return "", "", false, sqlError("Invalid input to split function")
 	}
 	return input, token, true, nil
 }
@@ -227,7 +232,7 @@ func pick(parts []string, idx driver.Value) driver.Value {
 func compileRegex(pattern string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, errors.New("Invalid regex")
+		return nil, sqlError("Invalid regex")
 	}
 	return re, nil
 }
@@ -238,7 +243,7 @@ func sqlRegexSplit(args []driver.Value) (driver.Value, error) {
 		return nil, err
 	}
 	if len(token) > regexMaxSize {
-		return nil, errors.New("Invalid regex")
+		return nil, sqlError("Invalid regex")
 	}
 	re, err := compileRegex(token)
 	if err != nil {
@@ -267,7 +272,7 @@ func sqlRegexMatch(args []driver.Value) (driver.Value, error) {
 		return nil, nil
 	}
 	if len(pattern) > regexMaxSize {
-		return nil, fmt.Errorf("Invalid regex: too big, max size is %d bytes", regexMaxSize)
+		return nil, sqlError(fmt.Sprintf("Invalid regex: too big, max size is %d bytes", regexMaxSize))
 	}
 	re, err := compileRegex(pattern)
 	if err != nil {
@@ -311,7 +316,7 @@ func concatValues(sep string, args []driver.Value) string {
 
 func sqlConcatWS(args []driver.Value) (driver.Value, error) {
 	if len(args) == 0 {
-		return nil, errors.New("Missing separator to concat_ws")
+		return nil, sqlError("Missing separator to concat_ws")
 	}
 	sep, _ := text(args[0])
 	return concatValues(sep, args[1:]), nil
@@ -322,18 +327,18 @@ type versionFlavor struct{ epoch, delimPrecedence, compRemaining, remainderPrece
 
 func sqlVersionCompare(args []driver.Value) (driver.Value, error) {
 	if len(args) < 2 {
-		return nil, errors.New("Must provide two version strings to compare.")
+		return nil, sqlError("Must provide two version strings to compare.")
 	}
 	l, lok := args[0].(string)
 	r, rok := args[1].(string)
 	if !lok || !rok {
-		return nil, errors.New("Must provide two version strings to compare.")
+		return nil, sqlError("Must provide two version strings to compare.")
 	}
 	var fl versionFlavor
 	if len(args) > 2 {
 		f, ok := args[2].(string)
 		if !ok {
-			return nil, errors.New("The optional third parameter is not a string.")
+			return nil, sqlError("The optional third parameter is not a string.")
 		}
 		switch strings.ToUpper(f) {
 		case "ARCH":
@@ -343,7 +348,7 @@ func sqlVersionCompare(args []driver.Value) (driver.Value, error) {
 		case "RHEL":
 			fl = versionFlavor{epoch: true, delimPrecedence: true, compRemaining: true}
 		default:
-			return nil, errors.New("The optional third parameter does not match one of: (ARCH, DPKG, RHEL).")
+			return nil, sqlError("The optional third parameter does not match one of: (ARCH, DPKG, RHEL).")
 		}
 	}
 	return int64(max(-1, min(1, versionCompare(l, r, fl)))), nil
@@ -503,40 +508,40 @@ func communityIDv1(args []driver.Value) (driver.Value, error) {
 	if len(args) == 6 {
 		s, ok := args[5].(int64)
 		if !ok {
-			return nil, errors.New("Community ID seed must be an integer")
+			return nil, sqlError("Community ID seed must be an integer")
 		}
 		if s < math.MinInt16 || s > math.MaxInt16 {
-			return nil, errors.New("Community ID seed must fit in 2 bytes")
+			return nil, sqlError("Community ID seed must fit in 2 bytes")
 		}
 		seed = uint16(int16(s))
 	}
 	ss, ok1 := args[0].(string)
 	ds, ok2 := args[1].(string)
 	if !ok1 || !ok2 {
-		return nil, errors.New("Community ID IPs must be strings")
+		return nil, sqlError("Community ID IPs must be strings")
 	}
 	saddr, err := netip.ParseAddr(ss)
 	if err != nil || saddr.Zone() != "" {
-		return nil, errors.New("Community ID saddr cannot be parsed as IP")
+		return nil, sqlError("Community ID saddr cannot be parsed as IP")
 	}
 	daddr, err := netip.ParseAddr(ds)
 	if err != nil || daddr.Zone() != "" {
-		return nil, errors.New("Community ID daddr cannot be parsed as IP")
+		return nil, sqlError("Community ID daddr cannot be parsed as IP")
 	}
 	sp, ok1 := args[2].(int64)
 	dp, ok2 := args[3].(int64)
 	if !ok1 || !ok2 {
-		return nil, errors.New("Community ID ports must be integers")
+		return nil, sqlError("Community ID ports must be integers")
 	}
 	if sp < 0 || sp > math.MaxUint16 || dp < 0 || dp > math.MaxUint16 {
-		return nil, errors.New("Community ID ports must fit in 2 bytes")
+		return nil, sqlError("Community ID ports must fit in 2 bytes")
 	}
 	proto, ok := args[4].(int64)
 	if !ok {
-		return nil, errors.New("Community ID protocol must be an integer")
+		return nil, sqlError("Community ID protocol must be an integer")
 	}
 	if proto < 0 || proto > math.MaxUint8 {
-		return nil, errors.New("Community ID protocol must fit in 1 byte")
+		return nil, sqlError("Community ID protocol must fit in 1 byte")
 	}
 	// boost::asio::ip::address orders IPv4 before IPv6, then by value.
 	less := func(a, b netip.Addr) bool {
@@ -601,15 +606,15 @@ func sqlFromBase64(args []driver.Value) (driver.Value, error) {
 func sqlInCIDRBlock(args []driver.Value) (driver.Value, error) {
 	cidr, ok := args[0].(string)
 	if !ok {
-		return nil, errors.New("CIDR must be a string")
+		return nil, sqlError("CIDR must be a string")
 	}
 	ip, ok := args[1].(string)
 	if !ok {
-		return nil, errors.New("IP address must be a string")
+		return nil, sqlError("IP address must be a string")
 	}
 	addr, err := netip.ParseAddr(ip)
 	if err != nil || addr.Zone() != "" {
-		return nil, errors.New("IP address cannot be parsed")
+		return nil, sqlError("IP address cannot be parsed")
 	}
 	family := "v6"
 	if addr.Is4() {
@@ -617,7 +622,7 @@ func sqlInCIDRBlock(args []driver.Value) (driver.Value, error) {
 	}
 	prefix, err := netip.ParsePrefix(cidr)
 	if err != nil || prefix.Addr().Is4() != addr.Is4() {
-		return nil, fmt.Errorf("CIDR for IP address %s cannot be parsed", family)
+		return nil, sqlError(fmt.Sprintf("CIDR for IP address %s cannot be parsed", family))
 	}
 	prefix = prefix.Masked()
 	if !prefix.Contains(addr) {
@@ -648,7 +653,7 @@ func parentDirectory(platform string) func([]driver.Value) (driver.Value, error)
 	return func(args []driver.Value) (driver.Value, error) {
 		s, ok := args[0].(string)
 		if !ok {
-			return nil, errors.New("Invalid inputs to parent_directory, TEXT was expected")
+			return nil, sqlError("Invalid inputs to parent_directory, TEXT was expected")
 		}
 		if i := strings.IndexByte(s, 0); i >= 0 {
 			s = s[:i]
@@ -730,7 +735,7 @@ func findFilePathInCmd(platform string) func([]driver.Value) (driver.Value, erro
 	return func(args []driver.Value) (driver.Value, error) {
 		p, ok := programPath(args, platform, true)
 		if !ok {
-			return nil, errors.New("Invalid inputs to find_binary_path_from_cmd")
+			return nil, sqlError("Invalid inputs to find_binary_path_from_cmd")
 		}
 		return p, nil
 	}
@@ -740,7 +745,7 @@ func isPathDeterministic(platform string) func([]driver.Value) (driver.Value, er
 	return func(args []driver.Value) (driver.Value, error) {
 		short, ok := programPath(args, platform, true)
 		if !ok {
-			return nil, errors.New("Invalid inputs to is_path_deterministic")
+			return nil, sqlError("Invalid inputs to is_path_deterministic")
 		}
 		cmd, _ := text(args[0])
 		if short == "" || len(short) == len(cmd) {
@@ -763,10 +768,10 @@ func mathFunc(f func(float64) float64) func([]driver.Value) (driver.Value, error
 		x := floatValue(args[0])
 		v := f(x)
 		if math.IsNaN(v) && !math.IsNaN(x) {
-			return nil, errors.New("Numerical argument out of domain")
+			return nil, sqlError("Numerical argument out of domain")
 		}
 		if math.IsInf(v, 0) && !math.IsInf(x, 0) {
-			return nil, errors.New("Numerical result out of range")
+			return nil, sqlError("Numerical result out of range")
 		}
 		return v, nil
 	}

@@ -377,6 +377,10 @@ func (h *Harness) QueryOrdered(ctx context.Context, sqlText string) ([]string, [
 	return orderedQuery(ctx, h.db, sqlText)
 }
 
+// Socket is the fake core's extension manager socket (a named pipe on Windows): what osqueryd's
+// --extensions_socket is, for clients such as osquery-go's NewClient.
+func (h *Harness) Socket() string { return h.sock }
+
 // Platform returns the platform the harness plays (windows, linux or darwin).
 func (h *Harness) Platform() string { return h.platform }
 

@@ -16,13 +16,15 @@ var rules = []struct {
 	pkg     string
 	allowed []string
 }{
-	{"tables/vocab", nil},                                    // the contract: standard library only
-	{"tables/saferead", nil},                                 // safe reads: standard library and x/sys only
-	{"tables/compilelineage", []string{"tables/vocab"}},      // pure core and osquery edge; no osquery-go
-	{"packs", []string{"packs", "tables/vocab"}},             // queries take names from the vocabulary only
-	{"correlator", []string{"correlator", "tables/vocab"}},   // reads result logs; never the extension
-	{"windows-vm/internal/expect", []string{"tables/vocab"}}, // scenario checks
-	{"internal/datasets", nil},                               // test helper
+	{"tables/vocab", nil},                                                    // the contract: standard library only
+	{"tables/saferead", nil},                                                 // safe reads: standard library and x/sys only
+	{"tables/compilelineage", []string{"tables/vocab"}},                      // pure core and osquery edge; no osquery-go
+	{"packs", []string{"packs", "tables/vocab"}},                             // queries take names from the vocabulary only
+	{"correlator", []string{"correlator", "tables/vocab"}},                   // reads result logs; never the extension
+	{"windows-vm/internal/expect", []string{"tables/vocab"}},                 // scenario checks
+	{"windows-vm/internal/vmassert", []string{"windows-vm/internal/expect"}}, // in-VM checks: osquery-go, never the extension
+	{"windows-vm/internal/pslint", nil},                                      // PowerShell structure lint
+	{"internal/datasets", nil},                                               // test helper
 }
 
 func TestImportRules(t *testing.T) {

@@ -1,6 +1,7 @@
 package compilelineage
 
 import (
+	"path"
 	"regexp"
 	"strings"
 
@@ -200,6 +201,18 @@ func shortNameMatch(short, long string) bool {
 		return false
 	}
 	return m[2] == "" || strings.HasSuffix(long, m[2])
+}
+
+// BuildScratch reports whether a source file named on a compiler command line is one a build tool
+// generates itself in a temp folder on every routine build (vocab list build_scratch_sources, matched
+// against the lower-case base name), so that it does not count as temp_source.
+func BuildScratch(p string) bool {
+	n := NormalizePath(p)
+	base := strings.ToLower(n[strings.LastIndexAny(n, `\/`)+1:])
+	return vocab.Any(vocab.ListBuildScratchSources, func(pattern string) bool {
+		ok, err := path.Match(pattern, base)
+		return ok && err == nil
+	})
 }
 
 // UserWritable reports whether a path lies in a temp or user-writable folder. Go's own

@@ -15,6 +15,7 @@ import (
 
 // EventTables are the osquery tables the lineage can read.
 var EventTables = []string{"process_events", "process_file_events", "file_events", "socket_events",
+	"bpf_process_events", "bpf_socket_events",
 	"es_process_events", "es_process_file_events", "process_etw_events", "windows_events",
 	"ntfs_journal_events", "process_open_sockets"}
 
@@ -153,11 +154,14 @@ func Choose(t *Telemetry) Plan {
 			p.Files = inotifyFiles
 		}
 		if t.usable("socket_events") {
-			p.Conns = auditSockets{}
+			p.Conns = auditSockets
 		}
 	default:
+		// Audit first; the eBPF publisher when audit is off.
 		if t.usable("process_events") {
 			p.Procs = linuxProcs
+		} else if t.usable("bpf_process_events") {
+			p.Procs = bpfProcs
 		}
 		if t.usable("process_file_events") {
 			p.Files = auditFiles
@@ -165,7 +169,9 @@ func Choose(t *Telemetry) Plan {
 			p.Files = inotifyFiles
 		}
 		if t.usable("socket_events") {
-			p.Conns = auditSockets{}
+			p.Conns = auditSockets
+		} else if t.usable("bpf_socket_events") {
+			p.Conns = bpfSockets
 		}
 	}
 	if p.Procs == nil {

@@ -635,7 +635,7 @@ func (ix *index) reasons(l *Lineage, c *Proc, kind string, inv Invocation, helpe
 		add("temp_output")
 	}
 	for _, s := range inv.Sources {
-		if UserWritable(s) {
+		if UserWritable(s) && !BuildScratch(s) {
 			add("temp_source")
 			break
 		}

@@ -354,6 +354,10 @@ type pidTable struct {
 }
 
 var (
+	// bpfProcs are the Linux eBPF publisher's process starts (--enable_bpf_events; osquery writes
+	// syscall = 'exec' for every start it keeps).
+	bpfProcs = pidTable{table: "bpf_process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
+		filter: "syscall = 'exec'"}
 	linuxProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
 		filter: "(syscall IS NULL OR syscall = '' OR syscall IN ('execve', 'execveat'))"}
 	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
@@ -560,22 +564,28 @@ func (f pathFiles) files(ctx context.Context, q Querier, _ []Proc, paths []strin
 
 // ---- connection sources ----
 
-// auditSockets reads socket_events (Linux audit, macOS OpenBSM).
-type auditSockets struct{}
+// pidSockets reads outbound connections from an event table whose rows carry the pid: socket_events
+// (Linux audit, macOS OpenBSM; action = 'connect') and bpf_socket_events (Linux eBPF; syscall = 'connect').
+type pidSockets struct{ table, connect string }
 
-func (auditSockets) name() string { return "socket_events" }
+var (
+	auditSockets = pidSockets{table: "socket_events", connect: "action = 'connect'"}
+	bpfSockets   = pidSockets{table: "bpf_socket_events", connect: "syscall = 'connect'"}
+)
 
-func (auditSockets) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
+func (s pidSockets) name() string { return s.table }
+
+func (s pidSockets) conns(ctx context.Context, q Querier, procs []Proc, since int64) ([]Conn, error) {
 	list, ok := intList(pidsOf(procs, func(p Proc) int64 { return p.PID }))
 	if !ok {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM socket_events "+
-		"WHERE action = 'connect' AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", since, list))
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM %s "+
+		"WHERE %s AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", s.table, s.connect, since, list))
 	out := make([]Conn, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Conn{PID: atoi(r["pid"]), Remote: r["remote_address"], Port: atoi(r["remote_port"]),
-			Time: rowTime("", r["time"]), Source: "socket_events"})
+			Time: rowTime("", r["time"]), Source: s.table})
 	}
 	return out, err
 }

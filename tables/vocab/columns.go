@@ -77,7 +77,7 @@ var lineageColumns = []Column{
 	{ColLineageID, TypeText, "Deterministic id of this compile (UUIDv5 over the compiler process identity)", false},
 	{ColTime, TypeBigInt, "Compiler start, unix seconds; constrain it (time > ...) to narrow the search", true},
 	{ColPlatform, TypeText, "windows, linux or darwin", false},
-	{ColSource, TypeText, "Process telemetry used: sysmon, process_etw_events, security_4688, process_events, es_process_events", false},
+	{ColSource, TypeText, "Process telemetry used: sysmon, process_etw_events, security_4688, process_events, es_process_events, bpf_process_events", false},
 	{ColCompilerPID, TypeBigInt, "Compiler process id", false},
 	{ColCompilerGUID, TypeText, "Stable process key (Sysmon ProcessGuid, ETW sequence, or pid@start)", false},
 	{ColCompilerPath, TypeText, "Compiler image path", false},

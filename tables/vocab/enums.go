@@ -63,11 +63,12 @@ const (
 	SourceSecurity4688 = "security_4688"      // windows_events, Security event 4688
 	SourceAudit        = "process_events"     // Linux audit, macOS OpenBSM
 	SourceES           = "es_process_events"  // macOS EndpointSecurity
+	SourceBPF          = "bpf_process_events" // Linux eBPF publisher (--enable_bpf_events), when audit is off
 )
 
 // ProcessSources returns the process telemetry names.
 func ProcessSources() []string {
-	return []string{SourceSysmon, SourceETW, SourceSecurity4688, SourceAudit, SourceES}
+	return []string{SourceSysmon, SourceETW, SourceSecurity4688, SourceAudit, SourceES, SourceBPF}
 }
 
 // Telemetry gap codes of the telemetry_gaps column (README, compile_lineage.telemetry_gaps).

@@ -49,6 +49,8 @@ var lists = []List{
 			`\windows\debug\`, `\windows\tracing\`, `\windows\registration\crmlog\`}},
 	{"posix_user_writable_dirs", "POSIX world-writable and per-user temp folders (reasons temp_output, temp_source)",
 		[]string{"/tmp/", "/var/tmp/", "/dev/shm/", "/private/tmp/", "/private/var/tmp/", "/run/user/", "/Users/Shared/"}},
+	{"build_scratch_sources", "files build tools generate in temp folders and pass to the compiler on every build, as lower-case base-name patterns (path.Match): MSBuild on .NET Framework 4.x writes %TEMP%\\.NETFramework,Version=v4.x.AssemblyAttributes.cs (Microsoft.Common.targets, GenerateTargetFrameworkMonikerAttribute; C:\\Windows\\TEMP for a SYSTEM build agent); not temp_source",
+		[]string{`.netframework,version=v*.assemblyattributes.cs`, `.netframework,version=v*.assemblyattributes.vb`}},
 	{"windows_dev_install_dirs", "where Visual Studio, its Build Tools, the .NET SDK and JetBrains IDEs install compilers; lower-case",
 		[]string{`\microsoft visual studio\`, `\dotnet\sdk\`, `\jetbrains\`}},
 	{"windows_compiler_dirs", `Splunk "Suspicious msbuild path": where Windows, Visual Studio and the .NET SDK install compilers; lower-case (reason unusual_compiler_path)`,
@@ -125,6 +127,7 @@ const (
 	ListWindowsUserWritable     = "windows_user_writable_dirs"
 	ListPosixUserWritable       = "posix_user_writable_dirs"
 	ListWindowsDevInstallDirs   = "windows_dev_install_dirs"
+	ListBuildScratchSources     = "build_scratch_sources"
 	ListWindowsCompilerDirs     = "windows_compiler_dirs"
 )
 

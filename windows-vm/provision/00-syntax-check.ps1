@@ -1,21 +1,17 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-# Parses every PowerShell file synced into the guest and fails listing every file with errors.
-# This is the only faithful PowerShell syntax gate: the Linux host has no pwsh.
-. 'C:\lineage\vm\lib\common.ps1'
-
-$files = @(Get-ChildItem -LiteralPath $ClabVm -Recurse -File | Where-Object { $_.Extension -eq '.ps1' -or $_.Extension -eq '.psm1' })
-if ($files.Count -eq 0) { throw "no PowerShell files under ${ClabVm}: is the windows-vm folder synced?" }
-$bad = @()
+# Parses every PowerShell file synced into the guest with PowerShell's own parser and fails listing every
+# file with errors. PowerShell parses a whole file before running it, so a script cannot check its own
+# syntax; this script checks all the others before any of them runs. The Linux host runs the structural
+# checks of windows-vm/internal/pslint (make vm-check); only this step uses the real parser.
+$root = 'C:\lineage\vm'
+$files = @(Get-ChildItem -LiteralPath $root -Recurse -File -Filter '*.ps1')
+if ($files.Count -eq 0) { throw "no PowerShell files under ${root}: is the windows-vm folder synced?" }
+$bad = New-Object System.Collections.Generic.List[string]
 foreach ($f in $files) {
-    try {
-        Assert-ScriptSyntax -Path $f.FullName
-    } catch {
-        $bad += $_.Exception.Message
-    }
-    $bytes = [System.IO.File]::ReadAllBytes($f.FullName)
-    foreach ($b in $bytes) {
-        if ($b -gt 127) { $bad += "$($f.FullName): non-ASCII byte $b"; break }
-    }
+    $tokens = $null
+    $errors = $null
+    [void][System.Management.Automation.Language.Parser]::ParseFile($f.FullName, [ref]$tokens, [ref]$errors)
+    foreach ($e in $errors) { $bad.Add(('{0}:{1}: {2}' -f $f.FullName, $e.Extent.StartLineNumber, $e.Message)) }
 }
 if ($bad.Count -gt 0) { throw ("PowerShell files failed the syntax check:`n" + ($bad -join "`n")) }
 Write-Host ("syntax ok: {0} PowerShell files" -f $files.Count)

@@ -1,11 +1,12 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
-# Base settings for the lab VM: TLS, folders, Defender exclusions, clock.
+# Base settings for the lab VM: folders, Defender exclusions, clock.
 . 'C:\lineage\vm\lib\common.ps1'
 
-[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
-$ProgressPreference = 'SilentlyContinue'
-
-foreach ($d in @($ClabWork, "$ClabWork\downloads", "$ClabWork\out", "$ClabWork\logs", 'C:\src')) {
+# Every folder the scenarios write to, and every root of osquery.conf file_paths, exists before osqueryd
+# starts: the NTFS journal publisher resolves file_paths when it starts, and a root that does not exist
+# then is watched by nothing.
+foreach ($d in @($ClabWork, "$ClabWork\downloads", "$ClabWork\logs", "$ClabVm\out", 'C:\src',
+        'C:\Users\Public\clab', "$env:SystemRoot\Temp\clab", 'C:\Users\vagrant\AppData\Local\Temp\clab')) {
     New-Item -ItemType Directory -Force -Path $d | Out-Null
 }
 
@@ -20,8 +21,8 @@ if (Get-Command -Name Add-MpPreference -ErrorAction SilentlyContinue) {
     Write-Host 'defender: not installed'
 }
 
-# Sysmon UtcTime and osquery unixTime are UTC; keep the guest clock on UTC so logs line up.
+# Sysmon UtcTime and osquery unixTime are UTC; keep the guest clock on UTC so logs line up. A failed
+# resync (no time source reachable yet) is reported, not fatal: the checks never compare clocks.
 Set-TimeZone -Id 'UTC'
-$r = Invoke-Native -FilePath 'w32tm.exe' -Arguments @('/resync', '/force')
-Write-Host ("w32tm /resync: exit {0} {1}" -f $r.ExitCode, ($r.Output -join ' '))
-Write-Host ('clock: {0:o}' -f (Get-Date).ToUniversalTime())
+$w32tm = Start-Process -FilePath 'w32tm.exe' -ArgumentList @('/resync', '/force') -Wait -PassThru -NoNewWindow
+Write-Host ('w32tm /resync exited {0}; clock {1:o}' -f $w32tm.ExitCode, (Get-Date).ToUniversalTime())

@@ -81,6 +81,8 @@ providers = log.select { |e| e[:path] == "config.vm.provider" }.map { |e| e[:arg
   check.call("provider #{p} configured", providers.include?(p))
   mem = value.call("config.vm.provider(#{p}).memory")
   check.call("provider #{p} memory >= 4096 MB", mem.to_i >= 4096, mem.inspect)
+  cpus = value.call("config.vm.provider(#{p}).cpus")
+  check.call("provider #{p} cpus >= 4", cpus.to_i >= 4, cpus.inspect)
 end
 
 folders = log.select { |e| e[:path] == "config.vm.synced_folder" }

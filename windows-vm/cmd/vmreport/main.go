@@ -1,14 +1,14 @@
-// Command vmreport is the host side of `make vm-test`: it reads what the VM copied to windows-vm/out/
-// (per scenario: run.json, lineage.json, verdict.json; and osqueryd.results.log), re-checks the daemon's
-// compile_lineage rows and the pack rows with the same rules as the Go replay test, runs the correlator over
-// each scenario's result lines with a roles file giving the VM each role in turn, and prints the final
-// report: each scenario passed or failed, with the rows seen. It exits 1 when any scenario failed.
+// Command vmreport is the host side of `make vm-test`: it reads what vmassert wrote in the VM to
+// windows-vm/out/ (per scenario: lineage.json, results.log with the scenario's own result-log lines,
+// verdict.json; and daemon.json), re-checks the scenario's compile_lineage rows and pack rows with the same
+// rules as the Go replay test, runs the correlator over the scenario's result lines with a roles file giving
+// the VM each role in turn, and prints the final report: each scenario passed or failed, with the rows
+// seen, and the daemon's health. It exits 1 when any scenario or the daemon failed.
 //
 //	go run ./windows-vm/cmd/vmreport --out windows-vm/out --scenarios windows-vm/scenarios --correlator build/correlator
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,15 +51,6 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := filepath.Join(c.out, "osqueryd.results.log")
-	raw, err := os.ReadFile(log)
-	if err != nil {
-		return fmt.Errorf("read %s: %w (run the scenarios in the VM first)", log, err)
-	}
-	all, err := expect.ParseResultLog(log, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
 	dirs, err := filepath.Glob(filepath.Join(c.scenarios, "*", "expected.json"))
 	if err != nil || len(dirs) == 0 {
 		return fmt.Errorf("no expected.json under %s", c.scenarios)
@@ -68,7 +58,7 @@ func run(args []string, stdout io.Writer) error {
 	sort.Strings(dirs)
 	failed := 0
 	for _, path := range dirs {
-		ok, err := checkScenario(c, path, raw, all, stdout)
+		ok, err := checkScenario(c, path, stdout)
 		if err != nil {
 			return err
 		}
@@ -76,16 +66,15 @@ func run(args []string, stdout io.Writer) error {
 			failed++
 		}
 	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", len(dirs)-failed, failed)
-	if failed > 0 {
+	daemon, err := checkDaemon(c.out, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed; daemon health: %d failure(s)\n", len(dirs)-failed, failed, daemon)
+	if failed > 0 || daemon > 0 {
 		return errFailed
 	}
 	return nil
-}
-
-type runInfo struct {
-	Start int64 `json:"start"`
-	End   int64 `json:"end"`
 }
 
 type verdict struct {
@@ -107,7 +96,7 @@ func readJSON(path string, v any) error {
 }
 
 // checkScenario prints one scenario's block of the report and reports whether it passed.
-func checkScenario(c config, expectedPath string, rawLog []byte, all []expect.ResultRow, w io.Writer) (bool, error) {
+func checkScenario(c config, expectedPath string, w io.Writer) (bool, error) {
 	data, err := os.ReadFile(expectedPath)
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", expectedPath, err)
@@ -125,11 +114,8 @@ func checkScenario(c config, expectedPath string, rawLog []byte, all []expect.Re
 	for _, f := range v.Failures {
 		fails = append(fails, "vm: "+f)
 	}
-	var info runInfo
 	var rows []map[string]string
-	if err := readJSON(filepath.Join(dir, "run.json"), &info); err != nil {
-		fails = append(fails, err.Error())
-	} else if err := readJSON(filepath.Join(dir, "lineage.json"), &rows); err != nil {
+	if err := readJSON(filepath.Join(dir, "lineage.json"), &rows); err != nil {
 		fails = append(fails, err.Error())
 	}
 	for i, want := range exp.Lineage {
@@ -137,16 +123,17 @@ func checkScenario(c config, expectedPath string, rawLog []byte, all []expect.Re
 			fails = append(fails, fmt.Sprintf("lineage[%d] %s: no matching row: %s", i, want, strings.Join(why, "; ")))
 		}
 	}
-	from, to := info.Start-10, info.End+60
-	var mine []expect.ResultRow
-	for _, r := range all {
-		if inWindow(r.Columns, from, to) {
-			mine = append(mine, r)
-		}
+	resultsPath := filepath.Join(dir, "results.log")
+	lines, err := os.ReadFile(resultsPath)
+	if err != nil {
+		fails = append(fails, fmt.Sprintf("read %s: %v", resultsPath, err))
+	}
+	mine, err := expect.ParseResultLog(resultsPath, bytes.NewReader(lines))
+	if err != nil {
+		fails = append(fails, err.Error())
 	}
 	fails = append(fails, expect.CheckPack(exp, mine)...)
 
-	lines := scenarioLines(rawLog, from, to)
 	byRole := map[string][]expect.Alert{}
 	var scores []string
 	for _, role := range expect.Roles {
@@ -181,31 +168,20 @@ func checkScenario(c config, expectedPath string, rawLog []byte, all []expect.Re
 	return len(unexpected) == 0, nil
 }
 
-func inWindow(cols map[string]string, from, to int64) bool {
-	t, err := strconv.ParseInt(cols["time"], 10, 64)
-	return err == nil && t >= from && t <= to
-}
-
-// scenarioLines keeps the result-log lines whose row's compile time falls in the scenario's window.
-func scenarioLines(raw []byte, from, to int64) []byte {
-	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var l struct {
-			Columns map[string]any `json:"columns"`
-		}
-		if json.Unmarshal(line, &l) != nil || l.Columns == nil {
-			continue
-		}
-		t, _ := l.Columns["time"].(string)
-		if inWindow(map[string]string{"time": t}, from, to) {
-			out.Write(line)
-			out.WriteByte('\n')
-		}
+// checkDaemon prints the daemon health failures vmassert recorded (daemon.json) and returns their count;
+// a missing daemon.json counts as one.
+func checkDaemon(out string, w io.Writer) (int, error) {
+	var d struct {
+		Failures []string `json:"failures"`
 	}
-	return out.Bytes()
+	if err := readJSON(filepath.Join(out, "daemon.json"), &d); err != nil {
+		fmt.Fprintf(w, "FAIL daemon: %v\n", err)
+		return 1, nil
+	}
+	for _, f := range d.Failures {
+		fmt.Fprintf(w, "FAIL daemon: %s\n", f)
+	}
+	return len(d.Failures), nil
 }
 
 // scoreAs runs `correlator score --all` over lines with a roles file giving the VM role.

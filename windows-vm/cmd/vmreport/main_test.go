@@ -3,90 +3,76 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/osquery/osquery-go"
 
 	"github.com/compilelineage/compile-lineage/extension/replay"
 	"github.com/compilelineage/compile-lineage/windows-vm/internal/replaycheck"
+	"github.com/compilelineage/compile-lineage/windows-vm/internal/vmassert"
 )
 
-// vmOut builds the folder the VM would copy out for the named scenarios, from their fixtures replayed
-// through the extension: per scenario run.json, lineage.json and a passing verdict.json, and one shared
-// osqueryd.results.log holding every scenario's pack rows (as on the VM).
+// vmOut builds the folder the VM would copy out for the named scenarios: their fixtures replayed in one
+// harness, the packs' result lines as osqueryd would log them, and vmassert's whole in-VM check run
+// against the harness through osquery-go's client, as `vmassert check` does in the VM.
 func vmOut(t *testing.T, names ...string) string {
 	t.Helper()
-	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	queries, err := replaycheck.LoadPackQueries(filepath.Join("..", "..", "..", "packs"),
 		"compile_after_delivery.conf", "compile_after_delivery_fallback.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
+	paths := []string{filepath.Join("..", "..", "internal", "vmassert", "testdata", "schedule_ok.json")}
 	for _, name := range names {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		fx, err := replay.LoadFixtures(filepath.Join("..", "..", "scenarios", name, "fixture.jsonl"))
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		rows, err := h.Query(ctx, "SELECT * FROM compile_lineage")
-		if err != nil {
-			t.Fatalf("%s: query compile_lineage: %v", name, err)
-		}
-		_, lines, err := replaycheck.RunPackQueries(ctx, h, queries, replaycheck.VM)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if err := h.Close(); err != nil {
-			t.Fatalf("close: %v", err)
-		}
-		cancel()
-		log.Write(lines)
-		start, end := int64(math.MaxInt64), int64(0)
-		for _, r := range rows {
-			ts, err := strconv.ParseInt(r["time"], 10, 64)
-			if err != nil {
-				t.Fatalf("%s: row time %q: %v", name, r["time"], err)
-			}
-			start, end = min(start, ts), max(end, ts)
-		}
-		dir := filepath.Join(out, name)
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		writeJSON(t, filepath.Join(dir, "run.json"), map[string]any{"scenario": name, "start": start - 2, "end": end + 10})
-		writeJSON(t, filepath.Join(dir, "lineage.json"), rows)
-		writeJSON(t, filepath.Join(dir, "verdict.json"), map[string]any{"scenario": name, "passed": true})
+		paths = append(paths, filepath.Join("..", "..", "scenarios", name, "fixture.jsonl"))
 	}
-	if err := os.WriteFile(filepath.Join(out, "osqueryd.results.log"), log.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func writeJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := json.Marshal(v)
+	fx, err := replay.LoadFixtures(paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	h, err := replay.Start(ctx, replay.Options{Fixtures: fx, Logger: hclog.NewNullLogger()})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer h.Close()
+	_, lines, err := replaycheck.RunPackQueries(ctx, h, queries, replaycheck.VM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "osqueryd.results.log")
+	if err := os.WriteFile(logPath, lines, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, name := range names {
+		if err := os.MkdirAll(filepath.Join(out, name), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name, vmassert.RunStatusFile), []byte("ok\r\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := osquery.NewClient(h.Socket(), 5*time.Second, osquery.MaxWaitTime(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	err = vmassert.Run(ctx, vmassert.Config{Scenarios: filepath.Join("..", "..", "scenarios"), Out: out,
+		ResultsLog: logPath, Names: names, Since: 1}, vmassert.WithTimeout(client, time.Minute))
+	if err != nil {
+		report, _ := os.ReadFile(filepath.Join(out, "report.txt"))
+		t.Fatalf("vmassert: %v\n%s", err, report)
+	}
+	return out
 }
 
 // scenarioSubset copies the named scenarios' expected.json into a temp scenarios folder.
@@ -129,7 +115,7 @@ func TestReport(t *testing.T) {
 			`row   csc.exe<-mshta.exe class=script_host stage=network`,
 			"PASS attack_wmic_msbuild_inline (2 rows;",
 			"PASS benign_build_agent_system (2 rows;",
-			"\n3 passed, 0 failed\n",
+			"\n3 passed, 0 failed; daemon health: 0 failure(s)\n",
 		} {
 			if !strings.Contains(report, want) {
 				t.Errorf("report lacks %q:\n%s", want, report)
@@ -150,10 +136,47 @@ func TestReport(t *testing.T) {
 			t.Fatalf("run error %v, want errFailed\n%s", err, buf.String())
 		}
 		report := buf.String()
-		for _, want := range []string{"FAIL attack_mshta_csc_exec_net", `stage="network" want "executed"`, "\n2 passed, 1 failed\n"} {
+		for _, want := range []string{"FAIL attack_mshta_csc_exec_net", `stage="network" want "executed"`, "\n2 passed, 1 failed; daemon health: 0 failure(s)\n"} {
 			if !strings.Contains(report, want) {
 				t.Errorf("report lacks %q:\n%s", want, report)
 			}
+		}
+	})
+
+	t.Run("nested lineage.json fails clearly", func(t *testing.T) {
+		// What `return , $rows` in the old PowerShell made ConvertTo-Json write: one array holding the array.
+		path := filepath.Join(out, "attack_wmic_msbuild_inline", "lineage.json")
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(path, good, 0o600)
+		if err := os.WriteFile(path, append(append([]byte("["), good...), ']'), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		err = run([]string{"--out", out, "--scenarios", scenarioSubset(t, keep, names...), "--correlator", correlator}, &buf)
+		if !errors.Is(err, errFailed) || !strings.Contains(buf.String(), "FAIL attack_wmic_msbuild_inline") ||
+			!strings.Contains(buf.String(), "parse "+path) {
+			t.Fatalf("run error %v, report:\n%s", err, buf.String())
+		}
+	})
+
+	t.Run("daemon failure fails the run", func(t *testing.T) {
+		path := filepath.Join(out, "daemon.json")
+		good, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(path, good, 0o600)
+		if err := os.WriteFile(path, []byte(`{"failures":["scheduled query pack_x is denylisted (osquery_schedule.denylisted=1, 2 executions)"]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		err = run([]string{"--out", out, "--scenarios", scenarioSubset(t, keep, names...), "--correlator", correlator}, &buf)
+		if !errors.Is(err, errFailed) || !strings.Contains(buf.String(), "FAIL daemon: scheduled query pack_x is denylisted") ||
+			!strings.Contains(buf.String(), "3 passed, 0 failed; daemon health: 1 failure(s)") {
+			t.Fatalf("run error %v, report:\n%s", err, buf.String())
 		}
 	})
 

@@ -1,6 +1,6 @@
 // Package expect reads a scenario's expected.json and checks compile_lineage rows, osquery result-log
-// lines and correlator alerts against it. The Go replay test and the host-side VM report use it;
-// windows-vm/assert/Assert-Scenario.ps1 applies the same rules inside the VM.
+// lines and correlator alerts against it. The Go replay test, vmassert inside the VM and the host-side
+// VM report all use it, so the three judge a scenario by the same rules.
 package expect
 
 import (
@@ -23,6 +23,10 @@ type Expected struct {
 	Description string `json:"description"`
 	// ListenerPort is the 127.0.0.1 port the scenario listens on (0: no network step).
 	ListenerPort int `json:"listener_port"`
+	// OwnPaths are folders or files only this scenario uses (compared case-insensitively as substrings of
+	// command lines and output paths): they tie to the scenario what its runner starts through a service
+	// (WMI, the task scheduler) and so outside its process tree.
+	OwnPaths []string `json:"own_paths"`
 	// Lineage lists rows that must each be matched by at least one compile_lineage row.
 	Lineage []Row `json:"lineage"`
 	// TelemetrySignals must each have a compile_telemetry source with used = 1 and status ok or empty.
@@ -119,7 +123,7 @@ var (
 
 // RequiredKeys are the keys every expected.json and every lineage entry must spell out.
 var (
-	RequiredKeys = []string{"scenario", "kind", "description", "listener_port", "lineage", "telemetry_signals",
+	RequiredKeys = []string{"scenario", "kind", "description", "listener_port", "own_paths", "lineage", "telemetry_signals",
 		"pack_queries", "forbidden_pack_queries", "correlator", "known_failures"}
 	RequiredRowKeys = []string{"compiler_name", "parent_name", "parent_class", "stage", "output_path_pattern",
 		"min_executions", "min_connections", "connection_origin", "suspicious", "required_reasons"}
@@ -168,8 +172,13 @@ func (e *Expected) validate() error {
 	if !strings.HasPrefix(e.Scenario, e.Kind+"_") {
 		return fmt.Errorf("kind %q does not match scenario %q", e.Kind, e.Scenario)
 	}
-	if e.ListenerPort < 0 || e.ListenerPort > 65535 {
-		return fmt.Errorf("listener_port %d out of range", e.ListenerPort)
+	if err := checkListenerPort(e.ListenerPort); err != nil {
+		return err
+	}
+	for i, p := range e.OwnPaths {
+		if len(p) < 4 || !strings.Contains(p, `\`) {
+			return fmt.Errorf("own_paths[%d] %q: want a folder or file path with a backslash", i, p)
+		}
 	}
 	if len(e.Lineage) == 0 {
 		return errors.New("lineage: at least one row is needed")
@@ -221,6 +230,27 @@ func (e *Expected) validate() error {
 	}
 	if e.Kind == "attack" && len(c.ScoreHigher) == 0 {
 		return errors.New("correlator: an attack scenario needs score_higher pairs")
+	}
+	return nil
+}
+
+// Ports the scenario listeners must avoid on Windows Server: WinRM's HTTP and HTTPS listeners (5985,
+// 5986) and its HTTP.sys compatibility listener (47001), and the dynamic (ephemeral) range
+// 49152-65535 that outbound connections draw from.
+var reservedPorts = []int{5985, 5986, 47001}
+
+const dynamicPortsFrom = 49152
+
+// checkListenerPort accepts 0 (no listener) or a port from 1024 up to the dynamic range that WinRM
+// does not use.
+func checkListenerPort(p int) error {
+	switch {
+	case p == 0:
+		return nil
+	case p < 1024 || p >= dynamicPortsFrom:
+		return fmt.Errorf("listener_port %d: want 1024-%d (below Windows' dynamic port range)", p, dynamicPortsFrom-1)
+	case slices.Contains(reservedPorts, p):
+		return fmt.Errorf("listener_port %d is used by WinRM on Windows Server", p)
 	}
 	return nil
 }

@@ -12,7 +12,8 @@ const validExpected = `{
   "scenario": "attack_x",
   "kind": "attack",
   "description": "d",
-  "listener_port": 47001,
+  "listener_port": 38471,
+  "own_paths": ["\\clab\\x\\"],
   "lineage": [{"compiler_name": "csc.exe", "parent_name": "mshta.exe", "parent_class": "script_host",
     "stage": "network", "output_path_pattern": "(?i)\\\\clab\\\\update\\.exe$", "min_executions": 1,
     "min_connections": 1, "connection_origin": "artifact", "suspicious": 1,
@@ -33,8 +34,14 @@ func TestParse(t *testing.T) {
 		wantErr string
 	}{
 		{name: "valid", edit: func(s string) string { return s }},
-		{name: "missing top key", edit: func(s string) string { return strings.Replace(s, `"listener_port": 47001,`, "", 1) },
+		{name: "missing top key", edit: func(s string) string { return strings.Replace(s, `"listener_port": 38471,`, "", 1) },
 			wantErr: `missing key "listener_port"`},
+		{name: "WinRM's HTTP.sys port", edit: func(s string) string { return strings.Replace(s, `38471`, `47001`, 1) },
+			wantErr: "listener_port 47001 is used by WinRM"},
+		{name: "dynamic port range", edit: func(s string) string { return strings.Replace(s, `38471`, `49152`, 1) },
+			wantErr: "below Windows' dynamic port range"},
+		{name: "own path without a folder", edit: func(s string) string { return strings.Replace(s, `"\\clab\\x\\"`, `"x"`, 1) },
+			wantErr: "own_paths[0]"},
 		{name: "missing row key", edit: func(s string) string { return strings.Replace(s, `"suspicious": 1,`, "", 1) },
 			wantErr: `lineage[0]: missing key "suspicious"`},
 		{name: "unknown key", edit: func(s string) string { return strings.Replace(s, `"kind"`, `"extra": 1, "kind"`, 1) },
@@ -78,7 +85,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			if e.Lineage[0].CompilerName != "csc.exe" || e.ListenerPort != 47001 || e.Correlator.ScoreHigher[0] != [2]string{"user_endpoint", "build_server"} {
+			if e.Lineage[0].CompilerName != "csc.exe" || e.ListenerPort != 38471 || e.Correlator.ScoreHigher[0] != [2]string{"user_endpoint", "build_server"} {
 				t.Fatalf("decoded %+v", e)
 			}
 		})

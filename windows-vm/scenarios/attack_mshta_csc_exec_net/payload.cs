@@ -9,7 +9,7 @@ class Beacon
     static int Main(string[] args)
     {
         string host = args.Length > 0 ? args[0] : "127.0.0.1";
-        int port = args.Length > 1 ? int.Parse(args[1]) : 47001;
+        int port = args.Length > 1 ? int.Parse(args[1]) : 38471;
         string tag = args.Length > 2 ? args[2] : "payload";
         if (host != "127.0.0.1")
         {

@@ -1,9 +1,7 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 # Attack: regsvr32 runs a scriptlet through scrobj.dll -> vbc compiles a dropped VB source -> the exe runs.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')
-$name = Split-Path -Leaf $PSScriptRoot
-$result = New-ScenarioResult -Scenario $name -StartUtc (Get-Date).ToUniversalTime()
-
+Start-Transcript -LiteralPath "$ClabWork\logs\attack_regsvr32_vbc.log" -Force | Out-Null
 $dir = Join-Path $env:TEMP 'clab\regsvr32'
 Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
 New-Item -ItemType Directory -Force -Path $dir | Out-Null
@@ -13,10 +11,7 @@ $sct = $sct.Replace('__DIR__', $dir.Replace('\', '\\')).Replace('__VBC__', ($Net
 $sctPath = Join-Path $dir 'loader.sct'
 Write-Utf8NoBom -Path $sctPath -Text $sct
 $p = Start-Process -FilePath "$env:SystemRoot\System32\regsvr32.exe" -ArgumentList @('/s', '/n', '/u', "/i:$sctPath", 'scrobj.dll') -WorkingDirectory $dir -PassThru
-$null = $p.Handle # keeps ExitCode readable after WaitForExit
 if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'regsvr32 did not finish within 120 s' }
 $marker = Join-Path $dir 'helper.txt'
 Wait-Until -Description "helper.exe to write $marker" -TimeoutSeconds 30 -Condition { Test-Path -LiteralPath $marker }
-$result.artifacts = @((Join-Path $dir 'helper.exe'))
-Save-ScenarioResult -Result $result
-Write-Host "$name done"
+Write-Host 'attack_regsvr32_vbc done'

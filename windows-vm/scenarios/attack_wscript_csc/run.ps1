@@ -1,9 +1,7 @@
 Set-StrictMode -Version Latest; $ErrorActionPreference = 'Stop'
 # Attack: wscript runs a dropped .js that compiles C# with csc and runs the new exe.
 . (Join-Path $PSScriptRoot '..\..\lib\common.ps1')
-$name = Split-Path -Leaf $PSScriptRoot
-$result = New-ScenarioResult -Scenario $name -StartUtc (Get-Date).ToUniversalTime()
-
+Start-Transcript -LiteralPath "$ClabWork\logs\attack_wscript_csc.log" -Force | Out-Null
 $dir = Join-Path $env:TEMP 'clab\wscript'
 Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction SilentlyContinue
 New-Item -ItemType Directory -Force -Path $dir | Out-Null
@@ -13,11 +11,9 @@ $js = $js.Replace('__DIR__', $dir.Replace('\', '\\')).Replace('__CSC__', ($Net4 
 $jsPath = Join-Path $dir 'build.js'
 Write-Utf8NoBom -Path $jsPath -Text $js
 $p = Start-Process -FilePath "$env:SystemRoot\System32\wscript.exe" -ArgumentList ('"{0}"' -f $jsPath) -WorkingDirectory $dir -PassThru
-$null = $p.Handle # keeps ExitCode readable after WaitForExit
+$null = $p.Handle
 if (-not $p.WaitForExit(120000)) { Stop-Process -Id $p.Id -Force; throw 'wscript did not finish within 120 s' }
 if ($p.ExitCode -ne 0) { throw "build.js exited $($p.ExitCode)" }
 $marker = Join-Path $dir 'svcupdate.txt'
 if (-not (Test-Path -LiteralPath $marker)) { throw "svcupdate.exe did not run: $marker missing" }
-$result.artifacts = @((Join-Path $dir 'svcupdate.exe'))
-Save-ScenarioResult -Result $result
-Write-Host "$name done"
+Write-Host 'attack_wscript_csc done'
