@@ -47,11 +47,13 @@ lint: $(BUILD)/staticcheck
 	GOOS=windows $(BUILD)/staticcheck ./...
 	$(GO) run ./packs/cmd/genpacks -check
 
-## demo: replay the example telemetry shipped in examples/ and score it with the correlator
+## demo: replay the example telemetry shipped in examples/, score it with the correlator and write the HTML report
 demo:
 	mkdir -p $(BUILD)
 	$(GO) run ./extension demo --results-log $(BUILD)/demo-results.log
 	$(GO) run ./correlator score --roles extension/examples/roles.csv $(BUILD)/demo-results.log
+	$(GO) run ./correlator report --roles extension/examples/roles.csv --html $(BUILD)/demo-report.html $(BUILD)/demo-results.log
+	@echo "report: $(abspath $(BUILD)/demo-report.html)"
 
 ## fleet-demo: three correlators in one Kafka consumer group (in-process kfake), one killed with SIGKILL, one joining later, checked against a batch score
 fleet-demo:

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
-	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
+	"github.com/compilelineage/compile-lineage/correlator/internal/report"
 	"github.com/compilelineage/compile-lineage/correlator/internal/state"
 )
 
@@ -52,46 +52,21 @@ func cmdExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		enc.SetIndent("", "  ")
 		return enc.Encode(a)
 	}
-	_, err = io.WriteString(stdout, renderExplanation(a))
+	_, err = io.WriteString(stdout, renderExplanation(a)+lineageText(a))
 	return err
 }
 
 func explainFromFiles(ctx context.Context, c *common, id string, files []string, stdin io.Reader, stderr io.Writer) (*alert.Alert, error) {
-	logger := c.logger(stderr)
-	s, err := c.load(logger)
+	as, err := evaluateFiles(ctx, c, files, stdin, stderr)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.resolver.RefreshFleet(ctx); err != nil {
-		return nil, err
-	}
-	dl, err := openDeadLetters(c.deadLetter, logger)
-	if err != nil {
-		return nil, err
-	}
-	defer dl.Close()
-	eng := s.engine(engine.NewState(false))
-	eng.KeepBelow = true
-	var found *alert.Alert
-	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {
-		if a.LineageID == id && (found == nil || rankAbove(a, found)) {
-			found = a
-		}
-		return nil
-	})
-	rd.MaxLine = c.maxLine
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := readInput(rd, f, stdin); err != nil {
-			return nil, err
+	for _, a := range as {
+		if a.LineageID == id {
+			return a, nil
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("explain %s: %w in %s", id, errors.New("lineage not found"), strings.Join(files, ", "))
-	}
-	return found, nil
+	return nil, fmt.Errorf("explain %s: %w in %s", id, errors.New("lineage not found"), strings.Join(files, ", "))
 }
 
 // renderExplanation formats an alert for a person.
@@ -127,6 +102,14 @@ func renderExplanation(a *alert.Alert) string {
 	}
 	fmt.Fprintf(&b, "time:       %s, query %s, input %s\n", a.Time, dash(a.Query), dash(a.Input))
 	return b.String()
+}
+
+// lineageText is the lineage as a text tree and the alert's triage
+// playbook.
+func lineageText(a *alert.Alert) string {
+	v := report.FromAlert(a)
+	g := report.Build(&v)
+	return "lineage:\n" + report.Tree(g) + report.PlaybookText(report.Triage(&v))
 }
 
 func dash(s string) string {

@@ -5,6 +5,8 @@
 //	correlator explain [--state DB | --roles ... FILE...] LINEAGE_ID
 //	correlator run --config FILE | --roles ... --state DB --follow FILE... [--listen ADDR]
 //	correlator run --roles ... --kafka-brokers HOST:PORT --kafka-topic T --kafka-group G [--alerts-topic T]
+//	correlator report --html OUT.html [--state DB | FILE...]   (the analyst's page)
+//	correlator serve --state DB [--listen 127.0.0.1:8090]      (the same page, live)
 //	correlator policy           (print the shipped policy)
 //
 // See correlator/README.md.
@@ -40,6 +42,8 @@ const usage = `usage:
   correlator run [--roles ...] [--policy ...] [--exceptions ...] --state DB --follow FILE... [--listen 127.0.0.1:8089] [--alerts FILE] [--webhook URL]
                  [--format native|ecs] [--es-url URL [--es-index NAME]] [--splunk-url URL] [--spool DIR] [--siem-ca FILE ...]
   correlator run [--roles ...] --kafka-brokers HOST:PORT[,...] --kafka-topic TOPIC [--kafka-topic ...] --kafka-group GROUP [--alerts-topic TOPIC] [--listen ...] [--alerts FILE] [--webhook URL]
+  correlator report --html OUT.html [--state DB | FILE...] [--roles ...] [--policy ...] [--exceptions ...] [--since DURATION]
+  correlator serve --state DB [--listen 127.0.0.1:8090] [--token-env CORRELATOR_REPORT_TOKEN] [--since DURATION]
   correlator policy
 `
 
@@ -55,6 +59,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdExplain(ctx, args[1:], stdin, stdout, stderr)
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
 	case "policy":
 		_, err := stdout.Write(policyYAML())
 		return err

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"flag"
 	"io"
 	"strings"
 	"time"
@@ -109,13 +109,8 @@ func (c *common) load(logger hclog.Logger) (*setup, error) {
 			return nil, err
 		}
 	}
-	s.now = time.Now
-	if c.now != "" {
-		t, err := time.Parse(time.RFC3339, c.now)
-		if err != nil {
-			return nil, fmt.Errorf("--now: %w", err)
-		}
-		s.now = func() time.Time { return t }
+	if s.now, err = c.clock(); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

@@ -65,3 +65,26 @@ func TestDemoRolesFile(t *testing.T) {
 		t.Fatalf("examples/roles.csv = %q, want %q", data, demoRoles())
 	}
 }
+
+// TestDemoResultsLogCommitted: correlator/testdata/demo_results.log, which
+// the correlator's report, browser and triage tests read, is exactly what
+// the demo writes from the example telemetry. Regenerate it with
+// `go run ./extension demo --results-log correlator/testdata/demo_results.log`.
+func TestDemoResultsLogCommitted(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "results.log")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"demo", "--results-log", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("demo: %v\n%s", err, stderr.String())
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "correlator", "testdata", "demo_results.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("correlator/testdata/demo_results.log is not what the demo writes now; regenerate it (see this test's comment)")
+	}
+}

@@ -104,6 +104,10 @@ func New(cfg Config, in Ingester) (*Server, error) {
 	return s, nil
 }
 
+// IsLoopback reports whether a listen host is loopback ("localhost",
+// 127.0.0.0/8, ::1).
+func IsLoopback(host string) bool { return isLoopback(host) }
+
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true

@@ -323,3 +323,40 @@ func (d *DB) Delivered(key uint64) error {
 	}
 	return nil
 }
+
+// OpenReadOnly opens an existing state file for reading, waiting at most
+// timeout for a writer (a running `correlator run`) to let go of it.
+func OpenReadOnly(path string, timeout time.Duration) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("open state %s read-only: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Explanations returns the latest stored evaluation of every lineage, in
+// lineage id order.
+func (d *DB) Explanations() ([]*alert.Alert, error) {
+	var out []*alert.Alert
+	err := d.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketExplain)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			a := &alert.Alert{}
+			if err := json.Unmarshal(v, a); err != nil {
+				return fmt.Errorf("lineage %q: %w", k, err)
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read explanations: %w", err)
+	}
+	return out, nil
+}
