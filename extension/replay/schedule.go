@@ -421,33 +421,26 @@ func writeResults(w io.Writer, r *queryResults, it logItem, rows []map[string]st
 // diffRows is osquery's diff(): the rows of cur not in prev (added, in cur's order) and of prev not in cur
 // (removed), as multisets of whole rows.
 func diffRows(prev, cur []map[string]string) (added, removed []map[string]string) {
+	return rowsNotIn(cur, prev), rowsNotIn(prev, cur)
+}
+
+// rowsNotIn returns the rows of a that b does not hold, in a's order, counting repeats (multisets).
+func rowsNotIn(a, b []map[string]string) []map[string]string {
 	key := func(r map[string]string) string {
-		b, _ := json.Marshal(r) // map keys are sorted: a canonical form
-		return string(b)
+		k, _ := json.Marshal(r) // map keys are sorted: a canonical form
+		return string(k)
 	}
 	count := map[string]int{}
-	for _, r := range prev {
+	for _, r := range b {
 		count[key(r)]++
 	}
-	for _, r := range cur {
-		k := key(r)
-		if count[k] > 0 {
+	var out []map[string]string
+	for _, r := range a {
+		if k := key(r); count[k] > 0 {
 			count[k]--
 			continue
 		}
-		added = append(added, r)
+		out = append(out, r)
 	}
-	left := map[string]int{}
-	for _, r := range cur {
-		left[key(r)]++
-	}
-	for _, r := range prev {
-		k := key(r)
-		if left[k] > 0 {
-			left[k]--
-			continue
-		}
-		removed = append(removed, r)
-	}
-	return added, removed
+	return out
 }
