@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/compilelineage/compile-lineage/extension/replay"
+	"github.com/compilelineage/compile-lineage/tables"
 )
 
 // syntheticLinux writes a host buffer as osquery would hold it: nProcs process_events of
@@ -104,7 +105,9 @@ func startSynthetic(b *testing.B, nProcs, nFiles, nSocks int) (*replay.Harness, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := replay.Start(context.Background(), replay.Options{Fixtures: fx})
+	// Uncached: back-to-back generates with the same constraints would otherwise share one computation
+	// (statementCache), and each iteration must measure one.
+	h, err := replay.Start(context.Background(), replay.Options{Fixtures: fx, Plugins: tables.UncachedPlugins})
 	if err != nil {
 		b.Fatal(err)
 	}

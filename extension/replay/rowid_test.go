@@ -74,6 +74,8 @@ func TestRowidPositionsCollide(t *testing.T) {
 		{"SELECT id FROM test_indexed WHERE id = 'a' UNION ALL SELECT id FROM test_indexed WHERE v = 'y'", "a,b"},
 		{"SELECT pid FROM process_events WHERE (time <= 150 AND path = '/bin/a') OR (time >= 250 AND path = '/bin/c')", "1,3"},
 		{"SELECT pid FROM process_events WHERE time = 100 OR time = 300", "1,3"},
+		// One time-bounded scan whose branches test their own range on +time (kept from xBestIndex).
+		{"SELECT pid FROM process_events WHERE time >= 0 AND ((path = '/bin/a' AND +time <= 150) OR (path = '/bin/c' AND +time >= 250) OR (pid = 3))", "1,3"},
 	} {
 		if got := ids(c.sql); got != c.want {
 			t.Errorf("%s = %q, want %q", c.sql, got, c.want)

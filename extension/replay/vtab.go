@@ -637,8 +637,10 @@ func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to extension at %s: %w", sock, err)
 	}
+	// osquery's client to an extension (EXInternal, osquery/extensions/thrift/impl_thrift.cpp) reads and writes
+	// through a TBufferedTransport: a generate's rows arrive in large reads, not one read per Thrift field.
 	c := &extClient{sock: sock, trans: trans,
-		client: gen.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))}
+		client: gen.NewExtensionClientFactory(thrift.NewTBufferedTransport(trans, 64<<10), thrift.NewTBinaryProtocolFactoryConf(nil))}
 	p.mu.Lock()
 	p.all = append(p.all, c)
 	p.mu.Unlock()
