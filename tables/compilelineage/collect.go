@@ -377,9 +377,11 @@ const (
 // withRoles returns the fetched processes (and parent stand-ins) that have one of roles.
 func (w *walker) withRoles(roles string) []Proc {
 	var out []Proc
-	for _, p := range append(slices.Clone(w.all.list), w.unseen...) {
-		if strings.IndexByte(roles, w.role[p.Key]) >= 0 {
-			out = append(out, p)
+	for _, list := range [][]Proc{w.all.list, w.unseen} {
+		for _, p := range list {
+			if strings.IndexByte(roles, w.role[p.Key]) >= 0 {
+				out = append(out, p)
+			}
 		}
 	}
 	return out

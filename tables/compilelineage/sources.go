@@ -139,12 +139,21 @@ func windowsCompilerSuffixes() []string {
 	return out
 }
 
-// posixCompilerFilter pre-selects compiler candidates; Go code decides (compilerKind).
-const posixCompilerFilter = `(path LIKE '%gcc%' OR path LIKE '%g++%' OR path LIKE '%clang%' OR path LIKE '%/cc' OR
- path LIKE '%/c++' OR path LIKE '%/cc-%' OR path LIKE '%/c89' OR path LIKE '%/c99' OR path LIKE '%/tcc' OR
- path LIKE '%/go' OR path LIKE '%/rustc' OR path LIKE '%/ld' OR path LIKE '%/ld.%' OR path LIKE '%/lld' OR
- path LIKE '%/mold' OR path LIKE '%-ld' OR path LIKE '%-ld.%' OR path LIKE '%/osacompile' OR path LIKE '%/dotnet' OR
- path LIKE '%/swiftc' OR path LIKE '%/swift-driver')`
+// posixCompilerFilter pre-selects compiler candidates by their path, v (see readOnce); Go code decides
+// (compilerKind).
+const posixCompilerFilter = `(v LIKE '%gcc%' OR v LIKE '%g++%' OR v LIKE '%clang%' OR v LIKE '%/cc' OR
+ v LIKE '%/c++' OR v LIKE '%/cc-%' OR v LIKE '%/c89' OR v LIKE '%/c99' OR v LIKE '%/tcc' OR
+ v LIKE '%/go' OR v LIKE '%/rustc' OR v LIKE '%/ld' OR v LIKE '%/ld.%' OR v LIKE '%/lld' OR
+ v LIKE '%/mold' OR v LIKE '%-ld' OR v LIKE '%-ld.%' OR v LIKE '%/osacompile' OR v LIKE '%/dotnet' OR
+ v LIKE '%/swiftc' OR v LIKE '%/swift-driver')`
+
+// readOnce is cond with expr evaluated once per row: osquery's SQLite calls a table's xColumn for every
+// mention of a column in the WHERE clause, and a filter of twenty LIKE tests on path would read path twenty
+// times per row of the scan. cond names the value as v; the LIMIT keeps SQLite from flattening the one-row
+// subquery, which would put expr back in every test.
+func readOnce(expr, cond string) string {
+	return "EXISTS (SELECT 1 FROM (SELECT " + expr + " AS v LIMIT -1) WHERE " + cond + ")"
+}
 
 func timeRange(col string, from, to int64) string {
 	s := fmt.Sprintf("%s >= %d", col, from)
@@ -282,10 +291,10 @@ const (
 )
 
 func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
-	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
+	suf, _ := suffixAny("v", windowsCompilerSuffixes())
 	orig, _ := textList(windowsCompilerFiles())
 	// Compiler starts (event 1) and PowerShell 7 loading Roslyn (event 7) in one scan.
-	rows, err := query(ctx, q, sysmonScan(timeRange("time", from, to)+" AND ((eventid = 1 AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+
+	rows, err := query(ctx, q, sysmonScan(timeRange("time", from, to)+" AND ((eventid = 1 AND ("+readOnce(jImage, suf)+" OR lower("+jOrigFN+") IN "+orig+
 		")) OR (eventid = 7 AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND substr(lower("+jImage+"), -9) = '\\pwsh.exe'))"))
 	starts, loads := splitLoads(rows)
 	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
@@ -559,12 +568,9 @@ func (t pidTable) procs(rows []map[string]string) []Proc {
 func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
 	filter := posixCompilerFilter
 	if t.windows {
-		filter, _ = suffixAny("path", windowsCompilerSuffixes())
+		filter, _ = suffixAny("v", windowsCompilerSuffixes())
 	}
-	// The LIMIT keeps SQLite from flattening the inner SELECT into the outer one or pushing the filter into
-	// it: each column of a row is read from the table once, and the filter's many tests of path read the
-	// copy (osquery's SQLite calls the table's xColumn for every mention of a column in the WHERE clause).
-	rows, err := query(ctx, q, "SELECT * FROM ("+t.selectSQL(timeRange("time", from, to))+" LIMIT -1) WHERE "+filter)
+	rows, err := query(ctx, q, t.selectSQL(timeRange("time", from, to)+" AND "+readOnce("path", filter)))
 	return t.procs(rows), err
 }
 
@@ -635,8 +641,8 @@ func hexPIDs(pids []int64) []string {
 }
 
 func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
-	suf, _ := suffixAny(jNewName, windowsCompilerSuffixes())
-	rows, err := query(ctx, q, s.sql(timeRange("time", from, to)+" AND "+suf))
+	suf, _ := suffixAny("v", windowsCompilerSuffixes())
+	rows, err := query(ctx, q, s.sql(timeRange("time", from, to)+" AND "+readOnce(jNewName, suf)))
 	return s.procs(rows), err
 }
 
@@ -681,8 +687,8 @@ func (f pidFiles) files(ctx context.Context, q Querier, procs []Proc, _ []string
 	if !ok {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, %s AS target, time FROM %s WHERE %s AND pid IN %s AND %s",
-		f.pathExpr, f.table, timeRange("time", from, to), list, f.filter))
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, %s AS target, time FROM %s WHERE pid IN %s AND %s AND %s",
+		f.pathExpr, f.table, list, timeRange("time", from, to), f.filter))
 	out := make([]FileEvent, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, FileEvent{PID: atoi(r["pid"]), Path: r["target"], Time: rowTime("", r["time"]), Source: f.table})
