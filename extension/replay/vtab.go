@@ -375,8 +375,8 @@ func requiredSatisfied(table string, cols []Column, planned []int) error {
 	return fmt.Errorf("Table %s was queried without a required column in the WHERE clause", table)
 }
 
-func (c *memCursor) Next() error  { c.pos++; return nil }
-func (c *memCursor) Eof() bool    { return c.pos >= c.end }
+func (c *memCursor) Next() error { c.pos++; return nil }
+func (c *memCursor) Eof() bool   { return c.pos >= c.end }
 func (c *memCursor) Close() error {
 	if c.t.timeCol >= 0 {
 		c.t.d.reads.Add(c.reads)
