@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/compilelineage/compile-lineage/internal/datasets"
 )
@@ -282,18 +281,8 @@ func TestDatasetsTimeOffsets(t *testing.T) {
 // TestEventTimeValues checks that an event table's time column reads as the integer the store is sorted
 // by, and NULL where the row has none, in timed and untimed scans.
 func TestEventTimeValues(t *testing.T) {
-	fx, err := ParseFixture("inline.json", strings.NewReader(`{"process_events": [
-		{"pid": "1", "time": "300"}, {"pid": "2", "time": "100"}, {"pid": "3"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	h, err := Start(ctx, Options{Fixtures: fx, Plugins: indexedPlugins})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	ctx := context.Background()
+	h := startWith(t, `{"process_events": [{"pid": "1", "time": "300"}, {"pid": "2", "time": "100"}, {"pid": "3"}]}`, indexedPlugins)
 	for _, c := range []struct{ sql, want string }{
 		{"SELECT pid, time, typeof(time) AS ty FROM process_events ORDER BY pid", "1:300:integer,2:100:integer,3::null"},
 		{"SELECT pid, time, typeof(time) AS ty FROM process_events WHERE time >= 100 ORDER BY pid", "1:300:integer,2:100:integer"},
