@@ -42,11 +42,12 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// branch is one part of a lookup in an event table: the rows matching pred that are not older than from and
-// not newer than to (0: no bound on that side).
+// branch is one part of a lookup in an event table: the rows matching on and pred that are not older than
+// from and not newer than to (0: no bound on that side). Consecutive branches with the same on (a cheap test
+// such as a Sysmon event id) have it written, and read from the table, once.
 type branch struct {
 	from, to int64
-	pred     string
+	on, pred string
 }
 
 // oneScan joins the branches of a lookup into one condition that reads the event table once. Every branch
@@ -72,7 +73,7 @@ func oneScan(branches []branch) string {
 			hi = max(hi, b.to)
 		}
 	}
-	terms := make([]string, len(branches))
+	var groups, terms []string
 	for i, b := range branches {
 		t := "(" + b.pred
 		if b.from > lo {
@@ -81,9 +82,17 @@ func oneScan(branches []branch) string {
 		if b.to > 0 && b.to != hi {
 			t += fmt.Sprintf(" AND +time <= %d", b.to)
 		}
-		terms[i] = t + ")"
+		terms = append(terms, t+")")
+		if i+1 < len(branches) && branches[i+1].on == b.on {
+			continue
+		}
+		g := strings.Join(terms, " OR ")
+		if b.on != "" {
+			g = "(" + b.on + " AND (" + g + "))"
+		}
+		groups, terms = append(groups, g), nil
 	}
-	return timeRange("time", lo, hi) + " AND (" + strings.Join(terms, " OR ") + ")"
+	return timeRange("time", lo, hi) + " AND (" + strings.Join(groups, " OR ") + ")"
 }
 
 // dedupeProcs keeps the first of the processes sharing a key.
@@ -337,18 +346,18 @@ const (
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var bs []branch
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jGUID, list)})
+		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), on: "eventid = 1", pred: fmt.Sprintf("lower(%s) IN %s", jGUID, list)})
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
-		bs = append(bs, branch{from: r.Since, pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jPGUID, list)})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 1", pred: fmt.Sprintf("lower(%s) IN %s", jPGUID, list)})
 	}
 	// Executions of the artifacts: their starts, proxies running them, and (event 7) their
 	// loads as modules.
 	if pred := execPredicate(jImage, jCmd, true, r.Paths); pred != "" {
-		bs = append(bs, branch{from: r.Since, pred: "eventid = 1 AND " + pred})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 1", pred: pred})
 	}
 	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
-		bs = append(bs, branch{from: r.Since, pred: "eventid = 7 AND lower(" + jLoaded + ") IN " + list})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 7", pred: "lower(" + jLoaded + ") IN " + list})
 	}
 	if len(bs) == 0 {
 		return nil, nil, nil
