@@ -401,9 +401,11 @@ func loadable(paths []string) []string {
 // proxies' paths first, so the name test runs on their rows only), and for .app bundles the
 // executables inside. "" when there is nothing to look for.
 func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) string {
+	// On Windows col is the lower-case image path, computed once per row (readOnce: for Sysmon and 4688 it is
+	// a json_extract, which parses the event); a plain POSIX path column costs fewer reads tested directly.
 	col, cmd := pathExpr, cmdExpr
 	if windows {
-		col, cmd = "lower("+pathExpr+")", "lower("+cmdExpr+")"
+		col, cmd = "v", "lower("+cmdExpr+")"
 	}
 	var preds []string
 	if windows {
@@ -416,11 +418,11 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 				short = append(short, `\`+BaseName(p))
 			}
 		}
-		if suf, ok := suffixAny(pathExpr, dedupe(short)); ok {
+		if suf, ok := suffixAny(col, dedupe(short)); ok {
 			preds = append(preds, suf)
 		}
 	} else if list, ok := textList(dedupe(artifacts)); ok {
-		preds = append(preds, pathExpr+" IN "+list)
+		preds = append(preds, col+" IN "+list)
 	}
 	var names []string
 	for _, a := range artifacts {
@@ -436,7 +438,7 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 			names = append(names, strings.TrimSuffix(b, ".ko"))
 		}
 		if !windows && strings.HasSuffix(a, ".app") {
-			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", pathExpr, textLit(a+"/"), pathExpr, textLit(a+"0")))
+			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", col, textLit(a+"/"), col, textLit(a+"0")))
 		}
 	}
 	proxies := proxyPaths(windows)
@@ -453,7 +455,11 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 	if len(preds) == 0 {
 		return ""
 	}
-	return "(" + strings.Join(dedupe(preds), " OR ") + ")"
+	pred := "(" + strings.Join(dedupe(preds), " OR ") + ")"
+	if windows {
+		return readOnce("lower("+pathExpr+")", pred)
+	}
+	return pred
 }
 
 // pathForms lists the lower-case forms a Windows image path can take in process events:
