@@ -74,7 +74,7 @@ func newIndex(ev *Events, p Params) *index {
 		}
 	}
 	for _, l := range ix.byPID {
-		sort.SliceStable(l, func(i, j int) bool { return l[i].Time.Before(l[j].Time) })
+		sort.SliceStable(l, func(i, j int) bool { return startsBefore(l[i], l[j]) })
 	}
 	for _, pr := range ix.byKey {
 		if par := ix.findParent(pr); par != nil {
@@ -142,9 +142,22 @@ func related(by map[string][]int, procs []*Proc) []int {
 	return slices.Compact(out)
 }
 
+// startsBefore orders the starts of one pid: by time, then (same second) by pidversion and
+// exec sequence where the source has them.
+func startsBefore(a, b *Proc) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.PIDVersion != b.PIDVersion {
+		return a.PIDVersion < b.PIDVersion
+	}
+	return a.Seq < b.Seq
+}
+
 // findParent resolves a parent by its key when the source gives one, else by pid: the
 // latest start of that pid no later than the child (plus skew), so reused pids do not
-// join unrelated processes.
+// join unrelated processes. With a parent pidversion (EndpointSecurity) only a start of
+// that very process qualifies, however close the reuse.
 func (ix *index) findParent(c *Proc) *Proc {
 	if c.ParentKey != "" {
 		if par, ok := ix.byKey[c.ParentKey]; ok && par != c {
@@ -152,17 +165,18 @@ func (ix *index) findParent(c *Proc) *Proc {
 		}
 		return nil
 	}
-	return ix.procAt(c.PPID, c.Time, c)
+	return ix.procAt(c.PPID, c.ParentPIDVersion, c.Time, c)
 }
 
-// procAt returns the process that had pid at time t.
-func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
+// procAt returns the process that had pid at time t; with pidversion > 0, the latest exec
+// of the process with that pid and pidversion.
+func (ix *index) procAt(pid, pidversion int64, t time.Time, not *Proc) *Proc {
 	if pid <= 0 {
 		return nil
 	}
 	var best *Proc
 	for _, cand := range ix.byPID[pid] {
-		if cand == not || cand.Time.After(t.Add(ix.p.Skew)) {
+		if cand == not || cand.Time.After(t.Add(ix.p.Skew)) || (pidversion > 0 && cand.PIDVersion != pidversion) {
 			continue
 		}
 		best = cand
@@ -175,7 +189,7 @@ func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
 func (ix *index) standIn(par Proc) *Proc {
 	id := par.Key
 	if id == "" {
-		id = pidRef(par.PID)
+		id = pidRef(par.PID) + ":" + strconv.FormatInt(par.PIDVersion, 10)
 	}
 	if s, ok := ix.standIns[id]; ok {
 		return s
@@ -187,7 +201,8 @@ func (ix *index) standIn(par Proc) *Proc {
 		if ix.byKey[q.Key] != q || ix.parent[q] != nil {
 			continue
 		}
-		if (par.Key != "" && q.ParentKey == par.Key) || (par.Key == "" && q.ParentKey == "" && q.PPID == par.PID) {
+		if (par.Key != "" && q.ParentKey == par.Key) ||
+			(par.Key == "" && q.ParentKey == "" && q.PPID == par.PID && q.ParentPIDVersion == par.PIDVersion) {
 			ix.children[s] = append(ix.children[s], q)
 		}
 	}
@@ -195,14 +210,43 @@ func (ix *index) standIn(par Proc) *Proc {
 }
 
 // nextStart is when p's pid was next reused: events by that pid after it belong to another
-// process. Far in the future when the pid was not seen again.
+// process. Far in the future when the pid was not seen again. A start with a higher
+// pidversion is another process whatever the skew: the pid was reused at that second.
 func (ix *index) nextStart(p *Proc) time.Time {
 	for _, q := range ix.byPID[p.PID] {
-		if q != p && q.Time.After(p.Time.Add(ix.p.Skew)) {
+		if q == p {
+			continue
+		}
+		if p.PIDVersion > 0 && q.PIDVersion > 0 && q.PIDVersion != p.PIDVersion {
+			if q.PIDVersion > p.PIDVersion && !q.Time.Before(p.Time) {
+				return q.Time
+			}
+			continue
+		}
+		if q.Time.After(p.Time.Add(ix.p.Skew)) {
 			return q.Time
 		}
 	}
 	return time.Unix(1<<40, 0)
+}
+
+// lifeStart is the earliest time an event by p's pid can be p's: its start less the skew,
+// or its start itself when an earlier process (lower pidversion) held the pid.
+func (ix *index) lifeStart(p *Proc) time.Time {
+	if p.PIDVersion > 0 {
+		for _, q := range ix.byPID[p.PID] {
+			if q != p && q.PIDVersion > 0 && q.PIDVersion < p.PIDVersion {
+				return p.Time
+			}
+		}
+	}
+	return p.Time.Add(-ix.p.Skew)
+}
+
+// ownsPIDEvent reports whether an event that names only p's pid, at t, is p's: between its
+// start (less the skew) and the next start of that pid.
+func (ix *index) ownsPIDEvent(p *Proc, t time.Time) bool {
+	return !t.Before(ix.lifeStart(p)) && t.Before(ix.nextStart(p))
 }
 
 // descendants returns the processes below p, depth-first, at most depth levels down.
@@ -282,7 +326,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	} else {
 		// The parent started before the buffer: keep what the compiler's own event says of it,
 		// and still follow its writes, children and connections by key or pid.
-		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
+		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, PIDVersion: c.ParentPIDVersion, Path: c.ParentPath, Cmdline: c.ParentCmdline}
 		if c.ParentKey != "" || c.PPID > 0 {
 			par = ix.standIn(l.Parent)
 		}
@@ -505,7 +549,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 			if f.ProcKey != "" && f.ProcKey == g.Key {
 				return true, "write:process_guid"
 			}
-			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) && f.Time.Before(ix.nextStart(g)) {
+			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && ix.ownsPIDEvent(g, f.Time) {
 				return true, "write:pid"
 			}
 		}
@@ -619,7 +663,7 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			for _, p := range o.procs {
 				match := (cn.ProcKey != "" && cn.ProcKey == p.Key) ||
 					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID &&
-						(cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew)) && cn.Time.Before(ix.nextStart(p))))
+						(cn.Time.IsZero() || ix.ownsPIDEvent(p, cn.Time)))
 				if !match {
 					continue
 				}

@@ -483,6 +483,7 @@ type pidTable struct {
 	table, pidCol, ppidCol, userCol, cwdCol string
 	filter                                  string // restricts rows to process starts
 	seqCols                                 bool   // process_etw_events sequence numbers
+	versionCols                             bool   // es_process_events pidversion, parent_pidversion, global_seq_num
 	windows                                 bool
 }
 
@@ -495,7 +496,7 @@ var (
 		filter: "(syscall IS NULL OR syscall = '' OR syscall IN ('execve', 'execveat'))"}
 	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
 	esProcs          = pidTable{table: "es_process_events", pidCol: "pid", ppidCol: "parent", userCol: "username", cwdCol: "cwd",
-		filter: "event_type = 'exec'"}
+		filter: "event_type = 'exec'", versionCols: true}
 	etwProcs = pidTable{table: "process_etw_events", pidCol: "pid", ppidCol: "ppid", userCol: "username",
 		filter: "type = 'ProcessStart'", seqCols: true, windows: true}
 )
@@ -510,6 +511,9 @@ func (t pidTable) selectSQL(where string) string {
 	if t.seqCols {
 		cols += ", datetime, process_sequence_number AS seq, parent_process_sequence_number AS pseq"
 	}
+	if t.versionCols {
+		cols += ", pidversion AS pidv, parent_pidversion AS ppidv, global_seq_num AS gseq"
+	}
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", cols, t.table, t.filter, where)
 }
 
@@ -519,6 +523,10 @@ func (t pidTable) procs(rows []map[string]string) []Proc {
 		p := Proc{PID: atoi(r["pid"]), PPID: atoi(r["ppid"]), Path: r["path"], Cmdline: r["cmdline"], User: r["user"],
 			Cwd: r["cwd"], Time: rowTime(r["datetime"], r["time"]), Source: t.table}
 		p.Key = fmt.Sprintf("%s:%d@%d", t.table, p.PID, p.Time.UnixMilli())
+		if pv := atoi(r["pidv"]); pv > 0 {
+			p.PIDVersion, p.ParentPIDVersion, p.Seq = pv, atoi(r["ppidv"]), atoi(r["gseq"])
+			p.Key = esKey(t.table, p)
+		}
 		if seq := atoi(r["seq"]); seq > 0 {
 			p.Key = fmt.Sprintf("etw:%d", seq)
 			if pseq := atoi(r["pseq"]); pseq > 0 {
@@ -528,6 +536,16 @@ func (t pidTable) procs(rows []map[string]string) []Proc {
 		out = append(out, p)
 	}
 	return out
+}
+
+// esKey is the key of an EndpointSecurity exec: pid and pidversion name the process, and
+// the exec's global sequence number (else its time) tells apart the images one process
+// execs in turn.
+func esKey(table string, p Proc) string {
+	if p.Seq > 0 {
+		return fmt.Sprintf("%s:%d:%d#%d", table, p.PID, p.PIDVersion, p.Seq)
+	}
+	return fmt.Sprintf("%s:%d:%d@%d", table, p.PID, p.PIDVersion, p.Time.UnixMilli())
 }
 
 func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {

@@ -1,0 +1,36 @@
+package tables_test
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestDarwinPIDReuse: on macOS, pid plus pidversion (es_process_events) is the process
+// identity. Within one second a backgrounded gcc's shell (pid 700) and the gcc itself
+// (pid 710) exit and both pids are reused by a LaunchAgent's bash and its clang. The reused
+// processes must neither take the compile's parent nor its artifact, and the compile keeps
+// its own parent, its ld helper's write and the run of what it built. pidversion comes from
+// one counter that grows at every fork and is kept across exec (XNU bsd/kern/kern_fork.c,
+// forkproc: p_idversion = OSIncrementAtomic(&nextpidversion); exec copies it).
+func TestDarwinPIDReuse(t *testing.T) {
+	rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_guid",
+		filepath.Join("testdata", "scenarios", "darwin_pid_reuse.json"))
+	want := []scenarioRow{
+		{compiler: "gcc", parent: "zsh", ancestry: "terminal > zsh > gcc", stage: "executed", output: "/Users/amy/bin/tool",
+			executions: "1", connections: "0", evidence: []string{"write:pid", "exec:path"}},
+		{compiler: "clang", parent: "bash", ancestry: "bash > clang", stage: "compile", output: "/Users/Shared/sync/agent",
+			executions: "0", connections: "0"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		checkScenarioRow(t, i, rows[i], w)
+	}
+	if g := rows[0]["compiler_guid"]; g != "es_process_events:710:5001#102" {
+		t.Errorf("gcc's key %q, want pid:pidversion#global_seq_num", g)
+	}
+	if rows[1]["link_evidence"] != "" || rows[1]["output_source"] != "cmdline" {
+		t.Errorf("the reused pid's clang inherited: link_evidence %q output_source %q", rows[1]["link_evidence"], rows[1]["output_source"])
+	}
+}
