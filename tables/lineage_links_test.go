@@ -34,3 +34,33 @@ func TestDarwinPIDReuse(t *testing.T) {
 		t.Errorf("the reused pid's clang inherited: link_evidence %q output_source %q", rows[1]["link_evidence"], rows[1]["output_source"])
 	}
 }
+
+// TestSharedCompilerReplay: Roslyn's shared compilation, through the harness over Thrift.
+// Process shapes from Roslyn's docs/compilers/Compiler Server.md (the Csc task starts
+// VBCSCompiler.exe and hands it the command line; the server lives on, keepalive 600 s) and
+// BuildServerConnection.GetServerProcessInfo (.NET SDK: dotnet exec "...\VBCSCompiler.dll"
+// "-pipename:<name>"). The first `dotnet build` (lib) starts the server; the second (app) is
+// served by it though the server is no child of its own; Visual Studio's MSBuild is served by
+// a VBCSCompiler.exe started before the buffer, and the tool it built runs an hour later. A
+// server write after every build ended is nobody's.
+func TestSharedCompilerReplay(t *testing.T) {
+	rows, st := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid",
+		filepath.Join("testdata", "scenarios", "windows_vbcscompiler_shared.json"))
+	shared := []string{"write:shared_compiler:vbcscompiler"}
+	want := []scenarioRow{
+		{compiler: "dotnet.exe", parent: "cmd.exe", stage: "written", suspicious: "0", output: `C:\src\lib\obj\Debug\net8.0\lib.dll`, evidence: shared},
+		{compiler: "dotnet.exe", parent: "cmd.exe", stage: "written", suspicious: "0", output: `C:\src\app\obj\Debug\net8.0\app.dll`, evidence: shared},
+		{compiler: "msbuild.exe", parent: "cmd.exe", stage: "executed", suspicious: "0", output: `C:\src\tool\obj\Release\tool.exe`,
+			executions: "1", evidence: append(shared, "exec:path")},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		checkScenarioRow(t, i, rows[i], w)
+	}
+	if rows[2]["first_exec_time"] != "1764403660" {
+		t.Errorf("tool first run %s, want 1764403660", rows[2]["first_exec_time"])
+	}
+	t.Logf("%d queries, %d rows served", st.Queries, st.RowsServed)
+}

@@ -55,6 +55,14 @@ type index struct {
 	proxies  []*Proc            // starts of programs that run artifacts named on their command line
 	loadsBy  map[string][]int   // image loads by the loaded module's base name
 	standIns map[string]*Proc   // parents outside the buffer, by key or pid
+	// builds are the build starts (msbuild, dotnet build) by start time, with their project
+	// folders; sharedRule marks the file events a shared compiler server wrote, sharedOwner
+	// holds the build each of them belongs to (nil: none, or ambiguous) and sharedBy the
+	// reverse.
+	builds      []buildScope
+	sharedRule  map[int]*SharedCompilerRule
+	sharedOwner map[int]*Proc
+	sharedBy    map[*Proc][]int
 }
 
 func keyRef(k string) string { return "k:" + k }
@@ -112,6 +120,7 @@ func newIndex(ev *Events, p Params) *index {
 			ix.connsBy[pidRef(cn.PID)] = append(ix.connsBy[pidRef(cn.PID)], i)
 		}
 	}
+	ix.indexSharedWrites()
 	ix.filesBy = map[string][]int{}
 	for i, f := range ev.Files {
 		switch {
@@ -124,6 +133,123 @@ func newIndex(ev *Events, p Params) *index {
 		}
 	}
 	return ix
+}
+
+// indexSharedWrites finds the builds and the writes of shared compiler servers, and gives
+// each such write to the build it belongs to.
+func (ix *index) indexSharedWrites() {
+	ix.sharedRule, ix.sharedOwner, ix.sharedBy = map[int]*SharedCompilerRule{}, map[int]*Proc{}, map[*Proc][]int{}
+	for i := range ix.ev.Procs {
+		pr := &ix.ev.Procs[i]
+		if !isBuild(pr) || ix.byKey[pr.Key] != pr {
+			continue
+		}
+		b := buildScope{p: pr, until: minTime(pr.Time.Add(ix.p.CompileWindow), ix.nextStart(pr).Add(-time.Nanosecond))}
+		for _, d := range buildFolders(pr) {
+			f, sep := folderForm(d)
+			b.dirs = append(b.dirs, strings.TrimRight(f, sep)+sep)
+		}
+		if len(b.dirs) > 0 {
+			ix.builds = append(ix.builds, b)
+		}
+	}
+	if len(ix.builds) == 0 {
+		return
+	}
+	sort.SliceStable(ix.builds, func(i, j int) bool { return ix.builds[i].p.Time.Before(ix.builds[j].p.Time) })
+	for i := range ix.ev.Files {
+		f := &ix.ev.Files[i]
+		r := ix.serverRule(f)
+		if r == nil {
+			continue
+		}
+		ix.sharedRule[i] = r
+		if b := ix.ownerBuild(f, r); b != nil {
+			ix.sharedOwner[i] = b
+			ix.sharedBy[b] = append(ix.sharedBy[b], i)
+		}
+	}
+}
+
+// buildScope is a build with its project folders (in folderForm, each ending with its
+// separator) and the end of the time it is taken as running: CompileWindow after its start,
+// or just before its pid is reused.
+type buildScope struct {
+	p     *Proc
+	dirs  []string
+	until time.Time
+}
+
+// serverRule returns the shared-compiler rule of a write's writer: from the image the file
+// event names, else from the writer's start (key, or pid at that time).
+func (ix *index) serverRule(f *FileEvent) *SharedCompilerRule {
+	if f.Image != "" {
+		if r := sharedCompilerRule(f.Image, ""); r != nil {
+			return r
+		}
+	}
+	var w *Proc
+	switch {
+	case f.ProcKey != "":
+		w = ix.byKey[f.ProcKey]
+	case f.PID > 0:
+		if w = ix.procAt(f.PID, 0, f.Time, nil); w != nil && !ix.ownsPIDEvent(w, f.Time) {
+			w = nil
+		}
+	}
+	if w == nil {
+		return nil
+	}
+	return sharedCompilerRule(w.Path, w.Cmdline)
+}
+
+// ownerBuild returns the one build a server's write belongs to: a build running at that
+// time (from its start, for CompileWindow, until its pid is reused) whose project folder
+// holds the write beneath obj\ or bin\; the deepest such folder wins, and a build started
+// by another on the same folder is that build. nil when there is none or the choice is
+// ambiguous.
+func (ix *index) ownerBuild(f *FileEvent, r *SharedCompilerRule) *Proc {
+	first := sort.Search(len(ix.builds), func(i int) bool {
+		return !ix.builds[i].p.Time.Before(f.Time.Add(-ix.p.CompileWindow - ix.p.Skew))
+	})
+	path, sep := folderForm(f.Path)
+	var best []*Proc
+	depth := -1
+	for _, b := range ix.builds[first:] {
+		if b.p.Time.After(f.Time.Add(ix.p.Skew)) {
+			break
+		}
+		if f.Time.After(b.until) {
+			continue
+		}
+		for _, dir := range b.dirs {
+			switch d := r.outputDepth(dir, path, sep); {
+			case d > depth:
+				best, depth = []*Proc{b.p}, d
+			case d == depth && d >= 0 && !slices.Contains(best, b.p):
+				best = append(best, b.p)
+			}
+		}
+	}
+	outer := slices.DeleteFunc(slices.Clone(best), func(b *Proc) bool { return ix.hasAncestorIn(b, best) })
+	if len(outer) != 1 {
+		return nil
+	}
+	return outer[0]
+}
+
+// hasAncestorIn reports whether one of p's ancestors (a few levels up) is in set.
+func (ix *index) hasAncestorIn(p *Proc, set []*Proc) bool {
+	q := p
+	for range 6 {
+		if q = ix.parent[q]; q == nil {
+			return false
+		}
+		if slices.Contains(set, q) {
+			return true
+		}
+	}
+	return false
 }
 
 // related returns the indexes, in ascending order, of the events attributed to procs: by
@@ -558,10 +684,25 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	var best *FileEvent
 	bestEvidence := ""
 	candidates := append(related(ix.filesBy, group), ix.pathFile...)
+	if kind == kindMSBuild {
+		candidates = append(candidates, ix.sharedBy[c]...)
+	}
 	slices.Sort(candidates) // keep event order: the last matching write wins
+	candidates = slices.Compact(candidates)
 	for _, i := range candidates {
 		f := &ix.ev.Files[i]
-		ok, evidence := inGroup(f)
+		var ok bool
+		var evidence string
+		if r, shared := ix.sharedRule[i]; shared && kind == kindMSBuild {
+			// A shared compiler server's write is the build's it belongs to, never another's
+			// for having started the server.
+			if ix.sharedOwner[i] != c {
+				continue
+			}
+			ok, evidence = true, vocab.EvidenceWriteSharedPrefix+r.Name
+		} else {
+			ok, evidence = inGroup(f)
+		}
 		if !ok && f.ProcKey == "" && f.PID == 0 && inv.Output != "" && SamePath(f.Path, inv.Output) &&
 			!f.Time.Before(start) && !f.Time.After(end) {
 			ok, evidence = true, "write:path_time"

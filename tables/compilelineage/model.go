@@ -39,6 +39,7 @@ type Proc struct {
 type FileEvent struct {
 	ProcKey string // writer's Key when the source has it
 	PID     int64  // writer's pid when the source has it (0 = unknown)
+	Image   string // writer's image when the source says it (Sysmon event 11)
 	Path    string
 	SHA256  string
 	Time    time.Time

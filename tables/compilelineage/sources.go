@@ -438,9 +438,19 @@ func pathForms(paths []string) []string {
 
 func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
 	var out []FileEvent
+	// Builds also own what Roslyn's shared compiler server (VBCSCompiler.exe, no child of
+	// theirs) writes: its writes ride on the first query, by image, in the same pass.
+	server, _ := suffixAny(jImage, sharedCompilerImages())
+	if !slices.ContainsFunc(procs, func(p Proc) bool { return isBuild(&p) }) {
+		server = ""
+	}
 	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
 		list, _ := textList(part)
-		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND lower("+jGUID+") IN "+list))
+		writer := "lower(" + jGUID + ") IN " + list
+		if server != "" {
+			writer, server = "("+writer+" OR "+server+")", ""
+		}
+		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND "+writer))
 		if err != nil {
 			return out, err
 		}
@@ -449,7 +459,7 @@ func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, fr
 			if d == nil {
 				continue
 			}
-			out = append(out, FileEvent{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]),
+			out = append(out, FileEvent{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]), Image: d["Image"],
 				Path: d["TargetFilename"], Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
 		}
 	}
