@@ -64,3 +64,32 @@ func TestSharedCompilerReplay(t *testing.T) {
 	}
 	t.Logf("%d queries, %d rows served", st.Queries, st.RowsServed)
 }
+
+// TestSharedCompilerReplayPOSIX: the .NET SDK's server on Linux (audit) and macOS
+// (EndpointSecurity): `dotnet exec .../VBCSCompiler.dll -pipename:<name>`, started by the
+// lib build, writes the app build's apphost under obj/, which runs ten minutes later.
+func TestSharedCompilerReplayPOSIX(t *testing.T) {
+	for _, tt := range []struct{ fixture, out string }{
+		{"linux_vbcscompiler_shared", "/home/dev/src/app/obj/Debug/net8.0/app"},
+		{"darwin_vbcscompiler_shared", "/Users/dev/src/app/obj/Debug/net8.0/app"},
+	} {
+		t.Run(tt.fixture, func(t *testing.T) {
+			rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid",
+				filepath.Join("testdata", "scenarios", tt.fixture+".json"))
+			want := []scenarioRow{
+				{compiler: "dotnet", stage: "compile", executions: "0"},
+				{compiler: "dotnet", stage: "executed", output: tt.out, executions: "1",
+					evidence: []string{"write:shared_compiler:vbcscompiler", "exec:path"}},
+			}
+			if len(rows) != len(want) {
+				t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
+			}
+			for i, w := range want {
+				checkScenarioRow(t, i, rows[i], w)
+			}
+			if rows[0]["link_evidence"] != "" {
+				t.Errorf("the lib build took a write: %s", rows[0]["link_evidence"])
+			}
+		})
+	}
+}
