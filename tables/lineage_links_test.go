@@ -5,6 +5,19 @@ import (
 	"testing"
 )
 
+// replayScenario replays a scenario fixture and checks its rows against want, in order.
+func replayScenario(t *testing.T, fixture, order string, want []scenarioRow) []map[string]string {
+	t.Helper()
+	rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY "+order, filepath.Join("testdata", "scenarios", fixture+".json"))
+	if len(rows) != len(want) {
+		t.Fatalf("%s: %d rows, want %d: %v", fixture, len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		checkScenarioRow(t, i, rows[i], w)
+	}
+	return rows
+}
+
 // TestDarwinPIDReuse: on macOS, pid plus pidversion (es_process_events) is the process
 // identity. Within one second a backgrounded gcc's shell (pid 700) and the gcc itself
 // (pid 710) exit and both pids are reused by a LaunchAgent's bash and its clang. The reused
@@ -13,20 +26,12 @@ import (
 // one counter that grows at every fork and is kept across exec (XNU bsd/kern/kern_fork.c,
 // forkproc: p_idversion = OSIncrementAtomic(&nextpidversion); exec copies it).
 func TestDarwinPIDReuse(t *testing.T) {
-	rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_guid",
-		filepath.Join("testdata", "scenarios", "darwin_pid_reuse.json"))
-	want := []scenarioRow{
+	rows := replayScenario(t, "darwin_pid_reuse", "time, compiler_guid", []scenarioRow{
 		{compiler: "gcc", parent: "zsh", ancestry: "terminal > zsh > gcc", stage: "executed", output: "/Users/amy/bin/tool",
 			executions: "1", connections: "0", evidence: []string{"write:pid", "exec:path"}},
 		{compiler: "clang", parent: "bash", ancestry: "bash > clang", stage: "compile", output: "/Users/Shared/sync/agent",
 			executions: "0", connections: "0"},
-	}
-	if len(rows) != len(want) {
-		t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
-	}
-	for i, w := range want {
-		checkScenarioRow(t, i, rows[i], w)
-	}
+	})
 	if g := rows[0]["compiler_guid"]; g != "es_process_events:710:5001#102" {
 		t.Errorf("gcc's key %q, want pid:pidversion#global_seq_num", g)
 	}
@@ -44,25 +49,16 @@ func TestDarwinPIDReuse(t *testing.T) {
 // a VBCSCompiler.exe started before the buffer, and the tool it built runs an hour later. A
 // server write after every build ended is nobody's.
 func TestSharedCompilerReplay(t *testing.T) {
-	rows, st := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid",
-		filepath.Join("testdata", "scenarios", "windows_vbcscompiler_shared.json"))
 	shared := []string{"write:shared_compiler:vbcscompiler"}
-	want := []scenarioRow{
+	rows := replayScenario(t, "windows_vbcscompiler_shared", "time, compiler_pid", []scenarioRow{
 		{compiler: "dotnet.exe", parent: "cmd.exe", stage: "written", suspicious: "0", output: `C:\src\lib\obj\Debug\net8.0\lib.dll`, evidence: shared},
 		{compiler: "dotnet.exe", parent: "cmd.exe", stage: "written", suspicious: "0", output: `C:\src\app\obj\Debug\net8.0\app.dll`, evidence: shared},
 		{compiler: "msbuild.exe", parent: "cmd.exe", stage: "executed", suspicious: "0", output: `C:\src\tool\obj\Release\tool.exe`,
 			executions: "1", evidence: append(shared, "exec:path")},
-	}
-	if len(rows) != len(want) {
-		t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
-	}
-	for i, w := range want {
-		checkScenarioRow(t, i, rows[i], w)
-	}
+	})
 	if rows[2]["first_exec_time"] != "1764403660" {
 		t.Errorf("tool first run %s, want 1764403660", rows[2]["first_exec_time"])
 	}
-	t.Logf("%d queries, %d rows served", st.Queries, st.RowsServed)
 }
 
 // TestSharedCompilerReplayPOSIX: the .NET SDK's server on Linux (audit) and macOS
@@ -74,19 +70,11 @@ func TestSharedCompilerReplayPOSIX(t *testing.T) {
 		{"darwin_vbcscompiler_shared", "/Users/dev/src/app/obj/Debug/net8.0/app"},
 	} {
 		t.Run(tt.fixture, func(t *testing.T) {
-			rows, _ := replayQuery(t, "SELECT * FROM compile_lineage ORDER BY time, compiler_pid",
-				filepath.Join("testdata", "scenarios", tt.fixture+".json"))
-			want := []scenarioRow{
+			rows := replayScenario(t, tt.fixture, "time, compiler_pid", []scenarioRow{
 				{compiler: "dotnet", stage: "compile", executions: "0"},
 				{compiler: "dotnet", stage: "executed", output: tt.out, executions: "1",
 					evidence: []string{"write:shared_compiler:vbcscompiler", "exec:path"}},
-			}
-			if len(rows) != len(want) {
-				t.Fatalf("%d rows, want %d: %v", len(rows), len(want), rows)
-			}
-			for i, w := range want {
-				checkScenarioRow(t, i, rows[i], w)
-			}
+			})
 			if rows[0]["link_evidence"] != "" {
 				t.Errorf("the lib build took a write: %s", rows[0]["link_evidence"])
 			}
