@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/compilelineage/compile-lineage/extension/replay"
+	"github.com/compilelineage/compile-lineage/tables"
 )
 
 // syntheticLinux writes a host buffer as osquery would hold it: nProcs process_events of
@@ -104,7 +105,9 @@ func startSynthetic(b *testing.B, nProcs, nFiles, nSocks int) (*replay.Harness, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := replay.Start(context.Background(), replay.Options{Fixtures: fx})
+	// Uncached: back-to-back generates with the same constraints would otherwise share one computation
+	// (statementCache), and each iteration must measure one.
+	h, err := replay.Start(context.Background(), replay.Options{Fixtures: fx, Plugins: tables.UncachedPlugins})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +123,9 @@ var naiveFull = flag.Bool("naive-full", false, "also run the naive SQL join on t
 // quadratic over osquery's index-less event tables, so by default it is measured on the
 // 10% buffer (10,000 / 20,000 / 5,000) next to the extension on that same buffer;
 // -naive-full adds it on the full buffer. rows_fetched/op counts rows the extension pulled
-// from osquery, core_ms/op the time the harness's SQLite spent answering them.
+// from osquery, core_ms/op the time the harness's SQLite spent answering them,
+// event_rows_scanned/op and event_column_reads/op the event rows those queries made the event
+// tables yield and the column values SQLite read from them (machine-independent).
 func BenchmarkCompileLineage(b *testing.B) {
 	sizes := []struct {
 		name                  string
@@ -149,6 +154,8 @@ func BenchmarkCompileLineage(b *testing.B) {
 			b.ReportMetric(float64(st.RowsServed)/float64(b.N), "rows_fetched/op")
 			b.ReportMetric(float64(st.Queries)/float64(b.N), "queries/op")
 			b.ReportMetric(float64(st.CoreTime.Milliseconds())/float64(b.N), "core_ms/op")
+			b.ReportMetric(float64(st.EventRowsScanned)/float64(b.N), "event_rows_scanned/op")
+			b.ReportMetric(float64(st.EventColumnReads)/float64(b.N), "event_column_reads/op")
 		})
 		if !size.naive {
 			continue
@@ -186,5 +193,14 @@ func TestSyntheticBufferLineage(t *testing.T) {
 	}
 	if st.RowsServed > 14000/2 {
 		t.Errorf("fetched %d rows from a 14000-event buffer: not narrow", st.RowsServed)
+	}
+	// One pass over the process events for the compilers and one per round (two rounds here), one over the
+	// file and socket events: a lookup split into branches that each scan the table would read more.
+	if max := int64(3*4000 + 8000 + 2000); st.EventRowsScanned > max {
+		t.Errorf("event tables yielded %d rows, want at most %d (one scan per lookup)", st.EventRowsScanned, max)
+	}
+	// A filter that names a column many times makes SQLite read it as many times per row.
+	if st.EventColumnReads > 3*st.EventRowsScanned {
+		t.Errorf("%d column reads over %d scanned rows: more than 3 per row", st.EventColumnReads, st.EventRowsScanned)
 	}
 }

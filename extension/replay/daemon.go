@@ -32,6 +32,9 @@ type daemon struct {
 	markers   map[string]marker
 
 	optimized atomic.Int64 // scans the optimize rule answered
+	// scanned counts the event rows the event tables handed to SQLite, reads the column values SQLite read
+	// from them: what a query costs osquery's event store, whatever the machine.
+	scanned, reads atomic.Int64
 }
 
 type marker struct {

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -273,6 +274,30 @@ func TestDatasetsTimeOffsets(t *testing.T) {
 		// The first Security 4688 is logged within seconds of the first Sysmon process start.
 		if d := secMin - sysmonMin; d < -10 || d > 10 {
 			t.Errorf("%s: first 4688 at %d, first Sysmon 1 at %d (%ds apart)", tt.file, secMin, sysmonMin, d)
+		}
+	}
+}
+
+// TestEventTimeValues checks that an event table's time column reads as the integer the store is sorted
+// by, and NULL where the row has none, in timed and untimed scans.
+func TestEventTimeValues(t *testing.T) {
+	ctx := context.Background()
+	h := startWith(t, `{"process_events": [{"pid": "1", "time": "300"}, {"pid": "2", "time": "100"}, {"pid": "3"}]}`, indexedPlugins)
+	for _, c := range []struct{ sql, want string }{
+		{"SELECT pid, time, typeof(time) AS ty FROM process_events ORDER BY pid", "1:300:integer,2:100:integer,3::null"},
+		{"SELECT pid, time, typeof(time) AS ty FROM process_events WHERE time >= 100 ORDER BY pid", "1:300:integer,2:100:integer"},
+		{"SELECT pid, time + 1 AS time, 'x' AS ty FROM process_events WHERE time = 100", "2:101:x"},
+	} {
+		rows, err := h.Query(ctx, c.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r["pid"]+":"+r["time"]+":"+r["ty"])
+		}
+		if g := strings.Join(got, ","); g != c.want {
+			t.Errorf("%s = %s, want %s", c.sql, g, c.want)
 		}
 	}
 }

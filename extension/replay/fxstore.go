@@ -191,11 +191,15 @@ type storeSource struct {
 	times []int64 // time of order[i]
 	idx   []int   // platform column -> schema column
 	cols  []Column
+	tcol  int // platform column of time when times is set, else -1
 }
 
 func (s *storeSource) len() int { return len(s.order) }
 
 func (s *storeSource) value(i, col int) any {
+	if col == s.tcol && s.times[i] != math.MinInt64 {
+		return s.times[i] // the store's key, parsed once
+	}
 	c := s.cols[col]
 	r := s.tr.rows[s.order[i]]
 	v, ok := r.get(s.idx[col])
@@ -215,7 +219,7 @@ func (s *storeSource) time(i int) int64 { return s.times[i] }
 
 // newStoreSource prepares tr for cols (a platform's columns of its table).
 func newStoreSource(tr *tableRows, cols []Column, evented bool) *storeSource {
-	s := &storeSource{tr: tr, cols: cols, idx: make([]int, len(cols)), order: make([]int32, len(tr.rows))}
+	s := &storeSource{tr: tr, cols: cols, idx: make([]int, len(cols)), order: make([]int32, len(tr.rows)), tcol: -1}
 	for i, c := range cols {
 		for j, sc := range tr.table.Columns {
 			if sc.Name == c.Name {
@@ -233,6 +237,14 @@ func newStoreSource(tr *tableRows, cols []Column, evented bool) *storeSource {
 	s.times = make([]int64, len(tr.rows))
 	for i := range tr.rows {
 		s.times[i] = tr.timeOf(i, tc)
+	}
+	for i, c := range cols {
+		switch strings.ReplaceAll(c.Type, " ", "_") {
+		case "INTEGER", "BIGINT", "UNSIGNED_BIGINT": // typedValue parses these as timeOf does
+			if c.Name == "time" {
+				s.tcol = i
+			}
+		}
 	}
 	sort.Stable(byTime{s})
 	return s

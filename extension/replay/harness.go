@@ -76,6 +76,10 @@ type Stats struct {
 	CoreTime time.Duration
 	// Generates counts the generate calls the core made to extension tables.
 	Generates int64
+	// EventRowsScanned counts the rows event tables handed to SQLite (each scan's time range), and
+	// EventColumnReads the column values SQLite read from them (one xColumn call each): the work the
+	// queries ask of osquery's event store, independent of the machine's speed.
+	EventRowsScanned, EventColumnReads int64
 }
 
 // Harness is a running fake osquery with the extension attached.
@@ -390,7 +394,8 @@ func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
 	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
-		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load()}
+		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load(),
+		EventRowsScanned: h.daemon.scanned.Load(), EventColumnReads: h.daemon.reads.Load()}
 }
 
 // ResetStats sets the counters to zero.
@@ -399,6 +404,8 @@ func (h *Harness) ResetStats() {
 	h.core.rowsServed.Store(0)
 	h.core.coreNanos.Store(0)
 	h.core.generates.Store(0)
+	h.daemon.scanned.Store(0)
+	h.daemon.reads.Store(0)
 }
 
 // Close stops the extension and the core and removes the temporary files.

@@ -15,6 +15,7 @@ import (
 	osquerygen "github.com/osquery/osquery-go/gen/osquery"
 	"github.com/osquery/osquery-go/plugin/table"
 
+	"github.com/compilelineage/compile-lineage/extension/serve"
 	"github.com/compilelineage/compile-lineage/tables"
 )
 
@@ -103,13 +104,19 @@ func testPlugins(rec *recorder) func(hclog.Logger, tables.Querier, tables.Option
 
 func startHarness(t testing.TB, fixture string, rec *recorder) *Harness {
 	t.Helper()
+	return startWith(t, fixture, testPlugins(rec))
+}
+
+// startWith starts the harness over an inline fixture with plugins as the extension's tables.
+func startWith(t testing.TB, fixture string, plugins serve.PluginsFunc) *Harness {
+	t.Helper()
 	fx, err := ParseFixture("inline.json", strings.NewReader(fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	h, err := Start(ctx, Options{Fixtures: fx, Plugins: testPlugins(rec)})
+	h, err := Start(ctx, Options{Fixtures: fx, Plugins: plugins})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -334,6 +334,7 @@ type memCursor struct {
 	t               *memTable
 	src             rowSource
 	start, end, pos int // the scan yields src rows [start, end); pos is the current one
+	reads           int64
 }
 
 func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
@@ -350,6 +351,7 @@ func (c *memCursor) Filter(idxNum int, idxStr string, vals []vtab.Value) error {
 	c.start, c.end = 0, c.src.len()
 	if c.t.timeCol >= 0 {
 		c.start, c.end = c.t.eventRows(c.src, p, vals)
+		c.t.d.scanned.Add(int64(c.end - c.start))
 	}
 	c.pos = c.start
 	return nil
@@ -373,13 +375,20 @@ func requiredSatisfied(table string, cols []Column, planned []int) error {
 	return fmt.Errorf("Table %s was queried without a required column in the WHERE clause", table)
 }
 
-func (c *memCursor) Next() error  { c.pos++; return nil }
-func (c *memCursor) Eof() bool    { return c.pos >= c.end }
-func (c *memCursor) Close() error { c.src = nil; return nil }
+func (c *memCursor) Next() error { c.pos++; return nil }
+func (c *memCursor) Eof() bool   { return c.pos >= c.end }
+func (c *memCursor) Close() error {
+	if c.t.timeCol >= 0 {
+		c.t.d.reads.Add(c.reads)
+	}
+	c.src, c.reads = nil, 0
+	return nil
+}
 func (c *memCursor) Column(col int) (vtab.Value, error) {
 	if col < 0 || col >= len(c.t.cols) {
 		return nil, nil
 	}
+	c.reads++
 	return c.src.value(c.pos, col), nil
 }
 
@@ -637,8 +646,10 @@ func (p *extClients) get(sock string, timeout time.Duration) (*extClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("connect to extension at %s: %w", sock, err)
 	}
+	// osquery's client to an extension (EXInternal, osquery/extensions/thrift/impl_thrift.cpp) reads and writes
+	// through a TBufferedTransport: a generate's rows arrive in large reads, not one read per Thrift field.
 	c := &extClient{sock: sock, trans: trans,
-		client: gen.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))}
+		client: gen.NewExtensionClientFactory(thrift.NewTBufferedTransport(trans, 64<<10), thrift.NewTBinaryProtocolFactoryConf(nil))}
 	p.mu.Lock()
 	p.all = append(p.all, c)
 	p.mu.Unlock()

@@ -376,10 +376,21 @@ const (
 
 // withRoles returns the fetched processes (and parent stand-ins) that have one of roles.
 func (w *walker) withRoles(roles string) []Proc {
-	var out []Proc
-	for _, p := range append(slices.Clone(w.all.list), w.unseen...) {
-		if strings.IndexByte(roles, w.role[p.Key]) >= 0 {
-			out = append(out, p)
+	lists := [][]Proc{w.all.list, w.unseen}
+	n := 0
+	for _, list := range lists {
+		for i := range list {
+			if strings.IndexByte(roles, w.role[list[i].Key]) >= 0 {
+				n++
+			}
+		}
+	}
+	out := make([]Proc, 0, n)
+	for _, list := range lists {
+		for i := range list {
+			if strings.IndexByte(roles, w.role[list[i].Key]) >= 0 {
+				out = append(out, list[i])
+			}
 		}
 	}
 	return out

@@ -42,17 +42,48 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// unionAll joins the branches of a Related query as one SELECT per branch, UNION ALL. Every branch bounds
-// `time` itself: in osqueryd an event-table scan that gets no time constraint during a scheduled query
-// returns only the events newer than that query's previous scan (--events_optimize), and an OR of branches
-// either reaches the table with no constraint at all or as SQLite's multi-index OR, which drops rows whose
-// row ids it has already seen. A row that matches two branches comes back twice; dedupeProcs drops it.
-func unionAll(sel func(where string) string, conds []string) string {
-	parts := make([]string, len(conds))
-	for i, c := range conds {
-		parts[i] = sel(c)
+// branch is one part of a lookup in an event table: the rows matching pred that are not older than from and
+// not newer than to (0: no bound on that side).
+type branch struct {
+	from, to int64
+	pred     string
+}
+
+// oneScan joins the branches of a lookup into one condition that reads the event table once. Every branch
+// bounds `time`, and in osqueryd an event-table scan without a time constraint during a scheduled query
+// returns only the events newer than that query's previous scan (--events_optimize); but an OR of branches
+// that each constrain `time` is planned by SQLite as a multi-index OR, one table scan per branch, which drops
+// rows whose row ids an earlier branch returned, and a UNION ALL of them is one scan of the event store per
+// branch. So the time range osquery hands to the table's generate is the hull of the branches' ranges (from 0
+// when a branch has no lower bound), and each branch tests its own range on `+time`, an expression SQLite
+// never passes to xBestIndex: the OR is row filtering inside one time-bounded scan (only `time` is an index
+// column of osquery's event tables). Each branch puts its own predicate first, so a row that matches none is
+// rejected by the cheapest tests. "" when there are no branches.
+func oneScan(branches []branch) string {
+	if len(branches) == 0 {
+		return ""
 	}
-	return strings.Join(parts, " UNION ALL ")
+	lo, hi := branches[0].from, branches[0].to
+	for _, b := range branches[1:] {
+		lo = min(lo, b.from)
+		if b.to == 0 || hi == 0 {
+			hi = 0
+		} else {
+			hi = max(hi, b.to)
+		}
+	}
+	terms := make([]string, len(branches))
+	for i, b := range branches {
+		t := "(" + b.pred
+		if b.from > lo {
+			t += fmt.Sprintf(" AND +time >= %d", b.from)
+		}
+		if b.to > 0 && b.to != hi {
+			t += fmt.Sprintf(" AND +time <= %d", b.to)
+		}
+		terms[i] = t + ")"
+	}
+	return timeRange("time", lo, hi) + " AND (" + strings.Join(terms, " OR ") + ")"
 }
 
 // dedupeProcs keeps the first of the processes sharing a key.
@@ -108,12 +139,21 @@ func windowsCompilerSuffixes() []string {
 	return out
 }
 
-// posixCompilerFilter pre-selects compiler candidates; Go code decides (compilerKind).
-const posixCompilerFilter = `(path LIKE '%gcc%' OR path LIKE '%g++%' OR path LIKE '%clang%' OR path LIKE '%/cc' OR
- path LIKE '%/c++' OR path LIKE '%/cc-%' OR path LIKE '%/c89' OR path LIKE '%/c99' OR path LIKE '%/tcc' OR
- path LIKE '%/go' OR path LIKE '%/rustc' OR path LIKE '%/ld' OR path LIKE '%/ld.%' OR path LIKE '%/lld' OR
- path LIKE '%/mold' OR path LIKE '%-ld' OR path LIKE '%-ld.%' OR path LIKE '%/osacompile' OR path LIKE '%/dotnet' OR
- path LIKE '%/swiftc' OR path LIKE '%/swift-driver')`
+// posixCompilerFilter pre-selects compiler candidates by their path, v (see readOnce); Go code decides
+// (compilerKind).
+const posixCompilerFilter = `(v LIKE '%gcc%' OR v LIKE '%g++%' OR v LIKE '%clang%' OR v LIKE '%/cc' OR
+ v LIKE '%/c++' OR v LIKE '%/cc-%' OR v LIKE '%/c89' OR v LIKE '%/c99' OR v LIKE '%/tcc' OR
+ v LIKE '%/go' OR v LIKE '%/rustc' OR v LIKE '%/ld' OR v LIKE '%/ld.%' OR v LIKE '%/lld' OR
+ v LIKE '%/mold' OR v LIKE '%-ld' OR v LIKE '%-ld.%' OR v LIKE '%/osacompile' OR v LIKE '%/dotnet' OR
+ v LIKE '%/swiftc' OR v LIKE '%/swift-driver')`
+
+// readOnce is cond with expr evaluated once per row: osquery's SQLite calls a table's xColumn for every
+// mention of a column in the WHERE clause, and a filter of twenty LIKE tests on path would read path twenty
+// times per row of the scan. cond names the value as v; the LIMIT keeps SQLite from flattening the one-row
+// subquery, which would put expr back in every test.
+func readOnce(expr, cond string) string {
+	return "EXISTS (SELECT 1 FROM (SELECT " + expr + " AS v LIMIT -1) WHERE " + cond + ")"
+}
 
 func timeRange(col string, from, to int64) string {
 	s := fmt.Sprintf("%s >= %d", col, from)
@@ -207,8 +247,12 @@ func parseData(s string) map[string]string {
 }
 
 func sysmonWhere(eid int, extra string) string {
-	return fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND eventid = %d AND %s",
-		sysmonChannel, eid, extra)
+	return sysmonScan(fmt.Sprintf("eventid = %d AND %s", eid, extra))
+}
+
+// sysmonScan selects the Sysmon events matching where.
+func sysmonScan(where string) string {
+	return fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND %s", sysmonChannel, where)
 }
 
 func sysmonProcs(rows []map[string]string) []Proc {
@@ -247,11 +291,11 @@ const (
 )
 
 func (sysmon) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
-	suf, _ := suffixAny(jImage, windowsCompilerSuffixes())
+	suf, _ := suffixAny("v", windowsCompilerSuffixes())
 	orig, _ := textList(windowsCompilerFiles())
-	rows, err := query(ctx, q, sysmonWhere(1, timeRange("time", from, to)+" AND ("+suf+" OR lower("+jOrigFN+") IN "+orig+")")+
-		" UNION ALL "+sysmonWhere(7, timeRange("time", from, to)+" AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND "+
-		"substr(lower("+jImage+"), -9) = '\\pwsh.exe'"))
+	// Compiler starts (event 1) and PowerShell 7 loading Roslyn (event 7) in one scan.
+	rows, err := query(ctx, q, sysmonScan(timeRange("time", from, to)+" AND ((eventid = 1 AND ("+readOnce(jImage, suf)+" OR lower("+jOrigFN+") IN "+orig+
+		")) OR (eventid = 7 AND lower("+jLoaded+") LIKE '%\\microsoft.codeanalysis.csharp.dll' AND substr(lower("+jImage+"), -9) = '\\pwsh.exe'))"))
 	starts, loads := splitLoads(rows)
 	return append(sysmonProcs(starts), roslynHosts(sysmonLoads(loads))...), err
 }
@@ -291,34 +335,25 @@ const (
 )
 
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
-	var conds []string
+	var bs []branch
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jGUID, list))
+		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jGUID, list)})
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jPGUID, list))
-	}
-	branches := make([]string, 0, len(conds)+1)
-	for _, c := range conds {
-		branches = append(branches, sysmonWhere(1, c))
+		bs = append(bs, branch{from: r.Since, pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jPGUID, list)})
 	}
 	// Executions of the artifacts: their starts, proxies running them, and (event 7) their
-	// loads as modules, all on one time-bounded branch.
-	var execs []string
+	// loads as modules.
 	if pred := execPredicate(jImage, jCmd, true, r.Paths); pred != "" {
-		execs = append(execs, "(eventid = 1 AND "+pred+")")
+		bs = append(bs, branch{from: r.Since, pred: "eventid = 1 AND " + pred})
 	}
 	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
-		execs = append(execs, "(eventid = 7 AND lower("+jLoaded+") IN "+list+")")
+		bs = append(bs, branch{from: r.Since, pred: "eventid = 7 AND lower(" + jLoaded + ") IN " + list})
 	}
-	if len(execs) > 0 {
-		branches = append(branches, fmt.Sprintf("SELECT time, datetime, data FROM windows_events WHERE source = '%s' AND time >= %d AND (%s)",
-			sysmonChannel, r.Since, strings.Join(execs, " OR ")))
-	}
-	if len(branches) == 0 {
+	if len(bs) == 0 {
 		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, strings.Join(branches, " UNION ALL "))
+	rows, err := query(ctx, q, sysmonScan(oneScan(bs)))
 	starts, loads := splitLoads(rows)
 	return dedupeProcs(sysmonProcs(starts)), sysmonLoads(loads), err
 }
@@ -503,7 +538,7 @@ var (
 	bpfProcs = pidTable{table: "bpf_process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
 		filter: "syscall = 'exec'"}
 	linuxProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd",
-		filter: "(syscall IS NULL OR syscall = '' OR syscall IN ('execve', 'execveat'))"}
+		filter: "coalesce(syscall, '') IN ('', 'execve', 'execveat')"}
 	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
 	esProcs          = pidTable{table: "es_process_events", pidCol: "pid", ppidCol: "parent", userCol: "username", cwdCol: "cwd",
 		filter: "event_type = 'exec'", versionCols: true}
@@ -524,7 +559,7 @@ func (t pidTable) selectSQL(where string) string {
 	if t.versionCols {
 		cols += ", pidversion AS pidv, parent_pidversion AS ppidv, global_seq_num AS gseq"
 	}
-	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", cols, t.table, t.filter, where)
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", cols, t.table, where, t.filter)
 }
 
 func (t pidTable) procs(rows []map[string]string) []Proc {
@@ -561,27 +596,27 @@ func esKey(table string, p Proc) string {
 func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
 	filter := posixCompilerFilter
 	if t.windows {
-		filter, _ = suffixAny("path", windowsCompilerSuffixes())
+		filter, _ = suffixAny("v", windowsCompilerSuffixes())
 	}
-	rows, err := query(ctx, q, t.selectSQL(timeRange("time", from, to)+" AND "+filter))
+	rows, err := query(ctx, q, t.selectSQL(timeRange("time", from, to)+" AND "+readOnce("path", filter)))
 	return t.procs(rows), err
 }
 
 func (t pidTable) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
-	var conds []string
+	var bs []branch
 	if list, ok := intList(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID })); ok {
-		conds = append(conds, fmt.Sprintf("(%s IN %s AND time <= %d)", t.pidCol, list, parentsBefore(r.ParentsOf)))
+		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), pred: t.pidCol + " IN " + list})
 	}
 	if list, ok := intList(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID })); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s IN %s)", r.Since, t.ppidCol, list))
+		bs = append(bs, branch{from: r.Since, pred: t.ppidCol + " IN " + list})
 	}
 	if pred := execPredicate("path", "cmdline", t.windows, r.Paths); pred != "" {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
+		bs = append(bs, branch{from: r.Since, pred: pred})
 	}
-	if len(conds) == 0 {
+	if len(bs) == 0 {
 		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, unionAll(t.selectSQL, conds))
+	rows, err := query(ctx, q, t.selectSQL(oneScan(bs)))
 	return dedupeProcs(t.procs(rows)), nil, err
 }
 
@@ -634,26 +669,26 @@ func hexPIDs(pids []int64) []string {
 }
 
 func (s security4688) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {
-	suf, _ := suffixAny(jNewName, windowsCompilerSuffixes())
-	rows, err := query(ctx, q, s.sql(timeRange("time", from, to)+" AND "+suf))
+	suf, _ := suffixAny("v", windowsCompilerSuffixes())
+	rows, err := query(ctx, q, s.sql(timeRange("time", from, to)+" AND "+readOnce(jNewName, suf)))
 	return s.procs(rows), err
 }
 
 func (s security4688) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
-	var conds []string
+	var bs []branch
 	if list, ok := textList(hexPIDs(pidsOf(r.ParentsOf, func(p Proc) int64 { return p.PPID }))); ok {
-		conds = append(conds, fmt.Sprintf("(time <= %d AND lower(%s) IN %s)", parentsBefore(r.ParentsOf), jNewPID, list))
+		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), pred: fmt.Sprintf("lower(%s) IN %s", jNewPID, list)})
 	}
 	if list, ok := textList(hexPIDs(pidsOf(r.ChildrenOf, func(p Proc) int64 { return p.PID }))); ok {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND lower(%s) IN %s)", r.Since, jCreator, list))
+		bs = append(bs, branch{from: r.Since, pred: fmt.Sprintf("lower(%s) IN %s", jCreator, list)})
 	}
 	if pred := execPredicate(jNewName, "json_extract(data, '$.EventData.CommandLine')", true, r.Paths); pred != "" {
-		conds = append(conds, fmt.Sprintf("(time >= %d AND %s)", r.Since, pred))
+		bs = append(bs, branch{from: r.Since, pred: pred})
 	}
-	if len(conds) == 0 {
+	if len(bs) == 0 {
 		return nil, nil, nil
 	}
-	rows, err := query(ctx, q, unionAll(s.sql, conds))
+	rows, err := query(ctx, q, s.sql(oneScan(bs)))
 	return dedupeProcs(s.procs(rows)), nil, err
 }
 
@@ -680,8 +715,8 @@ func (f pidFiles) files(ctx context.Context, q Querier, procs []Proc, _ []string
 	if !ok {
 		return nil, nil
 	}
-	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, %s AS target, time FROM %s WHERE %s AND %s AND pid IN %s",
-		f.pathExpr, f.table, f.filter, timeRange("time", from, to), list))
+	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, %s AS target, time FROM %s WHERE pid IN %s AND %s AND %s",
+		f.pathExpr, f.table, list, timeRange("time", from, to), f.filter))
 	out := make([]FileEvent, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, FileEvent{PID: atoi(r["pid"]), Path: r["target"], Time: rowTime("", r["time"]), Source: f.table})
@@ -742,7 +777,7 @@ func (s pidSockets) conns(ctx context.Context, q Querier, procs []Proc, since in
 		return nil, nil
 	}
 	rows, err := query(ctx, q, fmt.Sprintf("SELECT pid, remote_address, remote_port, time FROM %s "+
-		"WHERE %s AND time >= %d AND pid IN %s AND remote_address NOT IN ('', '0.0.0.0', '::')", s.table, s.connect, since, list))
+		"WHERE time >= %d AND pid IN %s AND %s AND remote_address NOT IN ('', '0.0.0.0', '::')", s.table, since, list, s.connect))
 	out := make([]Conn, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Conn{PID: atoi(r["pid"]), Remote: r["remote_address"], Port: atoi(r["remote_port"]),

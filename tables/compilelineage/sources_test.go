@@ -61,3 +61,26 @@ func FuzzSysmonData(f *testing.F) {
 		_ = rowTime(tm, tm)
 	})
 }
+
+// TestOneScan checks the lookup condition: one time range for osquery (the hull of the branches'), each
+// branch's own range on +time, which SQLite keeps out of xBestIndex.
+func TestOneScan(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		bs   []branch
+		want string
+	}{
+		{"none", nil, ""},
+		{"one", []branch{{from: 100, pred: "pid IN (1)"}}, "time >= 100 AND ((pid IN (1)))"},
+		{"parents and children", []branch{{to: 500, pred: "pid IN (1)"}, {from: 100, pred: "parent IN (2)"}},
+			"time >= 0 AND ((pid IN (1) AND +time <= 500) OR (parent IN (2) AND +time >= 100))"},
+		{"shared range", []branch{{from: 100, pred: "a"}, {from: 100, pred: "b"}, {from: 200, to: 300, pred: "c"}},
+			"time >= 100 AND ((a) OR (b) OR (c AND +time >= 200 AND +time <= 300))"},
+		{"bounded hull", []branch{{from: 100, to: 200, pred: "a"}, {from: 150, to: 400, pred: "b"}},
+			"time >= 100 AND time <= 400 AND ((a AND +time <= 200) OR (b AND +time >= 150))"},
+	} {
+		if got := oneScan(c.bs); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
