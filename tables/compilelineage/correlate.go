@@ -689,11 +689,14 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	}
 	slices.Sort(candidates) // keep event order: the last matching write wins
 	candidates = slices.Compact(candidates)
+	// A build whose project folder is unknown (no working folder in the source) keeps the
+	// writes of a server it started, as any compile keeps its children's.
+	scoped := kind == kindMSBuild && len(buildFolders(c)) > 0
 	for _, i := range candidates {
 		f := &ix.ev.Files[i]
 		var ok bool
 		var evidence string
-		if r, shared := ix.sharedRule[i]; shared && kind == kindMSBuild {
+		if r, shared := ix.sharedRule[i]; shared && kind == kindMSBuild && scoped {
 			// A shared compiler server's write is the build's it belongs to, never another's
 			// for having started the server.
 			if ix.sharedOwner[i] != c {

@@ -45,49 +45,52 @@ func TestSharedCompilerWrites(t *testing.T) {
 		ev    Events
 		build string // key of the build judged
 		out   string // its artifact, "" for none written
+		via   string // the link evidence of the write, when not write:shared_compiler:vbcscompiler
 	}{
 		{"server write under the build's obj", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)),
-			"{b}", appObj},
+			"{b}", appObj, ""},
 		{"project path on the command line", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\Users\u`, ` C:\src\app\app.csproj -c Release`)},
-			serverWrite(appObj, 3)), "{b}", appObj},
+			serverWrite(appObj, 3)), "{b}", appObj, ""},
 		{"no build on that folder", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(libObj, 3)),
-			"{b}", ""},
+			"{b}", "", ""},
 		{"write after the build's window", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 1+6*60)),
-			"{b}", ""},
+			"{b}", "", ""},
 		{"write before the build started", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 60, `C:\src\app`, "")}, serverWrite(appObj, 30)),
-			"{b}", ""},
+			"{b}", "", ""},
 		{"in the folder but not beneath obj or bin", sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")},
-			serverWrite(`C:\src\app\tools\app.dll`, 3)), "{b}", ""},
+			serverWrite(`C:\src\app\tools\app.dll`, 3)), "{b}", "", ""},
 		{"two builds, other folder: the lib build gets its write", sharedEv([]Proc{vbcsServer(), dotnetBuild("{a}", 1, `C:\src\app`, ""),
-			dotnetBuild("{l}", 1.5, `C:\src\lib`, "")}, serverWrite(libObj, 3)), "{l}", libObj},
+			dotnetBuild("{l}", 1.5, `C:\src\lib`, "")}, serverWrite(libObj, 3)), "{l}", libObj, ""},
 		{"two builds, other folder: the app build does not", sharedEv([]Proc{vbcsServer(), dotnetBuild("{a}", 1, `C:\src\app`, ""),
-			dotnetBuild("{l}", 1.5, `C:\src\lib`, "")}, serverWrite(libObj, 3)), "{a}", ""},
+			dotnetBuild("{l}", 1.5, `C:\src\lib`, "")}, serverWrite(libObj, 3)), "{a}", "", ""},
 		{"two builds on the same folder: ambiguous", sharedEv([]Proc{vbcsServer(), dotnetBuild("{a}", 1, `C:\src\app`, ""),
-			dotnetBuild("{l}", 1.5, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{a}", ""},
+			dotnetBuild("{l}", 1.5, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{a}", "", ""},
 		{"solution and project builds: the deepest folder", sharedEv([]Proc{vbcsServer(), dotnetBuild("{a}", 1, `C:\src`, ` all.sln`),
-			dotnetBuild("{p}", 1.5, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{p}", appObj},
+			dotnetBuild("{p}", 1.5, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{p}", appObj, ""},
 		{"solution build owns its projects' obj", sharedEv([]Proc{vbcsServer(), dotnetBuild("{a}", 1, `C:\src`, ` all.sln`)},
-			serverWrite(appObj, 3)), "{a}", appObj},
+			serverWrite(appObj, 3)), "{a}", appObj, ""},
 		{"server the first build started serves the second", sharedEv([]Proc{dotnetBuild("{a}", 1, `C:\src\app`, ""),
 			win("{s}", "{a}", 2, vbcsExe, `"`+vbcsExe+`" "-pipename:x"`), dotnetBuild("{l}", 3, `C:\src\lib`, "")},
-			serverWrite(libObj, 4)), "{l}", libObj},
+			serverWrite(libObj, 4)), "{l}", libObj, ""},
 		{"the first build does not take it for having started the server", sharedEv([]Proc{dotnetBuild("{a}", 1, `C:\src\app`, ""),
 			win("{s}", "{a}", 2, vbcsExe, `"`+vbcsExe+`" "-pipename:x"`), dotnetBuild("{l}", 3, `C:\src\lib`, "")},
-			serverWrite(libObj, 4)), "{a}", ""},
+			serverWrite(libObj, 4)), "{a}", "", ""},
 		{".NET SDK form: dotnet exec VBCSCompiler.dll", sharedEv([]Proc{win("{s}", "{old}", -100, dotnetExe, `dotnet.exe exec "`+vbcsDLL+`" "-pipename:x"`),
-			dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{b}", appObj},
+			dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{b}", appObj, ""},
 		{"server start outside the buffer: the image Sysmon 11 names", sharedEv([]Proc{dotnetBuild("{b}", 1, `C:\src\app`, "")},
-			FileEvent{ProcKey: "{gone}", Image: vbcsExe, Path: appObj, Time: at(3), Source: "sysmon"}), "{b}", appObj},
+			FileEvent{ProcKey: "{gone}", Image: vbcsExe, Path: appObj, Time: at(3), Source: "sysmon"}), "{b}", appObj, ""},
 		{"another dotnet process is no server", sharedEv([]Proc{win("{s}", "{old}", -100, dotnetExe, `dotnet.exe C:\tools\gen.dll`),
-			dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{b}", ""},
+			dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{b}", "", ""},
+		{"build without a working folder keeps its own server's writes", sharedEv([]Proc{withCwd(dotnetBuild("{b}", 1, "", ""), ""),
+			win("{s}", "{b}", 2, vbcsExe, `"`+vbcsExe+`" "-pipename:x"`)}, serverWrite(appObj, 3)), "{b}", appObj, "write:process_guid"},
 		{"msbuild /nodemode has no folder of its own", sharedEv([]Proc{vbcsServer(),
-			withCwd(win("{b}", "{cmd}", 1, vsMSB, `MSBuild.exe /nologo /nodemode:1 /nodeReuse:true`), `C:\src\app`)}, serverWrite(appObj, 3)), "{b}", ""},
+			withCwd(win("{b}", "{cmd}", 1, vsMSB, `MSBuild.exe /nologo /nodemode:1 /nodeReuse:true`), `C:\src\app`)}, serverWrite(appObj, 3)), "{b}", "", ""},
 		{"Linux: dotnet VBCSCompiler.dll by pid", nixEv("linux", []Proc{
 			nix(100, 1, -600, "/bin/bash", "bash", "/home/u/app"),
 			nix(200, 1, -100, "/usr/lib/dotnet/dotnet", "/usr/lib/dotnet/dotnet /usr/lib/dotnet/sdk/8.0.100/Roslyn/bincore/VBCSCompiler.dll -pipename:u.x", "/"),
 			{Key: "b", PID: 300, PPID: 100, Path: "/usr/lib/dotnet/dotnet", Cmdline: "dotnet build", Cwd: "/home/u/app", Time: at(1), Source: "process_events"}},
 			[]FileEvent{{PID: 200, Path: "/home/u/app/obj/Debug/net8.0/app.dll", Time: at(3), Source: "process_file_events"}}, nil),
-			"b", "/home/u/app/obj/Debug/net8.0/app.dll"},
+			"b", "/home/u/app/obj/Debug/net8.0/app.dll", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,8 +107,12 @@ func TestSharedCompilerWrites(t *testing.T) {
 			if l.Written {
 				got = l.OutputPath
 			}
-			if got != tt.out || (tt.out != "") != slices.Contains(l.Evidence, ev0) {
-				t.Errorf("written %q evidence %v, want %q (shared evidence %v)", got, l.Evidence, tt.out, tt.out != "")
+			via := ev0
+			if tt.via != "" {
+				via = tt.via
+			}
+			if got != tt.out || (tt.out != "") != slices.Contains(l.Evidence, via) {
+				t.Errorf("written %q evidence %v, want %q (by %s: %v)", got, l.Evidence, tt.out, via, tt.out != "")
 			}
 		})
 	}
