@@ -43,3 +43,26 @@ func BenchmarkCorrelate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCorrelateSharedBuilds: n `dotnet build`s, each on its own project folder, served by
+// one VBCSCompiler server that writes each build's assembly (write:shared_compiler).
+func BenchmarkCorrelateSharedBuilds(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		ev := &Events{Platform: "windows", Procs: []Proc{
+			win("{s}", "", -60, `C:\Program Files\dotnet\dotnet.exe`, `dotnet.exe exec "C:\Program Files\dotnet\sdk\8.0.100\Roslyn\bincore\VBCSCompiler.dll" "-pipename:x"`)}}
+		for i := range n {
+			dir := fmt.Sprintf(`C:\src\p%d`, i)
+			ev.Procs = append(ev.Procs, withCwd(win(fmt.Sprintf("{b%d}", i), "", float64(i), `C:\Program Files\dotnet\dotnet.exe`, "dotnet build"), dir))
+			ev.Files = append(ev.Files, FileEvent{ProcKey: "{s}", Path: dir + `\obj\Debug\net8.0\p.dll`, Time: at(float64(i) + 2), Source: "sysmon"})
+		}
+		b.Run(fmt.Sprintf("builds=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got := Correlate(ev, Params{})
+				if len(got) != n || !got[n-1].Written {
+					b.Fatalf("%d lineages, last written %v", len(got), got[n-1].Written)
+				}
+			}
+		})
+	}
+}

@@ -55,6 +55,14 @@ type index struct {
 	proxies  []*Proc            // starts of programs that run artifacts named on their command line
 	loadsBy  map[string][]int   // image loads by the loaded module's base name
 	standIns map[string]*Proc   // parents outside the buffer, by key or pid
+	// builds are the build starts (msbuild, dotnet build) by start time, with their project
+	// folders; sharedRule marks the file events a shared compiler server wrote, sharedOwner
+	// holds the build each of them belongs to (nil: none, or ambiguous) and sharedBy the
+	// reverse.
+	builds      []buildScope
+	sharedRule  map[int]*SharedCompilerRule
+	sharedOwner map[int]*Proc
+	sharedBy    map[*Proc][]int
 }
 
 func keyRef(k string) string { return "k:" + k }
@@ -74,7 +82,7 @@ func newIndex(ev *Events, p Params) *index {
 		}
 	}
 	for _, l := range ix.byPID {
-		sort.SliceStable(l, func(i, j int) bool { return l[i].Time.Before(l[j].Time) })
+		sort.SliceStable(l, func(i, j int) bool { return startsBefore(l[i], l[j]) })
 	}
 	for _, pr := range ix.byKey {
 		if par := ix.findParent(pr); par != nil {
@@ -112,6 +120,7 @@ func newIndex(ev *Events, p Params) *index {
 			ix.connsBy[pidRef(cn.PID)] = append(ix.connsBy[pidRef(cn.PID)], i)
 		}
 	}
+	ix.indexSharedWrites()
 	ix.filesBy = map[string][]int{}
 	for i, f := range ev.Files {
 		switch {
@@ -124,6 +133,123 @@ func newIndex(ev *Events, p Params) *index {
 		}
 	}
 	return ix
+}
+
+// indexSharedWrites finds the builds and the writes of shared compiler servers, and gives
+// each such write to the build it belongs to.
+func (ix *index) indexSharedWrites() {
+	ix.sharedRule, ix.sharedOwner, ix.sharedBy = map[int]*SharedCompilerRule{}, map[int]*Proc{}, map[*Proc][]int{}
+	for i := range ix.ev.Procs {
+		pr := &ix.ev.Procs[i]
+		if !isBuild(pr) || ix.byKey[pr.Key] != pr {
+			continue
+		}
+		b := buildScope{p: pr, until: minTime(pr.Time.Add(ix.p.CompileWindow), ix.nextStart(pr).Add(-time.Nanosecond))}
+		for _, d := range buildFolders(pr) {
+			f, sep := folderForm(d)
+			b.dirs = append(b.dirs, strings.TrimRight(f, sep)+sep)
+		}
+		if len(b.dirs) > 0 {
+			ix.builds = append(ix.builds, b)
+		}
+	}
+	if len(ix.builds) == 0 {
+		return
+	}
+	sort.SliceStable(ix.builds, func(i, j int) bool { return ix.builds[i].p.Time.Before(ix.builds[j].p.Time) })
+	for i := range ix.ev.Files {
+		f := &ix.ev.Files[i]
+		r := ix.serverRule(f)
+		if r == nil {
+			continue
+		}
+		ix.sharedRule[i] = r
+		if b := ix.ownerBuild(f, r); b != nil {
+			ix.sharedOwner[i] = b
+			ix.sharedBy[b] = append(ix.sharedBy[b], i)
+		}
+	}
+}
+
+// buildScope is a build with its project folders (in folderForm, each ending with its
+// separator) and the end of the time it is taken as running: CompileWindow after its start,
+// or just before its pid is reused.
+type buildScope struct {
+	p     *Proc
+	dirs  []string
+	until time.Time
+}
+
+// serverRule returns the shared-compiler rule of a write's writer: from the image the file
+// event names, else from the writer's start (key, or pid at that time).
+func (ix *index) serverRule(f *FileEvent) *SharedCompilerRule {
+	if f.Image != "" {
+		if r := sharedCompilerRule(f.Image, ""); r != nil {
+			return r
+		}
+	}
+	var w *Proc
+	switch {
+	case f.ProcKey != "":
+		w = ix.byKey[f.ProcKey]
+	case f.PID > 0:
+		if w = ix.procAt(f.PID, 0, f.Time, nil); w != nil && !ix.ownsPIDEvent(w, f.Time) {
+			w = nil
+		}
+	}
+	if w == nil {
+		return nil
+	}
+	return sharedCompilerRule(w.Path, w.Cmdline)
+}
+
+// ownerBuild returns the one build a server's write belongs to: a build running at that
+// time (from its start, for CompileWindow, until its pid is reused) whose project folder
+// holds the write beneath obj\ or bin\; the deepest such folder wins, and a build started
+// by another on the same folder is that build. nil when there is none or the choice is
+// ambiguous.
+func (ix *index) ownerBuild(f *FileEvent, r *SharedCompilerRule) *Proc {
+	first := sort.Search(len(ix.builds), func(i int) bool {
+		return !ix.builds[i].p.Time.Before(f.Time.Add(-ix.p.CompileWindow - ix.p.Skew))
+	})
+	path, sep := folderForm(f.Path)
+	var best []*Proc
+	depth := -1
+	for _, b := range ix.builds[first:] {
+		if b.p.Time.After(f.Time.Add(ix.p.Skew)) {
+			break
+		}
+		if f.Time.After(b.until) {
+			continue
+		}
+		for _, dir := range b.dirs {
+			switch d := r.outputDepth(dir, path, sep); {
+			case d > depth:
+				best, depth = []*Proc{b.p}, d
+			case d == depth && d >= 0 && !slices.Contains(best, b.p):
+				best = append(best, b.p)
+			}
+		}
+	}
+	outer := slices.DeleteFunc(slices.Clone(best), func(b *Proc) bool { return ix.hasAncestorIn(b, best) })
+	if len(outer) != 1 {
+		return nil
+	}
+	return outer[0]
+}
+
+// hasAncestorIn reports whether one of p's ancestors (a few levels up) is in set.
+func (ix *index) hasAncestorIn(p *Proc, set []*Proc) bool {
+	q := p
+	for range 6 {
+		if q = ix.parent[q]; q == nil {
+			return false
+		}
+		if slices.Contains(set, q) {
+			return true
+		}
+	}
+	return false
 }
 
 // related returns the indexes, in ascending order, of the events attributed to procs: by
@@ -142,9 +268,22 @@ func related(by map[string][]int, procs []*Proc) []int {
 	return slices.Compact(out)
 }
 
+// startsBefore orders the starts of one pid: by time, then (same second) by pidversion and
+// exec sequence where the source has them.
+func startsBefore(a, b *Proc) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	if a.PIDVersion != b.PIDVersion {
+		return a.PIDVersion < b.PIDVersion
+	}
+	return a.Seq < b.Seq
+}
+
 // findParent resolves a parent by its key when the source gives one, else by pid: the
 // latest start of that pid no later than the child (plus skew), so reused pids do not
-// join unrelated processes.
+// join unrelated processes. With a parent pidversion (EndpointSecurity) only a start of
+// that very process qualifies, however close the reuse.
 func (ix *index) findParent(c *Proc) *Proc {
 	if c.ParentKey != "" {
 		if par, ok := ix.byKey[c.ParentKey]; ok && par != c {
@@ -152,17 +291,18 @@ func (ix *index) findParent(c *Proc) *Proc {
 		}
 		return nil
 	}
-	return ix.procAt(c.PPID, c.Time, c)
+	return ix.procAt(c.PPID, c.ParentPIDVersion, c.Time, c)
 }
 
-// procAt returns the process that had pid at time t.
-func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
+// procAt returns the process that had pid at time t; with pidversion > 0, the latest exec
+// of the process with that pid and pidversion.
+func (ix *index) procAt(pid, pidversion int64, t time.Time, not *Proc) *Proc {
 	if pid <= 0 {
 		return nil
 	}
 	var best *Proc
 	for _, cand := range ix.byPID[pid] {
-		if cand == not || cand.Time.After(t.Add(ix.p.Skew)) {
+		if cand == not || cand.Time.After(t.Add(ix.p.Skew)) || (pidversion > 0 && cand.PIDVersion != pidversion) {
 			continue
 		}
 		best = cand
@@ -175,7 +315,7 @@ func (ix *index) procAt(pid int64, t time.Time, not *Proc) *Proc {
 func (ix *index) standIn(par Proc) *Proc {
 	id := par.Key
 	if id == "" {
-		id = pidRef(par.PID)
+		id = pidRef(par.PID) + ":" + strconv.FormatInt(par.PIDVersion, 10)
 	}
 	if s, ok := ix.standIns[id]; ok {
 		return s
@@ -187,7 +327,8 @@ func (ix *index) standIn(par Proc) *Proc {
 		if ix.byKey[q.Key] != q || ix.parent[q] != nil {
 			continue
 		}
-		if (par.Key != "" && q.ParentKey == par.Key) || (par.Key == "" && q.ParentKey == "" && q.PPID == par.PID) {
+		if (par.Key != "" && q.ParentKey == par.Key) ||
+			(par.Key == "" && q.ParentKey == "" && q.PPID == par.PID && q.ParentPIDVersion == par.PIDVersion) {
 			ix.children[s] = append(ix.children[s], q)
 		}
 	}
@@ -195,14 +336,43 @@ func (ix *index) standIn(par Proc) *Proc {
 }
 
 // nextStart is when p's pid was next reused: events by that pid after it belong to another
-// process. Far in the future when the pid was not seen again.
+// process. Far in the future when the pid was not seen again. A start with a higher
+// pidversion is another process whatever the skew: the pid was reused at that second.
 func (ix *index) nextStart(p *Proc) time.Time {
 	for _, q := range ix.byPID[p.PID] {
-		if q != p && q.Time.After(p.Time.Add(ix.p.Skew)) {
+		if q == p {
+			continue
+		}
+		if p.PIDVersion > 0 && q.PIDVersion > 0 && q.PIDVersion != p.PIDVersion {
+			if q.PIDVersion > p.PIDVersion && !q.Time.Before(p.Time) {
+				return q.Time
+			}
+			continue
+		}
+		if q.Time.After(p.Time.Add(ix.p.Skew)) {
 			return q.Time
 		}
 	}
 	return time.Unix(1<<40, 0)
+}
+
+// lifeStart is the earliest time an event by p's pid can be p's: its start less the skew,
+// or its start itself when an earlier process (lower pidversion) held the pid.
+func (ix *index) lifeStart(p *Proc) time.Time {
+	if p.PIDVersion > 0 {
+		for _, q := range ix.byPID[p.PID] {
+			if q != p && q.PIDVersion > 0 && q.PIDVersion < p.PIDVersion {
+				return p.Time
+			}
+		}
+	}
+	return p.Time.Add(-ix.p.Skew)
+}
+
+// ownsPIDEvent reports whether an event that names only p's pid, at t, is p's: between its
+// start (less the skew) and the next start of that pid.
+func (ix *index) ownsPIDEvent(p *Proc, t time.Time) bool {
+	return !t.Before(ix.lifeStart(p)) && t.Before(ix.nextStart(p))
 }
 
 // descendants returns the processes below p, depth-first, at most depth levels down.
@@ -282,7 +452,7 @@ func (ix *index) lineage(c *Proc, kind string) Lineage {
 	} else {
 		// The parent started before the buffer: keep what the compiler's own event says of it,
 		// and still follow its writes, children and connections by key or pid.
-		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, Path: c.ParentPath, Cmdline: c.ParentCmdline}
+		l.Parent = Proc{Key: c.ParentKey, PID: c.PPID, PIDVersion: c.ParentPIDVersion, Path: c.ParentPath, Cmdline: c.ParentCmdline}
 		if c.ParentKey != "" || c.PPID > 0 {
 			par = ix.standIn(l.Parent)
 		}
@@ -505,7 +675,7 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 			if f.ProcKey != "" && f.ProcKey == g.Key {
 				return true, "write:process_guid"
 			}
-			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && !f.Time.Before(g.Time.Add(-ix.p.Skew)) && f.Time.Before(ix.nextStart(g)) {
+			if f.ProcKey == "" && f.PID > 0 && f.PID == g.PID && ix.ownsPIDEvent(g, f.Time) {
 				return true, "write:pid"
 			}
 		}
@@ -514,10 +684,28 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	var best *FileEvent
 	bestEvidence := ""
 	candidates := append(related(ix.filesBy, group), ix.pathFile...)
+	if kind == kindMSBuild {
+		candidates = append(candidates, ix.sharedBy[c]...)
+	}
 	slices.Sort(candidates) // keep event order: the last matching write wins
+	candidates = slices.Compact(candidates)
+	// A build whose project folder is unknown (no working folder in the source) keeps the
+	// writes of a server it started, as any compile keeps its children's.
+	scoped := kind == kindMSBuild && len(buildFolders(c)) > 0
 	for _, i := range candidates {
 		f := &ix.ev.Files[i]
-		ok, evidence := inGroup(f)
+		var ok bool
+		var evidence string
+		if r, shared := ix.sharedRule[i]; shared && kind == kindMSBuild && scoped {
+			// A shared compiler server's write is the build's it belongs to, never another's
+			// for having started the server.
+			if ix.sharedOwner[i] != c {
+				continue
+			}
+			ok, evidence = true, vocab.EvidenceWriteSharedPrefix+r.Name
+		} else {
+			ok, evidence = inGroup(f)
+		}
 		if !ok && f.ProcKey == "" && f.PID == 0 && inv.Output != "" && SamePath(f.Path, inv.Output) &&
 			!f.Time.Before(start) && !f.Time.After(end) {
 			ok, evidence = true, "write:path_time"
@@ -619,7 +807,7 @@ func (ix *index) findConnections(l *Lineage, c, par *Proc, group, execs, compile
 			for _, p := range o.procs {
 				match := (cn.ProcKey != "" && cn.ProcKey == p.Key) ||
 					(cn.ProcKey == "" && cn.PID > 0 && cn.PID == p.PID &&
-						(cn.Time.IsZero() || !cn.Time.Before(p.Time.Add(-ix.p.Skew)) && cn.Time.Before(ix.nextStart(p))))
+						(cn.Time.IsZero() || ix.ownsPIDEvent(p, cn.Time)))
 				if !match {
 					continue
 				}

@@ -5,15 +5,25 @@ import "time"
 // Proc is one process start, whatever telemetry it came from.
 type Proc struct {
 	// Key identifies the process for its whole life: a Sysmon ProcessGuid, an ETW process
-	// sequence number, or pid@start for sources that have nothing better.
+	// sequence number, pid:pidversion plus the exec's sequence number (EndpointSecurity), or
+	// pid@start for sources that have nothing better.
 	Key       string
 	ParentKey string // the parent's Key when the source says it (Sysmon, ETW); else empty
 	PID       int64
 	PPID      int64
-	Path      string
-	Cmdline   string
-	User      string
-	Cwd       string
+	// PIDVersion and ParentPIDVersion are macOS's pidversion of the process and of its parent
+	// (es_process_events): a fresh number at every fork from one counter that only grows, kept
+	// across exec, so pid plus pidversion names one process even when the pid is reused within
+	// the same second. 0 when the source has none.
+	PIDVersion       int64
+	ParentPIDVersion int64
+	// Seq orders the exec events of one process within a second (es_process_events
+	// global_seq_num: a shell that execs the compiler keeps its pid and pidversion).
+	Seq     int64
+	Path    string
+	Cmdline string
+	User    string
+	Cwd     string
 	// OriginalName is the PE original file name (Sysmon), which survives renaming.
 	OriginalName string
 	// ParentPath and ParentCmdline are what the child's own event says of its parent; they
@@ -29,6 +39,7 @@ type Proc struct {
 type FileEvent struct {
 	ProcKey string // writer's Key when the source has it
 	PID     int64  // writer's pid when the source has it (0 = unknown)
+	Image   string // writer's image when the source says it (Sysmon event 11)
 	Path    string
 	SHA256  string
 	Time    time.Time

@@ -322,6 +322,153 @@ func webRoot(p string) bool {
 // aspNetTempDir is where ASP.NET compiles pages (routine after every app-pool recycle).
 const aspNetTempDir = `\temporary asp.net files\`
 
+// SharedCompilerRule attributes the writes of a long-lived compiler server, which is no child
+// of the build that asks it to compile, to that build: a write beneath obj\ or bin\ (Folders)
+// of the project folder of the one build (msbuild, dotnet build) running at that time on it.
+// Evidence is "write:shared_compiler:<Name>".
+type SharedCompilerRule struct {
+	Name    string
+	Images  []string // the server's own image stems
+	Hosted  []string // assemblies the .NET host (dotnet [exec] X.dll) runs as the server, lower-case
+	Folders []string // the build's output folders beneath a project folder
+	Anchor  string
+}
+
+var sharedCompilerRules = []SharedCompilerRule{
+	{Name: "vbcscompiler", Images: []string{"vbcscompiler"}, Hosted: []string{"vbcscompiler.dll"}, Folders: []string{"obj", "bin"},
+		Anchor: "Roslyn docs/compilers/Compiler Server.md (the Csc/Vbc MSBuild task starts VBCSCompiler.exe and sends it the command " +
+			"line; the server lives on, keepalive 600 s) and BuildServerConnection.GetServerProcessInfo (.NET SDK: " +
+			"dotnet exec \"...\\VBCSCompiler.dll\" \"-pipename:<name>\"); the tasks' UseSharedCompilation property (Roslyn src/Compilers/Core/MSBuildTask, ManagedCompiler)"},
+}
+
+// sharedCompilerRule returns the rule of a compiler server process (its image, or the
+// assembly the .NET host runs), or nil.
+func sharedCompilerRule(path, cmdline string) *SharedCompilerRule {
+	name := stem(path)
+	for i := range sharedCompilerRules {
+		r := &sharedCompilerRules[i]
+		if slices.Contains(r.Images, name) {
+			return r
+		}
+		if name != "dotnet" {
+			continue
+		}
+		args := SplitWindows(cmdline)
+		if !windowsPath(path) {
+			args = SplitPOSIX(cmdline)
+		}
+		for _, a := range args[min(1, len(args)):] {
+			if la := strings.ToLower(a); la == "exec" || strings.HasPrefix(la, "-") {
+				continue
+			}
+			if slices.Contains(r.Hosted, BaseName(a)) {
+				return r
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// sharedCompilerImages lists the servers' image names (with .exe), for the SQL pre-filter of
+// the file writes a source names by image (Sysmon event 11).
+func sharedCompilerImages() []string {
+	var out []string
+	for _, r := range sharedCompilerRules {
+		for _, im := range r.Images {
+			out = append(out, `\`+im+".exe")
+		}
+	}
+	return out
+}
+
+// isBuild reports whether p is a build a shared compiler server serves: msbuild (also
+// renamed, by its PE name) or `dotnet build|msbuild|publish...`. The name test comes first:
+// this runs over every process.
+func isBuild(p *Proc) bool {
+	if !baseIs(p.Path, "msbuild.exe", "msbuild", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "msbuild.exe", "msbuild") {
+		return false
+	}
+	return compilerKind(BaseName(p.Path), p.OriginalName, p.Cmdline) == kindMSBuild
+}
+
+// baseIs reports whether a path's base name is one of names, ignoring case, without
+// allocating.
+func baseIs(path string, names ...string) bool {
+	b := path[strings.LastIndexAny(path, `\/`)+1:]
+	for _, n := range names {
+		if strings.EqualFold(b, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// dotnetValueOptions are the .NET CLI build options whose value is the next argument.
+var dotnetValueOptions = []string{"-c", "--configuration", "-f", "--framework", "-o", "--output", "-r", "--runtime", "-a", "--arch",
+	"--os", "-v", "--verbosity", "-s", "--source", "--version-suffix", "--artifacts-path", "--packages", "-p", "--property"}
+
+// buildFolders are the project folders a build works on: the folders of the projects or
+// solutions its command line names (or a folder named instead), else its working folder.
+// MSBuild worker nodes (/nodemode:) serve whatever build asks and have none.
+func buildFolders(p *Proc) []string {
+	win := windowsPath(p.Path)
+	args := SplitPOSIX(p.Cmdline)
+	if win {
+		args = SplitWindows(p.Cmdline)
+	}
+	var out []string
+	rest := args[min(1, len(args)):]
+	for i := 0; i < len(rest); i++ {
+		a, la := rest[i], strings.ToLower(rest[i])
+		if strings.Contains(la, "nodemode:") {
+			return nil
+		}
+		switch {
+		case slices.Contains(dotnetValueOptions, la):
+			i++ // -c Release, -o <dir>: the value is no project
+		case a == "" || a[0] == '-' || (win && a[0] == '/'):
+		case i == 0 && stem(p.Path) == "dotnet": // the verb: build, msbuild, publish ...
+		case strings.HasSuffix(la, "proj") || strings.HasSuffix(la, ".sln") || strings.HasSuffix(la, ".slnx"):
+			full := joinCwd(p.Cwd, a, win)
+			out = append(out, full[:max(0, strings.LastIndexAny(full, `\/`))])
+		case strings.ContainsAny(a, `\/`) && !strings.Contains(BaseName(a), "."):
+			out = append(out, strings.TrimRight(joinCwd(p.Cwd, a, win), `\/`))
+		}
+	}
+	if len(out) == 0 && p.Cwd != "" && !placeholderName(p.Cwd) {
+		out = append(out, strings.TrimRight(p.Cwd, `\/`))
+	}
+	return out
+}
+
+// folderForm is the comparable form of a path for folder tests: NormalizePath without the
+// drive letter, and the path's separator.
+func folderForm(p string) (string, string) {
+	n := NormalizePath(p)
+	if windowsPath(n) {
+		return stripDrive(n), `\`
+	}
+	return n, "/"
+}
+
+// outputDepth returns how deep folder is when path lies beneath one of the rule's output
+// folders under it (folder\obj\..., folder\sub\bin\...), else -1. Both are in folderForm, the
+// folder ending with its separator.
+func (r *SharedCompilerRule) outputDepth(folder, path, sep string) int {
+	rest, ok := strings.CutPrefix(path, folder)
+	if !ok || len(folder) <= len(sep) {
+		return -1
+	}
+	parts := strings.Split(rest, sep)
+	for _, part := range parts[:len(parts)-1] {
+		if slices.Contains(r.Folders, part) {
+			return strings.Count(folder, sep)
+		}
+	}
+	return -1
+}
+
 // linkRules are the link and quieting rules that are not proxy or scratch rules; reason
 // rules come from the vocabulary, which owns the reason codes and their anchors.
 var linkRules = []Rule{
@@ -345,6 +492,9 @@ func Rules() []Rule {
 	}
 	for _, s := range scratchRules {
 		out = append(out, Rule{Name: vocab.EvidenceScratchPrefix + s.Name, Kind: RuleScratch, Anchor: s.Anchor})
+	}
+	for _, r := range sharedCompilerRules {
+		out = append(out, Rule{Name: vocab.EvidenceWriteSharedPrefix + r.Name, Kind: RuleLink, Anchor: r.Anchor})
 	}
 	return out
 }

@@ -220,6 +220,11 @@ func ruleCases() []ruleCase {
 			pos: osaApp("", Proc{Key: "o", PID: 300, PPID: 100, Path: "/usr/bin/open", Cmdline: "open /Users/u/Library/Caches/x.app", Time: at(5)}),
 			neg: osaApp("", Proc{Key: "o", PID: 300, PPID: 100, Path: "/usr/bin/open", Cmdline: "open /Applications/Safari.app", Time: at(5)})},
 
+		// Shared compilation: Roslyn's long-lived VBCSCompiler server writes a build's obj\ outputs.
+		{rule: "write:shared_compiler:vbcscompiler", source: "Roslyn Compiler Server.md: the Csc task dispatches to VBCSCompiler.exe", compiler: "dotnet.exe",
+			pos: sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)),
+			neg: sharedEv([]Proc{vbcsServer(), dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(libObj, 3))},
+
 		// Build tools' own scratch paths.
 		{rule: "scratch:msbuild_rsp", source: "MSBuild ToolTask response file in %TEMP% (dotnet/msbuild ToolTask.cs)", compiler: "csc.exe",
 			pos: msbuildRsp(vsMSB), neg: msbuildRsp(windowsSystem32 + "cmd.exe")},

@@ -488,9 +488,19 @@ func pathForms(paths []string) []string {
 
 func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
 	var out []FileEvent
+	// Builds also own what Roslyn's shared compiler server (VBCSCompiler.exe, no child of
+	// theirs) writes: its writes ride on the first query, by image, in the same pass.
+	server, _ := suffixAny(jImage, sharedCompilerImages())
+	if !slices.ContainsFunc(procs, func(p Proc) bool { return isBuild(&p) }) {
+		server = ""
+	}
 	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
 		list, _ := textList(part)
-		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND lower("+jGUID+") IN "+list))
+		writer := "lower(" + jGUID + ") IN " + list
+		if server != "" {
+			writer, server = "("+writer+" OR "+server+")", ""
+		}
+		rows, err := query(ctx, q, sysmonWhere(11, timeRange("time", from, to)+" AND "+writer))
 		if err != nil {
 			return out, err
 		}
@@ -499,7 +509,7 @@ func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, fr
 			if d == nil {
 				continue
 			}
-			out = append(out, FileEvent{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]),
+			out = append(out, FileEvent{ProcKey: strings.ToLower(d["ProcessGuid"]), PID: atoi(d["ProcessId"]), Image: d["Image"],
 				Path: d["TargetFilename"], Time: rowTime(d["UtcTime"], r["time"]), Source: "sysmon"})
 		}
 	}
@@ -533,6 +543,7 @@ type pidTable struct {
 	table, pidCol, ppidCol, userCol, cwdCol string
 	filter                                  string // restricts rows to process starts
 	seqCols                                 bool   // process_etw_events sequence numbers
+	versionCols                             bool   // es_process_events pidversion, parent_pidversion, global_seq_num
 	windows                                 bool
 }
 
@@ -545,7 +556,7 @@ var (
 		filter: "coalesce(syscall, '') IN ('', 'execve', 'execveat')"}
 	darwinAuditProcs = pidTable{table: "process_events", pidCol: "pid", ppidCol: "parent", userCol: "uid", cwdCol: "cwd", filter: "1 = 1"}
 	esProcs          = pidTable{table: "es_process_events", pidCol: "pid", ppidCol: "parent", userCol: "username", cwdCol: "cwd",
-		filter: "event_type = 'exec'"}
+		filter: "event_type = 'exec'", versionCols: true}
 	etwProcs = pidTable{table: "process_etw_events", pidCol: "pid", ppidCol: "ppid", userCol: "username",
 		filter: "type = 'ProcessStart'", seqCols: true, windows: true}
 )
@@ -560,6 +571,9 @@ func (t pidTable) selectSQL(where string) string {
 	if t.seqCols {
 		cols += ", datetime, process_sequence_number AS seq, parent_process_sequence_number AS pseq"
 	}
+	if t.versionCols {
+		cols += ", pidversion AS pidv, parent_pidversion AS ppidv, global_seq_num AS gseq"
+	}
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s", cols, t.table, where, t.filter)
 }
 
@@ -569,6 +583,10 @@ func (t pidTable) procs(rows []map[string]string) []Proc {
 		p := Proc{PID: atoi(r["pid"]), PPID: atoi(r["ppid"]), Path: r["path"], Cmdline: r["cmdline"], User: r["user"],
 			Cwd: r["cwd"], Time: rowTime(r["datetime"], r["time"]), Source: t.table}
 		p.Key = fmt.Sprintf("%s:%d@%d", t.table, p.PID, p.Time.UnixMilli())
+		if pv := atoi(r["pidv"]); pv > 0 {
+			p.PIDVersion, p.ParentPIDVersion, p.Seq = pv, atoi(r["ppidv"]), atoi(r["gseq"])
+			p.Key = esKey(t.table, p)
+		}
 		if seq := atoi(r["seq"]); seq > 0 {
 			p.Key = fmt.Sprintf("etw:%d", seq)
 			if pseq := atoi(r["pseq"]); pseq > 0 {
@@ -578,6 +596,16 @@ func (t pidTable) procs(rows []map[string]string) []Proc {
 		out = append(out, p)
 	}
 	return out
+}
+
+// esKey is the key of an EndpointSecurity exec: pid and pidversion name the process, and
+// the exec's global sequence number (else its time) tells apart the images one process
+// execs in turn.
+func esKey(table string, p Proc) string {
+	if p.Seq > 0 {
+		return fmt.Sprintf("%s:%d:%d#%d", table, p.PID, p.PIDVersion, p.Seq)
+	}
+	return fmt.Sprintf("%s:%d:%d@%d", table, p.PID, p.PIDVersion, p.Time.UnixMilli())
 }
 
 func (t pidTable) compilers(ctx context.Context, q Querier, from, to int64) ([]Proc, error) {

@@ -79,7 +79,7 @@ var lineageColumns = []Column{
 	{ColPlatform, TypeText, "windows, linux or darwin", false},
 	{ColSource, TypeText, "Process telemetry used: sysmon, process_etw_events, security_4688, process_events, es_process_events, bpf_process_events", false},
 	{ColCompilerPID, TypeBigInt, "Compiler process id", false},
-	{ColCompilerGUID, TypeText, "Stable process key (Sysmon ProcessGuid, ETW sequence, or pid@start)", false},
+	{ColCompilerGUID, TypeText, "Stable process key (Sysmon ProcessGuid, ETW sequence, macOS pid:pidversion#seq, or pid@start)", false},
 	{ColCompilerPath, TypeText, "Compiler image path", false},
 	{ColCompilerName, TypeText, "Lower-case base name, e.g. csc.exe, gcc", false},
 	{ColCompilerOriginalName, TypeText, "PE original file name (Sysmon), which survives renaming", false},

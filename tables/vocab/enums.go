@@ -114,3 +114,7 @@ const (
 	EvidenceNetChildPrefix    = "net:compiler_child"    // + _guid, _pid or _open_socket
 	EvidenceNetParentPrefix   = "net:parent"            // + _guid, _pid or _open_socket
 )
+
+// EvidenceWriteSharedPrefix + a shared-compiler rule (vbcscompiler) is the link_evidence of a write
+// by a long-lived compiler server into obj\ or bin\ of the one build running on that project folder.
+const EvidenceWriteSharedPrefix = "write:shared_compiler:"
