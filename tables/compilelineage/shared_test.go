@@ -1,7 +1,9 @@
 package compilelineage
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,6 +168,36 @@ func TestSharedCompilerRuleOf(t *testing.T) {
 	} {
 		if got := sharedCompilerRule(tt.path, tt.cmdline) != nil; got != tt.server {
 			t.Errorf("%s: server %v, want %v", tt.cmdline, got, tt.server)
+		}
+	}
+}
+
+// sqlLog records the SQL a source sends and answers nothing.
+type sqlLog []string
+
+func (l *sqlLog) QueryRowsContext(_ context.Context, sql string) ([]map[string]string, error) {
+	*l = append(*l, sql)
+	return nil, nil
+}
+
+// TestSysmonFilesAskForServerWrites: the Sysmon file query adds the server's writes, by
+// image, to its one time-bounded scan, and only when a build is among the processes.
+func TestSysmonFilesAskForServerWrites(t *testing.T) {
+	server := strings.ToLower(textLit(`\vbcscompiler.exe`))
+	for _, tt := range []struct {
+		name  string
+		procs []Proc
+		want  bool
+	}{
+		{"a build", []Proc{dotnetBuild("{b}", 1, `C:\src\app`, "")}, true},
+		{"csc only", []Proc{win("{c}", "", 1, fw+"csc.exe", "csc.exe a.cs")}, false},
+	} {
+		var log sqlLog
+		if _, err := (sysmon{}).files(context.Background(), &log, tt.procs, nil, 100, 200); err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 1 || strings.Contains(strings.ToLower(log[0]), server) != tt.want || !strings.Contains(log[0], "time >= 100 AND time <= 200") {
+			t.Errorf("%s: %v", tt.name, log)
 		}
 	}
 }
