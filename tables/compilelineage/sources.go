@@ -42,11 +42,12 @@ func (r Related) empty() bool {
 	return len(r.ParentsOf) == 0 && len(r.ChildrenOf) == 0 && len(r.Paths) == 0
 }
 
-// branch is one part of a lookup in an event table: the rows matching pred that are not older than from and
-// not newer than to (0: no bound on that side).
+// branch is one part of a lookup in an event table: the rows matching on and pred that are not older than
+// from and not newer than to (0: no bound on that side). Consecutive branches with the same on (a cheap test
+// such as a Sysmon event id) have it written, and read from the table, once.
 type branch struct {
 	from, to int64
-	pred     string
+	on, pred string
 }
 
 // oneScan joins the branches of a lookup into one condition that reads the event table once. Every branch
@@ -72,7 +73,7 @@ func oneScan(branches []branch) string {
 			hi = max(hi, b.to)
 		}
 	}
-	terms := make([]string, len(branches))
+	var groups, terms []string
 	for i, b := range branches {
 		t := "(" + b.pred
 		if b.from > lo {
@@ -81,9 +82,17 @@ func oneScan(branches []branch) string {
 		if b.to > 0 && b.to != hi {
 			t += fmt.Sprintf(" AND +time <= %d", b.to)
 		}
-		terms[i] = t + ")"
+		terms = append(terms, t+")")
+		if i+1 < len(branches) && branches[i+1].on == b.on {
+			continue
+		}
+		g := strings.Join(terms, " OR ")
+		if b.on != "" {
+			g = "(" + b.on + " AND (" + g + "))"
+		}
+		groups, terms = append(groups, g), nil
 	}
-	return timeRange("time", lo, hi) + " AND (" + strings.Join(terms, " OR ") + ")"
+	return timeRange("time", lo, hi) + " AND (" + strings.Join(groups, " OR ") + ")"
 }
 
 // dedupeProcs keeps the first of the processes sharing a key.
@@ -337,18 +346,18 @@ const (
 func (sysmon) related(ctx context.Context, q Querier, r Related) ([]Proc, []ImageLoad, error) {
 	var bs []branch
 	if list, ok := textList(keysOf(r.ParentsOf, func(p Proc) string { return p.ParentKey })); ok {
-		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jGUID, list)})
+		bs = append(bs, branch{to: parentsBefore(r.ParentsOf), on: "eventid = 1", pred: fmt.Sprintf("lower(%s) IN %s", jGUID, list)})
 	}
 	if list, ok := textList(keysOf(r.ChildrenOf, func(p Proc) string { return p.Key })); ok {
-		bs = append(bs, branch{from: r.Since, pred: fmt.Sprintf("eventid = 1 AND lower(%s) IN %s", jPGUID, list)})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 1", pred: fmt.Sprintf("lower(%s) IN %s", jPGUID, list)})
 	}
 	// Executions of the artifacts: their starts, proxies running them, and (event 7) their
 	// loads as modules.
 	if pred := execPredicate(jImage, jCmd, true, r.Paths); pred != "" {
-		bs = append(bs, branch{from: r.Since, pred: "eventid = 1 AND " + pred})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 1", pred: pred})
 	}
 	if list, ok := textList(pathForms(loadable(r.Paths))); ok {
-		bs = append(bs, branch{from: r.Since, pred: "eventid = 7 AND lower(" + jLoaded + ") IN " + list})
+		bs = append(bs, branch{from: r.Since, on: "eventid = 7", pred: "lower(" + jLoaded + ") IN " + list})
 	}
 	if len(bs) == 0 {
 		return nil, nil, nil
@@ -392,9 +401,11 @@ func loadable(paths []string) []string {
 // proxies' paths first, so the name test runs on their rows only), and for .app bundles the
 // executables inside. "" when there is nothing to look for.
 func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) string {
+	// On Windows col is the lower-case image path, computed once per row (readOnce: for Sysmon and 4688 it is
+	// a json_extract, which parses the event); a plain POSIX path column costs fewer reads tested directly.
 	col, cmd := pathExpr, cmdExpr
 	if windows {
-		col, cmd = "lower("+pathExpr+")", "lower("+cmdExpr+")"
+		col, cmd = "v", "lower("+cmdExpr+")"
 	}
 	var preds []string
 	if windows {
@@ -407,11 +418,11 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 				short = append(short, `\`+BaseName(p))
 			}
 		}
-		if suf, ok := suffixAny(pathExpr, dedupe(short)); ok {
+		if suf, ok := suffixAny(col, dedupe(short)); ok {
 			preds = append(preds, suf)
 		}
 	} else if list, ok := textList(dedupe(artifacts)); ok {
-		preds = append(preds, pathExpr+" IN "+list)
+		preds = append(preds, col+" IN "+list)
 	}
 	var names []string
 	for _, a := range artifacts {
@@ -427,7 +438,7 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 			names = append(names, strings.TrimSuffix(b, ".ko"))
 		}
 		if !windows && strings.HasSuffix(a, ".app") {
-			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", pathExpr, textLit(a+"/"), pathExpr, textLit(a+"0")))
+			preds = append(preds, fmt.Sprintf("(%s > %s AND %s < %s)", col, textLit(a+"/"), col, textLit(a+"0")))
 		}
 	}
 	proxies := proxyPaths(windows)
@@ -444,7 +455,11 @@ func execPredicate(pathExpr, cmdExpr string, windows bool, artifacts []string) s
 	if len(preds) == 0 {
 		return ""
 	}
-	return "(" + strings.Join(dedupe(preds), " OR ") + ")"
+	pred := "(" + strings.Join(dedupe(preds), " OR ") + ")"
+	if windows {
+		return readOnce("lower("+pathExpr+")", pred)
+	}
+	return pred
 }
 
 // pathForms lists the lower-case forms a Windows image path can take in process events:

@@ -78,6 +78,9 @@ func TestOneScan(t *testing.T) {
 			"time >= 100 AND ((a) OR (b) OR (c AND +time >= 200 AND +time <= 300))"},
 		{"bounded hull", []branch{{from: 100, to: 200, pred: "a"}, {from: 150, to: 400, pred: "b"}},
 			"time >= 100 AND time <= 400 AND ((a AND +time <= 200) OR (b AND +time >= 150))"},
+		{"shared tests", []branch{{to: 500, on: "eventid = 1", pred: "a"}, {from: 100, on: "eventid = 1", pred: "b"},
+			{from: 100, on: "eventid = 7", pred: "c"}, {from: 100, pred: "d"}},
+			"time >= 0 AND ((eventid = 1 AND ((a AND +time <= 500) OR (b AND +time >= 100))) OR (eventid = 7 AND ((c AND +time >= 100))) OR (d AND +time >= 100))"},
 	} {
 		if got := oneScan(c.bs); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
