@@ -397,7 +397,8 @@ func isBuild(p *Proc) bool {
 // (csc or vbc /shared[:pipe]: the server compiles and writes the output, csc only forwards
 // the command line).
 func sharedClient(p *Proc) bool {
-	if !baseIs(p.Path, "csc.exe", "vbc.exe", "csc", "vbc", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "csc.exe", "vbc.exe") {
+	if !containsFold(p.Cmdline, "shared") ||
+		!baseIs(p.Path, "csc.exe", "vbc.exe", "csc", "vbc", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "csc.exe", "vbc.exe") {
 		return false
 	}
 	if compilerKind(BaseName(p.Path), p.OriginalName, p.Cmdline) != kindDotNet {
@@ -414,6 +415,16 @@ func sharedClient(p *Proc) bool {
 // servedByServer reports whether a shared compiler server may write for p: a build, or a
 // /shared client.
 func servedByServer(p *Proc) bool { return isBuild(p) || sharedClient(p) }
+
+// containsFold reports whether s holds sub, ignoring case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
 
 // baseIs reports whether a path's base name is one of names, ignoring case, without
 // allocating.
