@@ -397,8 +397,8 @@ func isBuild(p *Proc) bool {
 // (csc or vbc /shared[:pipe]: the server compiles and writes the output, csc only forwards
 // the command line).
 func sharedClient(p *Proc) bool {
-	if !containsFold(p.Cmdline, "shared") ||
-		!baseIs(p.Path, "csc.exe", "vbc.exe", "csc", "vbc", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "csc.exe", "vbc.exe") {
+	if !baseIs(p.Path, "csc.exe", "vbc.exe", "csc", "vbc", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "csc.exe", "vbc.exe") ||
+		!containsFold(p.Cmdline, "shared") {
 		return false
 	}
 	if compilerKind(BaseName(p.Path), p.OriginalName, p.Cmdline) != kindDotNet {
@@ -414,7 +414,13 @@ func sharedClient(p *Proc) bool {
 
 // servedByServer reports whether a shared compiler server may write for p: a build, or a
 // /shared client.
-func servedByServer(p *Proc) bool { return isBuild(p) || sharedClient(p) }
+func servedByServer(p *Proc) bool {
+	if !baseIs(p.Path, "msbuild.exe", "dotnet.exe", "csc.exe", "vbc.exe", "msbuild", "dotnet", "csc", "vbc") &&
+		(p.OriginalName == "" || !baseIs(p.OriginalName, "msbuild.exe", "csc.exe", "vbc.exe")) {
+		return false // the common case, decided in one pass over the name
+	}
+	return isBuild(p) || sharedClient(p)
+}
 
 // containsFold reports whether s holds sub, ignoring case, without allocating.
 func containsFold(s, sub string) bool {
@@ -431,7 +437,7 @@ func containsFold(s, sub string) bool {
 func baseIs(path string, names ...string) bool {
 	b := path[strings.LastIndexAny(path, `\/`)+1:]
 	for _, n := range names {
-		if strings.EqualFold(b, n) {
+		if len(b) == len(n) && strings.EqualFold(b, n) {
 			return true
 		}
 	}
