@@ -301,3 +301,36 @@ func TestEventTimeValues(t *testing.T) {
 		}
 	}
 }
+
+// TestEventTimeBoundsScan checks which rows an event table hands to SQLite for a time constraint, as osquery
+// 5.23.1's genTable reads its store: from the lower bound to the end of the buffer (an upper bound narrows
+// nothing), one second for `=`; SQLite then drops the rows outside the constraint.
+func TestEventTimeBoundsScan(t *testing.T) {
+	ctx := context.Background()
+	h := startWith(t, `{"process_events": [{"pid": "1", "time": "100"}, {"pid": "2", "time": "200"}, {"pid": "3", "time": "300"}]}`,
+		indexedPlugins)
+	for _, c := range []struct {
+		where   string
+		pids    string
+		scanned int64
+	}{
+		{"time >= 200", "2,3", 2},
+		{"time > 100", "2,3", 2},
+		{"time <= 150", "1", 3},
+		{"time >= 150 AND time <= 250", "2", 2},
+		{"time = 200", "2", 1},
+	} {
+		h.ResetStats()
+		rows, err := h.Query(ctx, "SELECT pid FROM process_events WHERE "+c.where+" ORDER BY pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r["pid"])
+		}
+		if g, st := strings.Join(got, ","), h.Stats(); g != c.pids || st.EventRowsScanned != c.scanned {
+			t.Errorf("%s: pids %s, %d rows scanned; want %s, %d", c.where, g, st.EventRowsScanned, c.pids, c.scanned)
+		}
+	}
+}

@@ -286,9 +286,14 @@ func (t *memTable) eventRows(src rowSource, p plan, vals []vtab.Value) (first, e
 	return t.timeRange(src, lo, hi, p, vals)
 }
 
-// timeRange narrows [lo, hi) of time-sorted rows to the time constraints of a plan (EventSubscriber::genTable).
+// timeRange narrows [lo, hi) of time-sorted rows to the time constraints of a plan as osquery 5.23.1's
+// EventSubscriberPlugin::genTable does: `=` reads that second only (and ends the reading of constraints), `>`
+// and `>=` raise the start; `<` and `<=` narrow nothing, because genTable starts its unsigned stop at 0 ("no
+// end") and keeps min(stop, value), which stays 0, so a scan with an upper bound reads to the end of the
+// buffer and SQLite drops the newer rows.
 func (t *memTable) timeRange(src rowSource, lo, hi int, p plan, vals []vtab.Value) (first, end int) {
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+constraints:
 	for i, ci := range p.Cols {
 		if ci != t.timeCol || i >= len(vals) {
 			continue
@@ -310,15 +315,12 @@ func (t *memTable) timeRange(src rowSource, lo, hi int, p plan, vals []vtab.Valu
 		}
 		switch p.Ops[i] {
 		case 2:
-			from, to = max(from, v), min(to, v)
+			from, to = v, v
+			break constraints
 		case 4:
 			from = max(from, v+1)
 		case 32:
 			from = max(from, v)
-		case 16:
-			to = min(to, v-1)
-		case 8:
-			to = min(to, v)
 		}
 	}
 	first = lo + sort.Search(hi-lo, func(i int) bool { return src.time(lo+i) >= from })
