@@ -81,3 +81,14 @@ func TestSharedCompilerReplayPOSIX(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedClientReplay: `csc /shared` (Roslyn docs/compilers/Compiler Server.md: csc only
+// forwards the command line, the server compiles) from a hidden PowerShell; the write of the
+// output is VBCSCompiler.exe's, yet the compile keeps its artifact, its run and its connection.
+func TestSharedClientReplay(t *testing.T) {
+	replayScenario(t, "windows_csc_shared", "time, compiler_pid", []scenarioRow{
+		{compiler: "csc.exe", parent: "powershell.exe", stage: "network", suspicious: "1", output: `C:\Users\Public\upd.exe`,
+			origin: "artifact", executions: "1", connections: "1", reasons: []string{"temp_output", "temp_source"},
+			evidence: []string{"write:shared_compiler:vbcscompiler", "exec:path", "net:artifact_guid"}},
+	})
+}

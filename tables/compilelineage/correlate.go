@@ -61,6 +61,7 @@ type index struct {
 	// reverse.
 	builds      []buildScope
 	sharedRule  map[int]*SharedCompilerRule
+	sharedFiles []int // the indexes of sharedRule, ascending
 	sharedOwner map[int]*Proc
 	sharedBy    map[*Proc][]int
 }
@@ -139,9 +140,14 @@ func newIndex(ev *Events, p Params) *index {
 // each such write to the build it belongs to.
 func (ix *index) indexSharedWrites() {
 	ix.sharedRule, ix.sharedOwner, ix.sharedBy = map[int]*SharedCompilerRule{}, map[int]*Proc{}, map[*Proc][]int{}
+	served := false
 	for i := range ix.ev.Procs {
 		pr := &ix.ev.Procs[i]
-		if !isBuild(pr) || ix.byKey[pr.Key] != pr {
+		if !servedByServer(pr) || ix.byKey[pr.Key] != pr {
+			continue
+		}
+		served = true
+		if !isBuild(pr) {
 			continue
 		}
 		b := buildScope{p: pr, until: minTime(pr.Time.Add(ix.p.CompileWindow), ix.nextStart(pr).Add(-time.Nanosecond))}
@@ -153,7 +159,7 @@ func (ix *index) indexSharedWrites() {
 			ix.builds = append(ix.builds, b)
 		}
 	}
-	if len(ix.builds) == 0 {
+	if !served {
 		return
 	}
 	sort.SliceStable(ix.builds, func(i, j int) bool { return ix.builds[i].p.Time.Before(ix.builds[j].p.Time) })
@@ -164,6 +170,7 @@ func (ix *index) indexSharedWrites() {
 			continue
 		}
 		ix.sharedRule[i] = r
+		ix.sharedFiles = append(ix.sharedFiles, i)
 		if b := ix.ownerBuild(f, r); b != nil {
 			ix.sharedOwner[i] = b
 			ix.sharedBy[b] = append(ix.sharedBy[b], i)
@@ -684,8 +691,12 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 	var best *FileEvent
 	bestEvidence := ""
 	candidates := append(related(ix.filesBy, group), ix.pathFile...)
-	if kind == kindMSBuild {
+	client := inv.Output != "" && sharedClient(c)
+	switch {
+	case kind == kindMSBuild:
 		candidates = append(candidates, ix.sharedBy[c]...)
+	case client:
+		candidates = append(candidates, ix.sharedFiles...)
 	}
 	slices.Sort(candidates) // keep event order: the last matching write wins
 	candidates = slices.Compact(candidates)
@@ -696,13 +707,16 @@ func (ix *index) findArtifact(l *Lineage, c *Proc, kind string, inv Invocation, 
 		f := &ix.ev.Files[i]
 		var ok bool
 		var evidence string
-		if r, shared := ix.sharedRule[i]; shared && kind == kindMSBuild && scoped {
-			// A shared compiler server's write is the build's it belongs to, never another's
-			// for having started the server.
-			if ix.sharedOwner[i] != c {
+		if r, shared := ix.sharedRule[i]; shared && !(kind == kindMSBuild && !scoped) {
+			// A shared compiler server's write is the build's it belongs to, or the output of
+			// the /shared client that names it, never another's for having started the server.
+			switch {
+			case scoped && ix.sharedOwner[i] == c,
+				client && SamePath(f.Path, inv.Output) && !f.Time.Before(start) && !f.Time.After(end) && f.Time.Before(ix.nextStart(c)):
+				ok, evidence = true, vocab.EvidenceWriteSharedPrefix+r.Name
+			default:
 				continue
 			}
-			ok, evidence = true, vocab.EvidenceWriteSharedPrefix+r.Name
 		} else {
 			ok, evidence = inGroup(f)
 		}

@@ -325,7 +325,8 @@ const aspNetTempDir = `\temporary asp.net files\`
 // SharedCompilerRule attributes the writes of a long-lived compiler server, which is no child
 // of the build that asks it to compile, to that build: a write beneath obj\ or bin\ (Folders)
 // of the project folder of the one build (msbuild, dotnet build) running at that time on it.
-// Evidence is "write:shared_compiler:<Name>".
+// A compiler run as the server's client (csc /shared) gets the server's write of the output
+// its command line names. Evidence is "write:shared_compiler:<Name>".
 type SharedCompilerRule struct {
 	Name    string
 	Images  []string // the server's own image stems
@@ -392,12 +393,51 @@ func isBuild(p *Proc) bool {
 	return compilerKind(BaseName(p.Path), p.OriginalName, p.Cmdline) == kindMSBuild
 }
 
+// sharedClient reports whether p is a compiler run as a client of the shared compiler server
+// (csc or vbc /shared[:pipe]: the server compiles and writes the output, csc only forwards
+// the command line).
+func sharedClient(p *Proc) bool {
+	if !baseIs(p.Path, "csc.exe", "vbc.exe", "csc", "vbc", "dotnet.exe", "dotnet") && !baseIs(p.OriginalName, "csc.exe", "vbc.exe") ||
+		!containsFold(p.Cmdline, "shared") {
+		return false
+	}
+	if compilerKind(BaseName(p.Path), p.OriginalName, p.Cmdline) != kindDotNet {
+		return false
+	}
+	for _, a := range SplitWindows(p.Cmdline) {
+		if la := strings.ToLower(a); la == "/shared" || la == "-shared" || strings.HasPrefix(la, "/shared:") || strings.HasPrefix(la, "-shared:") {
+			return true
+		}
+	}
+	return false
+}
+
+// servedByServer reports whether a shared compiler server may write for p: a build, or a
+// /shared client.
+func servedByServer(p *Proc) bool {
+	if !baseIs(p.Path, "msbuild.exe", "dotnet.exe", "csc.exe", "vbc.exe", "msbuild", "dotnet", "csc", "vbc") &&
+		(p.OriginalName == "" || !baseIs(p.OriginalName, "msbuild.exe", "csc.exe", "vbc.exe")) {
+		return false // the common case, decided in one pass over the name
+	}
+	return isBuild(p) || sharedClient(p)
+}
+
+// containsFold reports whether s holds sub, ignoring case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // baseIs reports whether a path's base name is one of names, ignoring case, without
 // allocating.
 func baseIs(path string, names ...string) bool {
 	b := path[strings.LastIndexAny(path, `\/`)+1:]
 	for _, n := range names {
-		if strings.EqualFold(b, n) {
+		if len(b) == len(n) && strings.EqualFold(b, n) {
 			return true
 		}
 	}

@@ -1,7 +1,9 @@
 package compilelineage
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,6 +85,18 @@ func TestSharedCompilerWrites(t *testing.T) {
 			dotnetBuild("{b}", 1, `C:\src\app`, "")}, serverWrite(appObj, 3)), "{b}", "", ""},
 		{"build without a working folder keeps its own server's writes", sharedEv([]Proc{withCwd(dotnetBuild("{b}", 1, "", ""), ""),
 			win("{s}", "{b}", 2, vbcsExe, `"`+vbcsExe+`" "-pipename:x"`)}, serverWrite(appObj, 3)), "{b}", appObj, "write:process_guid"},
+		{"csc /shared: the server writes the output the client names", sharedEv([]Proc{vbcsServer(),
+			win("{c}", "{cmd}", 1, fw+"csc.exe", fw+`csc.exe /shared /out:C:\Users\Public\x.exe C:\Users\Public\x.cs`)},
+			serverWrite(`C:\Users\Public\x.exe`, 2)), "{c}", `C:\Users\Public\x.exe`, ""},
+		{"csc /shared: another path the server writes is not the client's", sharedEv([]Proc{vbcsServer(),
+			win("{c}", "{cmd}", 1, fw+"csc.exe", fw+`csc.exe /shared /out:C:\Users\Public\x.exe C:\Users\Public\x.cs`)},
+			serverWrite(`C:\Users\Public\y.exe`, 2)), "{c}", "", ""},
+		{"csc without /shared compiles itself: the server's write of that path is not its", sharedEv([]Proc{vbcsServer(),
+			win("{c}", "{cmd}", 1, fw+"csc.exe", fw+`csc.exe /out:C:\Users\Public\x.exe C:\Users\Public\x.cs`)},
+			serverWrite(`C:\Users\Public\x.exe`, 2)), "{c}", "", ""},
+		{"a server csc /shared started is no child of its for other writes", sharedEv([]Proc{
+			win("{c}", "{cmd}", 1, fw+"csc.exe", fw+`csc.exe /shared /out:C:\Users\Public\x.exe C:\Users\Public\x.cs`),
+			win("{s}", "{c}", 1.5, vbcsExe, `"`+vbcsExe+`" "-pipename:x"`)}, serverWrite(`C:\Users\Public\other.dll`, 3)), "{c}", "", ""},
 		{"msbuild /nodemode has no folder of its own", sharedEv([]Proc{vbcsServer(),
 			withCwd(win("{b}", "{cmd}", 1, vsMSB, `MSBuild.exe /nologo /nodemode:1 /nodeReuse:true`), `C:\src\app`)}, serverWrite(appObj, 3)), "{b}", "", ""},
 		{"Linux: dotnet VBCSCompiler.dll by pid", nixEv("linux", []Proc{
@@ -166,6 +180,38 @@ func TestSharedCompilerRuleOf(t *testing.T) {
 	} {
 		if got := sharedCompilerRule(tt.path, tt.cmdline) != nil; got != tt.server {
 			t.Errorf("%s: server %v, want %v", tt.cmdline, got, tt.server)
+		}
+	}
+}
+
+// sqlLog records the SQL a source sends and answers nothing.
+type sqlLog []string
+
+func (l *sqlLog) QueryRowsContext(_ context.Context, sql string) ([]map[string]string, error) {
+	*l = append(*l, sql)
+	return nil, nil
+}
+
+// TestSysmonFilesAskForServerWrites: the Sysmon file query adds the server's writes, by
+// image, to its one time-bounded scan, and only when a build or a /shared client is among
+// the processes.
+func TestSysmonFilesAskForServerWrites(t *testing.T) {
+	server := strings.ToLower(textLit(`\vbcscompiler.exe`))
+	for _, tt := range []struct {
+		name  string
+		procs []Proc
+		want  bool
+	}{
+		{"a build", []Proc{dotnetBuild("{b}", 1, `C:\src\app`, "")}, true},
+		{"csc only", []Proc{win("{c}", "", 1, fw+"csc.exe", "csc.exe a.cs")}, false},
+		{"csc /shared", []Proc{win("{c}", "", 1, fw+"csc.exe", "csc.exe /shared /out:a.exe a.cs")}, true},
+	} {
+		var log sqlLog
+		if _, err := (sysmon{}).files(context.Background(), &log, tt.procs, nil, 100, 200); err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 1 || strings.Contains(strings.ToLower(log[0]), server) != tt.want || !strings.Contains(log[0], "time >= 100 AND time <= 200") {
+			t.Errorf("%s: %v", tt.name, log)
 		}
 	}
 }

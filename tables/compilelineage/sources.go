@@ -488,10 +488,10 @@ func pathForms(paths []string) []string {
 
 func (sysmon) files(ctx context.Context, q Querier, procs []Proc, _ []string, from, to int64) ([]FileEvent, error) {
 	var out []FileEvent
-	// Builds also own what Roslyn's shared compiler server (VBCSCompiler.exe, no child of
-	// theirs) writes: its writes ride on the first query, by image, in the same pass.
+	// Builds and csc /shared also own what Roslyn's shared compiler server (VBCSCompiler.exe,
+	// no child of theirs) writes: its writes ride on the first query, by image, in the same pass.
 	server, _ := suffixAny(jImage, sharedCompilerImages())
-	if !slices.ContainsFunc(procs, func(p Proc) bool { return isBuild(&p) }) {
+	if !slices.ContainsFunc(procs, func(p Proc) bool { return servedByServer(&p) }) {
 		server = ""
 	}
 	for _, part := range chunks(keysOf(procs, func(p Proc) string { return p.Key }), 50000) {
