@@ -92,8 +92,20 @@ type Alert struct {
 	Suppressed     bool           `json:"suppressed,omitempty"`
 	BelowThreshold bool           `json:"below_threshold,omitempty"`
 	Realert        bool           `json:"realert,omitempty"`
-	HostRisk       *HostRisk      `json:"host_risk,omitempty"`
+	// NotRaised marks an evaluation above the threshold that the engine did
+	// not raise: the lineage already alerted at this stage and band (for
+	// example the same lineage logged again by another pack query with other
+	// columns). It is returned for explain and --all only, never delivered.
+	NotRaised bool      `json:"-"`
+	HostRisk  *HostRisk `json:"host_risk,omitempty"`
 	lineage.Record
+}
+
+// Raised reports whether a is an alert to deliver: above the threshold,
+// not suppressed by an exception, and raised by the engine (new, or an
+// escalation of stage or band).
+func (a *Alert) Raised() bool {
+	return !a.BelowThreshold && !a.Suppressed && !a.NotRaised
 }
 
 // Sink receives alerts.

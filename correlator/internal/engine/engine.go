@@ -217,6 +217,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
 	a.BelowThreshold = !res.Alert
 	a.Realert = realert
+	a.NotRaised = res.Alert && !suppressed && !out.Emit
 	switch {
 	case m.Applied != nil:
 		a.Exception = note(m.Applied, true, "applied")
