@@ -5,7 +5,6 @@ package alert
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,15 +128,13 @@ type WriterSink struct {
 func NewWriterSink(w io.Writer) *WriterSink { return &WriterSink{w: w} }
 
 // Marshal encodes an alert as one JSON line (without HTML escaping, so
-// "a > b" ancestry stays readable).
+// "a > b" ancestry stays readable); see AppendJSON.
 func Marshal(a *Alert) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a); err != nil {
-		return nil, fmt.Errorf("encode alert %s: %w", a.LineageID, err)
+	b, err := AppendJSON(make([]byte, 0, 4096), a)
+	if err != nil {
+		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(b, '\n'), nil
 }
 
 // Send writes one JSON line.

@@ -1,0 +1,117 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+)
+
+func lin(id string, score float64, stage string) *alert.Alert {
+	return &alert.Alert{Kind: alert.KindLineage, LineageID: id, AlertID: id + "@" + stage, Score: score, Stage: stage, Host: "h"}
+}
+
+func TestSetKeepsTheHighestPerLineageInOrder(t *testing.T) {
+	t.Parallel()
+	below := lin("L3", 95, "compile")
+	below.BelowThreshold = true
+	host := &alert.Alert{Kind: alert.KindHostRisk, AlertID: "H1", Host: "h", HostUUID: "u", Score: 80}
+	cases := []struct {
+		name string
+		add  []*alert.Alert
+		all  bool
+		want []string // alert ids in output order
+	}{
+		{"one per lineage, highest score", []*alert.Alert{lin("L1", 50, "compile"), lin("L1", 70, "written"), lin("L1", 60, "written")}, false, []string{"L1@written"}},
+		{"same score: the later row", []*alert.Alert{lin("L1", 70, "written"), lin("L1", 70, "executed")}, false, []string{"L1@executed"}},
+		{"score descending, then lineage id", []*alert.Alert{lin("L2", 60, "compile"), lin("L1", 60, "compile"), lin("L0", 90, "network")}, false, []string{"L0@network", "L1@compile", "L2@compile"}},
+		{"lineage before the host alert at the same score", []*alert.Alert{host, lin("L9", 80, "written")}, false, []string{"L9@written", "H1"}},
+		{"below threshold only with all", []*alert.Alert{below, lin("L1", 60, "compile")}, false, []string{"L1@compile"}},
+		{"below threshold printed with all", []*alert.Alert{below, lin("L1", 60, "compile")}, true, []string{"L3@compile", "L1@compile"}},
+		{"an alert beats a below-threshold state", []*alert.Alert{below, lin("L3", 70, "written")}, false, []string{"L3@written"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := New(Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, a := range tc.add {
+				if err := s.Add(a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			err = s.Each(func(e *Entry) bool { return tc.all || (!e.BelowThreshold && !e.Suppressed) }, func(e *Entry, doc, native []byte) error {
+				var a alert.Alert
+				if err := json.Unmarshal(doc, &a); err != nil {
+					return err
+				}
+				if a.AlertID != e.AlertID || !bytes.Equal(doc, native) {
+					t.Errorf("entry %s: document of %s (native differs: %v)", e.AlertID, a.AlertID, !bytes.Equal(doc, native))
+				}
+				got = append(got, a.AlertID)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("output %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetOtherFormatKeepsNativeAndRemovesSpool(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	upper := func(a *alert.Alert) ([]byte, error) { return []byte(strings.ToUpper(a.AlertID) + "\n"), nil }
+	s, err := New(Options{Dir: dir, Encode: upper, Native: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*alert.Alert{lin("L1", 50, "compile"), lin("L2", 40, "compile"), lin("L1", 60, "network")} {
+		if err := s.Add(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
+		t.Fatalf("spool files %v, want one", files)
+	} else if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("spool %v mode %v, want 0600", err, fi.Mode())
+	}
+	var docs, natives []string
+	if err := s.Each(nil, func(_ *Entry, doc, native []byte) error {
+		docs = append(docs, string(doc))
+		var a alert.Alert
+		if err := json.Unmarshal(native, &a); err != nil {
+			return err
+		}
+		natives = append(natives, a.AlertID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(docs, []string{"L1@NETWORK\n", "L2@COMPILE\n"}) || !slices.Equal(natives, []string{"L1@network", "L2@compile"}) {
+		t.Errorf("docs %q natives %q", docs, natives)
+	}
+	stop := errors.New("stop")
+	if err := s.Each(nil, func(*Entry, []byte, []byte) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("Each = %v, want the callback's error", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("spool left behind: %v", files)
+	}
+}
