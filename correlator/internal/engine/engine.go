@@ -91,7 +91,8 @@ type Output struct {
 // Process handles one row. input names the file and line (for the alert).
 func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	e.Stats.Rows++
-	kind := lineage.Classify(row.Columns)
+	cols := lineage.Scan(row.Columns)
+	kind := cols.Kind()
 	if kind == lineage.KindOther {
 		e.Stats.OtherRows++
 		return Output{}, nil
@@ -106,7 +107,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		return Output{}, nil
 	}
 	host := row.Host
-	rec, _ := lineage.ScoringFields(host.Key(), row.Columns)
+	rec, _ := cols.ScoringFields(host.Key())
 	if rec.LineageID == "" {
 		e.Stats.BadRows++
 		return Output{}, ErrNoLineageID
@@ -201,18 +202,23 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		next.AlertBand = max(next.Band, prior.AlertBand)
 	}
 	e.State.SetLineage(rec.LineageID, next)
+	// The alert shows every column: decode the rest of the row when it is
+	// returned.
+	full := out.Emit || e.KeepBelow || (suppressed && res.Alert)
+	quick := res
+	if full {
+		cols.Complete(&rec)
+		res = score.Evaluate(e.Policy, &rec, role, rar)
+	}
 	if !suppressed {
 		hr := hostRow{key: host.Key(), name: host.Name(), uuid: host.UUID, identifier: host.Identifier, hostname: host.Hostname}
-		if out.Host = e.hostRisk(hr, &rec, role, res, seenAt); out.Host != nil {
+		if out.Host = e.hostRisk(hr, &rec, role, quick, res.Techniques, res.Tactics, seenAt); out.Host != nil {
 			e.Stats.HostAlerts++
 		}
 	}
-	if !out.Emit && !e.KeepBelow && !(suppressed && res.Alert) {
+	if !full {
 		return out, nil
 	}
-	// The alert shows every column: decode the rest of the row now.
-	lineage.Complete(&rec, row.Columns)
-	res = score.Evaluate(e.Policy, &rec, role, rar)
 	a := e.build(row, input, &rec, role, res)
 	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
 	a.BelowThreshold = !res.Alert
