@@ -115,6 +115,7 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// Below-threshold evaluations are kept only where they are used: for
 	// --all, and for explain through the state store.
 	eng.KeepBelow = *all || db != nil
+	eng.ReuseAlert = true // kept.Add encodes every alert at once
 	// One evaluation per lineage (and per alerting host) is kept, encoded
 	// as it is kept into a spool file; memory holds a small entry per
 	// lineage, not the alerts.

@@ -4,10 +4,11 @@
 //
 // Memory holds one small fixed-size entry per lineage or host (ranking
 // fields and where the document is). The documents are encoded when they
-// are kept and appended to a spool file (mode 0600, in the directory given,
-// by default $TMPDIR, removed by Close), so an alert storm costs disk in
-// proportion to the alerts kept, not memory; the Go heap holds no alert
-// once it is encoded.
+// are kept and appended to the spool: its first MemLimit bytes (32 MiB by
+// default) in memory, the rest in a file (mode 0600, in the directory
+// given, by default $TMPDIR, created only when needed and removed by
+// Close). An alert storm therefore costs disk in proportion to the alerts
+// kept, not memory; the Go heap holds no alert once it is encoded.
 package batch
 
 import (
@@ -17,6 +18,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
 )
@@ -83,9 +85,12 @@ type Entry struct {
 
 // Set is the kept evaluations. It is not safe for concurrent use.
 type Set struct {
-	f       *os.File
-	w       *bufio.Writer
-	size    int64
+	dir     string
+	f       *os.File      // nil until the memory part is full
+	w       *bufio.Writer // over f
+	mem     []byte        // the spool's first bytes
+	memMax  int
+	size    int64 // bytes spooled, memory and file
 	index   map[string]int
 	entries []Entry
 	encode  alert.Encoder
@@ -102,24 +107,74 @@ type Options struct {
 	// Native also keeps the native JSON of every lineage when Encode is
 	// another format (for the state store's explanations).
 	Native bool
+	// MemLimit is how many bytes of documents stay in memory before the
+	// spool file is used (0: DefaultMemLimit; negative: none).
+	MemLimit int
 }
 
-// New creates an empty set and its spool file.
+// DefaultMemLimit is the part of the spool kept in memory.
+const DefaultMemLimit = 32 << 20
+
+// New creates an empty set.
 func New(o Options) (*Set, error) {
-	f, err := os.CreateTemp(o.Dir, "correlator-score-*.spool")
-	if err != nil {
-		return nil, fmt.Errorf("create score spool: %w", err)
+	limit := o.MemLimit
+	switch {
+	case limit == 0:
+		limit = DefaultMemLimit
+	case limit < 0:
+		limit = 0
 	}
-	return &Set{f: f, w: bufio.NewWriterSize(f, 1<<20), index: map[string]int{}, encode: o.Encode, native: o.Native && o.Encode != nil}, nil
+	return &Set{dir: o.Dir, memMax: limit, index: map[string]int{}, encode: o.Encode, native: o.Native && o.Encode != nil}, nil
 }
 
-// Close removes the spool file.
+// Close removes the spool file, if one was needed.
 func (s *Set) Close() error {
+	s.mem = nil
+	if s.f == nil {
+		return nil
+	}
 	err := s.f.Close()
 	if rerr := os.Remove(s.f.Name()); err == nil && rerr != nil {
 		err = fmt.Errorf("remove score spool: %w", rerr)
 	}
+	s.f = nil
 	return err
+}
+
+// spool appends b (one entry's documents, never split) and returns its
+// offset: in memory while it fits, then in the file.
+func (s *Set) spool(b []byte) (int64, error) {
+	off := s.size
+	if s.f == nil && len(s.mem)+len(b) <= s.memMax {
+		s.mem = append(s.mem, b...)
+		s.size += int64(len(b))
+		return off, nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "correlator-score-*.spool")
+		if err != nil {
+			return 0, fmt.Errorf("create score spool: %w", err)
+		}
+		s.f, s.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return 0, fmt.Errorf("write score spool: %w", err)
+	}
+	s.size += int64(len(b))
+	return off, nil
+}
+
+// read returns the n bytes spooled at off (valid until the next read).
+func (s *Set) read(off int64, n int) ([]byte, error) {
+	if off+int64(n) <= int64(len(s.mem)) {
+		return s.mem[off : off+int64(n)], nil
+	}
+	s.buf = slices.Grow(s.buf[:0], n)[:n]
+	at := off - int64(len(s.mem))
+	if got, err := s.f.ReadAt(s.buf, at); got != n {
+		return nil, fmt.Errorf("read score spool at %d: %w", at, cmp.Or(err, io.ErrUnexpectedEOF))
+	}
+	return s.buf, nil
 }
 
 // Len is the number of entries kept.
@@ -153,17 +208,20 @@ func (s *Set) Add(a *alert.Alert) error {
 			return err
 		}
 	}
-	e := Entry{Rank: r, off: s.size, n: int32(n), nNative: int32(len(s.buf) - n)}
+	off, err := s.spool(s.buf)
+	if err != nil {
+		return err
+	}
+	e := Entry{Rank: r, off: off, n: int32(n), nNative: int32(len(s.buf) - n)}
 	if s.encode == nil {
 		e.nNative = e.n
 	}
-	if _, err := s.w.Write(s.buf); err != nil {
-		return fmt.Errorf("write score spool: %w", err)
-	}
-	s.size += int64(len(s.buf))
 	if ok {
+		e.LineageID = s.entries[i].LineageID
 		s.entries[i] = e
 	} else {
+		// Copies: the alert's strings may share memory with its whole row.
+		key, e.LineageID = strings.Clone(key), strings.Clone(e.LineageID)
 		s.index[key] = len(s.entries)
 		s.entries = append(s.entries, e)
 	}
@@ -174,8 +232,10 @@ func (s *Set) Add(a *alert.Alert) error {
 // with its output document and its native JSON (for lineages; the same
 // bytes when the output is native). The slices are valid during the call.
 func (s *Set) Each(keep func(*Entry) bool, fn func(e *Entry, doc, native []byte) error) error {
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("write score spool: %w", err)
+	if s.w != nil {
+		if err := s.w.Flush(); err != nil {
+			return fmt.Errorf("write score spool: %w", err)
+		}
 	}
 	order := make([]int32, 0, len(s.entries))
 	for i := range s.entries {
@@ -190,13 +250,13 @@ func (s *Set) Each(keep func(*Entry) bool, fn func(e *Entry, doc, native []byte)
 		if s.native {
 			size += int(e.nNative)
 		}
-		s.buf = slices.Grow(s.buf[:0], size)[:size]
-		if n, err := s.f.ReadAt(s.buf, e.off); n != size {
-			return fmt.Errorf("read score spool at %d: %w", e.off, cmp.Or(err, io.ErrUnexpectedEOF))
+		b, err := s.read(e.off, size)
+		if err != nil {
+			return err
 		}
-		doc, native := s.buf[:e.n], s.buf[:e.n]
+		doc, native := b[:e.n], b[:e.n]
 		if s.native {
-			native = s.buf[e.n:]
+			native = b[e.n:]
 		}
 		if err := fn(e, doc, native); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,38 +37,49 @@ func TestSetKeepsTheHighestPerLineageInOrder(t *testing.T) {
 		{"below threshold printed with all", []*alert.Alert{below, lin("L1", 60, "compile")}, true, []string{"L3@compile", "L1@compile"}},
 		{"an alert beats a below-threshold state", []*alert.Alert{below, lin("L3", 70, "written")}, false, []string{"L3@written"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s, err := New(Options{Dir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			for _, a := range tc.add {
-				if err := s.Add(a); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var got []string
-			err = s.Each(func(e *Entry) bool { return tc.all || (!e.BelowThreshold && !e.Suppressed) }, func(e *Entry, doc, native []byte) error {
-				var a alert.Alert
-				if err := json.Unmarshal(doc, &a); err != nil {
-					return err
-				}
-				if a.AlertID != e.AlertID || !bytes.Equal(doc, native) {
-					t.Errorf("entry %s: document of %s (native differs: %v)", e.AlertID, a.AlertID, !bytes.Equal(doc, native))
-				}
-				got = append(got, a.AlertID)
-				return nil
+	// Every case runs with the documents on disk only, in memory only, and
+	// split between both (a limit of about two documents).
+	for _, limit := range []int{-1, 0, 300} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s, memory limit %d", tc.name, limit), func(t *testing.T) {
+				t.Parallel()
+				checkSet(t, limit, tc.add, tc.all, tc.want)
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("output %v, want %v", got, tc.want)
-			}
-		})
+		}
+	}
+}
+
+// checkSet adds the alerts to a set with the memory limit and checks the
+// alert ids it writes, in order.
+func checkSet(t *testing.T, limit int, add []*alert.Alert, all bool, want []string) {
+	t.Helper()
+	s, err := New(Options{Dir: t.TempDir(), MemLimit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, a := range add {
+		if err := s.Add(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	err = s.Each(func(e *Entry) bool { return all || (!e.BelowThreshold && !e.Suppressed) }, func(e *Entry, doc, native []byte) error {
+		var a alert.Alert
+		if err := json.Unmarshal(doc, &a); err != nil {
+			return err
+		}
+		if a.AlertID != e.AlertID || !bytes.Equal(doc, native) {
+			t.Errorf("entry %s: document of %s (native differs: %v)", e.AlertID, a.AlertID, !bytes.Equal(doc, native))
+		}
+		got = append(got, a.AlertID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("output %v, want %v", got, want)
 	}
 }
 
@@ -75,7 +87,7 @@ func TestSetOtherFormatKeepsNativeAndRemovesSpool(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	upper := func(a *alert.Alert) ([]byte, error) { return []byte(strings.ToUpper(a.AlertID) + "\n"), nil }
-	s, err := New(Options{Dir: dir, Encode: upper, Native: true})
+	s, err := New(Options{Dir: dir, Encode: upper, Native: true, MemLimit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,5 +125,23 @@ func TestSetOtherFormatKeepsNativeAndRemovesSpool(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("spool left behind: %v", files)
+	}
+}
+
+func TestSetStaysInMemoryUnderTheLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 100 {
+		if err := s.Add(lin(fmt.Sprintf("L%03d", i), float64(i), "compile")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 || s.Len() != 100 {
+		t.Errorf("spool files %v and %d entries, want none and 100", files, s.Len())
 	}
 }

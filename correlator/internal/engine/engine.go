@@ -58,6 +58,10 @@ type Engine struct {
 	// (flagged), for --all and explain. Lineages an exception suppressed
 	// are always returned, flagged, so they are counted.
 	KeepBelow bool
+	// ReuseAlert makes Process return its lineage alert in one struct it
+	// overwrites on the next call, for callers that encode each alert at
+	// once (batch score). Host risk alerts are always new.
+	ReuseAlert bool
 	// Retention is how long a lineage is remembered after its latest row
 	// (by row time) before it is pruned; 0 means DefaultRetention.
 	Retention time.Duration
@@ -67,8 +71,10 @@ type Engine struct {
 	// fleet-wide (several correlators sharing one fleet; see internal/kafka).
 	Fleet FleetRarity
 
-	newest  int64 // latest row time seen
-	sinceGC int   // lineage rows since the last prune
+	reused  alert.Alert    // the alert ReuseAlert returns
+	reasons []score.Reason // and its reasons' room
+	newest  int64          // latest row time seen
+	sinceGC int            // lineage rows since the last prune
 }
 
 // FleetRarity decides whether a lineage is the first in the fleet to show a
@@ -208,7 +214,12 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	quick := res
 	if full {
 		cols.Complete(&rec)
-		res = score.Evaluate(e.Policy, &rec, role, rar)
+		if e.ReuseAlert {
+			res = score.EvaluateInto(e.Policy, &rec, role, rar, e.reasons)
+			e.reasons = res.Reasons
+		} else {
+			res = score.Evaluate(e.Policy, &rec, role, rar)
+		}
 	}
 	if !suppressed {
 		hr := hostRow{key: host.Key(), name: host.Name(), uuid: host.UUID, identifier: host.Identifier, hostname: host.Hostname}
@@ -260,7 +271,11 @@ func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, ro
 	if t == 0 {
 		t = row.UnixTime
 	}
-	a := &alert.Alert{
+	a := &e.reused
+	if !e.ReuseAlert {
+		a = new(alert.Alert)
+	}
+	*a = alert.Alert{
 		Kind:           alert.KindLineage,
 		Time:           time.Unix(t, 0).UTC().Format(time.RFC3339),
 		Host:           row.Host.Name(),

@@ -160,6 +160,7 @@ func benchScore(b *testing.B, data []byte) {
 			last, lastSet = nil, nil
 		}
 		e := shapeEngine(b)
+		e.ReuseAlert = true
 		set, err := batch.New(batch.Options{Dir: dir})
 		if err != nil {
 			b.Fatal(err)
