@@ -146,6 +146,12 @@ func (s *Set) Close() error {
 func (s *Set) spool(b []byte) (int64, error) {
 	off := s.size
 	if s.f == nil && len(s.mem)+len(b) <= s.memMax {
+		if s.mem == nil {
+			// Reserved once: memory the OS hands out is touched, and
+			// counted, only as documents fill it, and nothing is copied
+			// as it grows.
+			s.mem = make([]byte, 0, s.memMax)
+		}
 		s.mem = append(s.mem, b...)
 		s.size += int64(len(b))
 		return off, nil
