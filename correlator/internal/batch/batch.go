@@ -85,17 +85,19 @@ type Entry struct {
 
 // Set is the kept evaluations. It is not safe for concurrent use.
 type Set struct {
-	dir     string
-	f       *os.File      // nil until the memory part is full
-	w       *bufio.Writer // over f
-	mem     []byte        // the spool's first bytes
-	memMax  int
-	size    int64 // bytes spooled, memory and file
-	index   map[string]int
-	entries []Entry
-	encode  alert.Encoder
-	native  bool
-	buf     []byte
+	dir      string
+	f        *os.File      // nil until the memory part is full
+	w        *bufio.Writer // over f
+	mem      [][]byte      // the spool's first bytes, in chunks of memChunk
+	memUsed  int           // bytes of mem in use, gaps at chunk ends included
+	memMax   int
+	chunk    int   // memChunk, or memMax when smaller
+	fileSize int64 // bytes in the file
+	index    map[string]int
+	entries  []Entry
+	encode   alert.Encoder
+	native   bool
+	buf      []byte
 }
 
 // Options say how documents are encoded.
@@ -113,7 +115,7 @@ type Options struct {
 }
 
 // DefaultMemLimit is the part of the spool kept in memory.
-const DefaultMemLimit = 32 << 20
+const DefaultMemLimit = 32 * memChunk
 
 // New creates an empty set.
 func New(o Options) (*Set, error) {
@@ -124,12 +126,12 @@ func New(o Options) (*Set, error) {
 	case limit < 0:
 		limit = 0
 	}
-	return &Set{dir: o.Dir, memMax: limit, index: map[string]int{}, encode: o.Encode, native: o.Native && o.Encode != nil}, nil
+	return &Set{dir: o.Dir, memMax: limit, chunk: min(memChunk, limit), index: map[string]int{}, encode: o.Encode, native: o.Native && o.Encode != nil}, nil
 }
 
 // Close removes the spool file, if one was needed.
 func (s *Set) Close() error {
-	s.mem = nil
+	s.mem, s.memUsed = nil, 0
 	if s.f == nil {
 		return nil
 	}
@@ -141,20 +143,28 @@ func (s *Set) Close() error {
 	return err
 }
 
+// memChunk is the size of one piece of the in-memory spool.
+const memChunk = 1 << 20
+
 // spool appends b (one entry's documents, never split) and returns its
-// offset: in memory while it fits, then in the file.
+// offset: in memory while it fits (a document that does not fit in the
+// current chunk starts the next), then in the file, whose offsets follow
+// the whole memory part.
 func (s *Set) spool(b []byte) (int64, error) {
-	off := s.size
-	if s.f == nil && len(s.mem)+len(b) <= s.memMax {
-		if s.mem == nil {
-			// Reserved once: memory the OS hands out is touched, and
-			// counted, only as documents fill it, and nothing is copied
-			// as it grows.
-			s.mem = make([]byte, 0, s.memMax)
+	if s.f == nil && len(b) <= s.chunk {
+		if n := len(s.mem); n > 0 && len(s.mem[n-1])+len(b) <= s.chunk {
+			off := s.memUsed
+			s.mem[n-1] = append(s.mem[n-1], b...)
+			s.memUsed += len(b)
+			return int64(off), nil
 		}
-		s.mem = append(s.mem, b...)
-		s.size += int64(len(b))
-		return off, nil
+		if (len(s.mem)+1)*s.chunk <= s.memMax {
+			s.memUsed = len(s.mem) * s.chunk
+			s.mem = append(s.mem, append(make([]byte, 0, s.chunk), b...))
+			off := s.memUsed
+			s.memUsed += len(b)
+			return int64(off), nil
+		}
 	}
 	if s.f == nil {
 		f, err := os.CreateTemp(s.dir, "correlator-score-*.spool")
@@ -163,20 +173,22 @@ func (s *Set) spool(b []byte) (int64, error) {
 		}
 		s.f, s.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
+	off := int64(s.memMax) + s.fileSize
 	if _, err := s.w.Write(b); err != nil {
 		return 0, fmt.Errorf("write score spool: %w", err)
 	}
-	s.size += int64(len(b))
+	s.fileSize += int64(len(b))
 	return off, nil
 }
 
 // read returns the n bytes spooled at off (valid until the next read).
 func (s *Set) read(off int64, n int) ([]byte, error) {
-	if off+int64(n) <= int64(len(s.mem)) {
-		return s.mem[off : off+int64(n)], nil
+	if off < int64(s.memMax) {
+		c, at := s.mem[off/int64(s.chunk)], int(off%int64(s.chunk))
+		return c[at : at+n], nil
 	}
 	s.buf = slices.Grow(s.buf[:0], n)[:n]
-	at := off - int64(len(s.mem))
+	at := off - int64(s.memMax)
 	if got, err := s.f.ReadAt(s.buf, at); got != n {
 		return nil, fmt.Errorf("read score spool at %d: %w", at, cmp.Or(err, io.ErrUnexpectedEOF))
 	}

@@ -38,20 +38,26 @@ func TestSetKeepsTheHighestPerLineageInOrder(t *testing.T) {
 		{"an alert beats a below-threshold state", []*alert.Alert{below, lin("L3", 70, "written")}, false, []string{"L3@written"}},
 	}
 	// Every case runs with the documents on disk only, in memory only, and
-	// split between both (a limit of about two documents).
-	for _, limit := range []int{-1, 0, 300} {
+	// split between both (room for one and a half documents).
+	one, err := alert.AppendJSON(nil, lin("L1", 50, "compile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed := len(one) * 3 / 2
+	for _, limit := range []int{-1, 0, mixed} {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s, memory limit %d", tc.name, limit), func(t *testing.T) {
 				t.Parallel()
-				checkSet(t, limit, tc.add, tc.all, tc.want)
+				checkSet(t, limit, limit == mixed, tc.add, tc.all, tc.want)
 			})
 		}
 	}
 }
 
 // checkSet adds the alerts to a set with the memory limit and checks the
-// alert ids it writes, in order.
-func checkSet(t *testing.T, limit int, add []*alert.Alert, all bool, want []string) {
+// alert ids it writes, in order, and where the documents went (mixed: the
+// first in memory, the others on disk).
+func checkSet(t *testing.T, limit int, mixed bool, add []*alert.Alert, all bool, want []string) {
 	t.Helper()
 	s, err := New(Options{Dir: t.TempDir(), MemLimit: limit})
 	if err != nil {
@@ -80,6 +86,9 @@ func checkSet(t *testing.T, limit int, add []*alert.Alert, all bool, want []stri
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("output %v, want %v", got, want)
+	}
+	if inMem, onDisk := s.memUsed > 0, s.f != nil; mixed && len(add) > 1 && (!inMem || !onDisk) || limit < 0 && inMem || limit == 0 && onDisk {
+		t.Errorf("memory limit %d: documents in memory %v, on disk %v", limit, inMem, onDisk)
 	}
 }
 
