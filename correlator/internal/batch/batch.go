@@ -91,8 +91,9 @@ type Set struct {
 	mem      [][]byte      // the spool's first bytes, in chunks of memChunk
 	memUsed  int           // bytes of mem in use, gaps at chunk ends included
 	memMax   int
-	chunk    int   // memChunk, or memMax when smaller
-	fileSize int64 // bytes in the file
+	chunk    int    // memChunk, or memMax when smaller
+	fileSize int64  // bytes in the file
+	mapped   []byte // the file mapped for the output pass (unix)
 	index    map[string]int
 	entries  []Entry
 	encode   alert.Encoder
@@ -135,7 +136,11 @@ func (s *Set) Close() error {
 	if s.f == nil {
 		return nil
 	}
-	err := s.f.Close()
+	err := unmapFile(s.mapped)
+	s.mapped = nil
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
 	if rerr := os.Remove(s.f.Name()); err == nil && rerr != nil {
 		err = fmt.Errorf("remove score spool: %w", rerr)
 	}
@@ -166,6 +171,12 @@ func (s *Set) spool(b []byte) (int64, error) {
 			return int64(off), nil
 		}
 	}
+	if s.mapped != nil { // an Add after an output pass
+		if err := unmapFile(s.mapped); err != nil {
+			return 0, err
+		}
+		s.mapped = nil
+	}
 	if s.f == nil {
 		f, err := os.CreateTemp(s.dir, "correlator-score-*.spool")
 		if err != nil {
@@ -187,8 +198,11 @@ func (s *Set) read(off int64, n int) ([]byte, error) {
 		c, at := s.mem[off/int64(s.chunk)], int(off%int64(s.chunk))
 		return c[at : at+n], nil
 	}
-	s.buf = slices.Grow(s.buf[:0], n)[:n]
 	at := off - int64(s.memMax)
+	if at+int64(n) <= int64(len(s.mapped)) {
+		return s.mapped[at : at+int64(n)], nil
+	}
+	s.buf = slices.Grow(s.buf[:0], n)[:n]
 	if got, err := s.f.ReadAt(s.buf, at); got != n {
 		return nil, fmt.Errorf("read score spool at %d: %w", at, cmp.Or(err, io.ErrUnexpectedEOF))
 	}
@@ -253,6 +267,13 @@ func (s *Set) Each(keep func(*Entry) bool, fn func(e *Entry, doc, native []byte)
 	if s.w != nil {
 		if err := s.w.Flush(); err != nil {
 			return fmt.Errorf("write score spool: %w", err)
+		}
+		if s.mapped == nil {
+			m, err := mapFile(s.f, s.fileSize)
+			if err != nil {
+				return err
+			}
+			s.mapped = m
 		}
 	}
 	order := make([]int32, 0, len(s.entries))

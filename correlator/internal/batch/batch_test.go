@@ -154,3 +154,41 @@ func TestSetStaysInMemoryUnderTheLimit(t *testing.T) {
 		t.Errorf("spool files %v and %d entries, want none and 100", files, s.Len())
 	}
 }
+
+func TestSetAddAfterOutput(t *testing.T) {
+	t.Parallel()
+	s, err := New(Options{Dir: t.TempDir(), MemLimit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids := func() []string {
+		var got []string
+		if err := s.Each(nil, func(e *Entry, doc, _ []byte) error {
+			var a alert.Alert
+			if err := json.Unmarshal(doc, &a); err != nil {
+				return err
+			}
+			got = append(got, a.AlertID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for i, step := range []struct {
+		add  *alert.Alert
+		want []string
+	}{
+		{lin("L1", 50, "compile"), []string{"L1@compile"}},
+		{lin("L2", 70, "written"), []string{"L2@written", "L1@compile"}},
+		{lin("L1", 90, "network"), []string{"L1@network", "L2@written"}},
+	} {
+		if err := s.Add(step.add); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(); !slices.Equal(got, step.want) {
+			t.Errorf("step %d: output %v, want %v", i, got, step.want)
+		}
+	}
+}
