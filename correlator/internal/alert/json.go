@@ -248,6 +248,9 @@ func (w *jw) float(b []byte, f float64) []byte {
 		}
 		return append(b, '0')
 	}
+	if n := math.Round(f * 100); math.Abs(n) < 1e15 && n/100 == f && (n != 0 || !math.Signbit(f)) {
+		return appendCents(b, int64(n))
+	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -262,6 +265,34 @@ func (w *jw) float(b []byte, f float64) []byte {
 	return b
 }
 
+// appendCents writes n/100, a value with at most two decimals (scores and
+// points are rounded so), as its shortest decimal form: the same digits
+// strconv's shortest formatting gives, since the nearest double to that
+// decimal is the value itself.
+func appendCents(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	b = strconv.AppendInt(b, n/100, 10)
+	switch c := n % 100; {
+	case c == 0:
+	case c%10 == 0:
+		b = append(b, '.', byte('0'+c/10))
+	default:
+		b = append(b, '.', byte('0'+c/10), byte('0'+c%10))
+	}
+	return b
+}
+
+// safeASCII marks the bytes a JSON string holds as they are.
+var safeASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JSON string as encoding/json does without
@@ -271,12 +302,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && safeASCII[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

@@ -68,6 +68,8 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	floats := full("f")
 	floats.Score, floats.LogOdds, floats.Evidence, floats.Probability, floats.Prior = 1e21, -1e-7, 5e-324, math.MaxFloat64, -0.0000012
 	floats.Reasons[0].Bits, floats.Reasons[1].LR = 1e-6, 123456789012345678
+	floats.Reasons[0].Points, floats.Reasons[1].Points, floats.Impact = math.Copysign(0, -1), -15.4, 9999999999999.99
+	floats.HostRisk.Sum, floats.HostRisk.Threshold = 0.05, -0.01
 	empty := &Alert{Roles: []string{}, Reasons: []score.Reason{}, Techniques: []string{}, Tactics: []string{}, HostRisk: &HostRisk{Lineages: []HostRiskLineage{}}, Exception: &ExceptionNote{}}
 	cases := []struct {
 		name string
@@ -142,4 +144,29 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON differs\n got: %s\nwant: %s", got, want)
 		}
 	})
+}
+
+// TestFloatCentsMatchEncodingJSON checks the two-decimal fast path against
+// encoding/json over every value a score or a point count can take, and
+// around the path's limits.
+func TestFloatCentsMatchEncodingJSON(t *testing.T) {
+	t.Parallel()
+	var vals []float64
+	for n := int64(-20000); n <= 20000; n++ {
+		vals = append(vals, float64(n)/100)
+	}
+	for _, n := range []int64{999999999999999, -999999999999999, 1e15, 123456789012345, 1 << 50} {
+		vals = append(vals, float64(n)/100, float64(n)/100+0.001)
+	}
+	vals = append(vals, math.Copysign(0, -1), 0.005, 1e-7, 0.1+0.2, 2.675)
+	var w jw
+	for _, f := range vals {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.float(nil, f); string(got) != string(want) {
+			t.Errorf("%v: got %s, want %s", f, got, want)
+		}
+	}
 }
