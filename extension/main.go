@@ -98,11 +98,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serve.Config, error) {
 	if *timeout <= 0 || *interval <= 0 {
 		return serve.Config{}, errors.New("--timeout and --interval must be positive")
 	}
-	log, err := newLogger(stderr, *verbose)
-	if err != nil {
-		return serve.Config{}, err
-	}
-	topts, err := tableOptions()
+	log, topts, err := setup(stderr, *verbose)
 	if err != nil {
 		return serve.Config{}, err
 	}
@@ -114,6 +110,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serve.Config, error) {
 		Tables:   topts,
 		Name:     serve.ExtensionName,
 	}, nil
+}
+
+// setup reads the environment every command shares: the log settings and the tables' limits.
+func setup(stderr io.Writer, verbose bool) (hclog.Logger, tables.Options, error) {
+	log, err := newLogger(stderr, verbose)
+	if err != nil {
+		return nil, tables.Options{}, err
+	}
+	topts, err := tableOptions()
+	return log, topts, err
 }
 
 func newLogger(stderr io.Writer, verbose bool) (hclog.Logger, error) {
@@ -205,11 +211,7 @@ func runReplay(args []string, stdout, stderr io.Writer) error {
 	if strings.TrimSpace(sqlText) == "" {
 		return errors.New("replay: --query or --query-file is required")
 	}
-	log, err := newLogger(stderr, false)
-	if err != nil {
-		return err
-	}
-	topts, err := tableOptions()
+	log, topts, err := setup(stderr, false)
 	if err != nil {
 		return err
 	}
@@ -259,11 +261,7 @@ func runSchedule(a scheduleArgs, stderr io.Writer) error {
 		}
 		packs = append(packs, pack)
 	}
-	log, err := newLogger(stderr, false)
-	if err != nil {
-		return err
-	}
-	topts, err := tableOptions()
+	log, topts, err := setup(stderr, false)
 	if err != nil {
 		return err
 	}
@@ -354,11 +352,7 @@ func runSpec(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("spec: unexpected argument %q", args[0])
 	}
-	log, err := newLogger(stderr, false)
-	if err != nil {
-		return err
-	}
-	topts, err := tableOptions()
+	log, topts, err := setup(stderr, false)
 	if err != nil {
 		return err
 	}

@@ -320,13 +320,26 @@ func TestFleetGitOps(t *testing.T) {
 
 func TestFleetApply(t *testing.T) {
 	t.Parallel()
-	f, err := os.Open(ApplyFile)
+	docs := applyDocs(t, ApplyFile, "query")
+	for _, spec := range docs {
+		checkFleetQuery(t, ApplyFile, spec)
+	}
+	if len(docs) != len(wantQueries) {
+		t.Fatalf("%s has %d documents, want %d", ApplyFile, len(docs), len(wantQueries))
+	}
+}
+
+// applyDocs reads a fleetctl apply file: every document must be apiVersion v1 of the given kind; it
+// returns their specs.
+func applyDocs(t *testing.T, file, kind string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	dec := yaml.NewDecoder(f)
-	n := 0
+	var specs []map[string]any
 	for {
 		var doc struct {
 			APIVersion string         `yaml:"apiVersion"`
@@ -335,19 +348,15 @@ func TestFleetApply(t *testing.T) {
 		}
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			break
+			return specs
 		}
 		if err != nil {
-			t.Fatalf("parse %s document %d: %v", ApplyFile, n+1, err)
+			t.Fatalf("parse %s document %d: %v", file, len(specs)+1, err)
 		}
-		n++
-		if doc.APIVersion != "v1" || doc.Kind != "query" {
-			t.Errorf("document %d: apiVersion %q kind %q", n, doc.APIVersion, doc.Kind)
+		if doc.APIVersion != "v1" || doc.Kind != kind {
+			t.Errorf("%s document %d: apiVersion %q kind %q", file, len(specs)+1, doc.APIVersion, doc.Kind)
 		}
-		checkFleetQuery(t, ApplyFile, doc.Spec)
-	}
-	if n != len(wantQueries) {
-		t.Fatalf("%s has %d documents, want %d", ApplyFile, n, len(wantQueries))
+		specs = append(specs, doc.Spec)
 	}
 }
 

@@ -3,8 +3,6 @@ package packs
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -526,36 +524,15 @@ func TestFleetRolesYAML(t *testing.T) {
 		t.Errorf("%s has %d policies", GitOpsPoliciesFile, len(gp))
 	}
 	for file, kind := range map[string]string{ApplyLabelsFile: "label", ApplyPoliciesFile: "policy"} {
-		f, err := os.Open(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(f)
-		n := 0
-		for {
-			var doc struct {
-				APIVersion string         `yaml:"apiVersion"`
-				Kind       string         `yaml:"kind"`
-				Spec       map[string]any `yaml:"spec"`
-			}
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("parse %s document %d: %v", file, n+1, err)
-			}
-			n++
-			if doc.APIVersion != "v1" || doc.Kind != kind {
-				t.Errorf("%s document %d: apiVersion %q kind %q", file, n, doc.APIVersion, doc.Kind)
-			}
+		docs := applyDocs(t, file, kind)
+		for _, spec := range docs {
 			if kind == "label" {
-				checkFleetLabel(t, file, doc.Spec)
+				checkFleetLabel(t, file, spec)
 			} else {
-				checkFleetPolicy(t, file, doc.Spec, labels)
+				checkFleetPolicy(t, file, spec, labels)
 			}
 		}
-		f.Close()
+		n := len(docs)
 		if want := map[string]int{"label": len(wantLabels), "policy": len(gp)}[kind]; n != want {
 			t.Errorf("%s has %d documents, want %d", file, n, want)
 		}

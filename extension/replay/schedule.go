@@ -333,22 +333,8 @@ type logItem struct {
 	events   bool
 }
 
-// resultLine is a snapshot line of osquery's filesystem logger.
-type resultLine struct {
-	Snapshot       []map[string]string `json:"snapshot,omitempty"`
-	Action         string              `json:"action,omitempty"`
-	Name           string              `json:"name"`
-	HostIdentifier string              `json:"hostIdentifier"`
-	CalendarTime   string              `json:"calendarTime"`
-	UnixTime       int64               `json:"unixTime"`
-	Epoch          int64               `json:"epoch"`
-	Counter        int64               `json:"counter"`
-	Numerics       bool                `json:"numerics"`
-	Decorations    map[string]string   `json:"decorations"`
-}
-
-// eventLine is resultLine in the event format: columns then action last.
-type eventLine struct {
+// logHeader is what every line of osquery's filesystem logger carries, in its order.
+type logHeader struct {
 	Name           string            `json:"name"`
 	HostIdentifier string            `json:"hostIdentifier"`
 	CalendarTime   string            `json:"calendarTime"`
@@ -357,8 +343,20 @@ type eventLine struct {
 	Counter        int64             `json:"counter"`
 	Numerics       bool              `json:"numerics"`
 	Decorations    map[string]string `json:"decorations"`
-	Columns        map[string]string `json:"columns"`
-	Action         string            `json:"action"`
+}
+
+// resultLine is a snapshot line: snapshot and action first.
+type resultLine struct {
+	Snapshot []map[string]string `json:"snapshot"`
+	Action   string              `json:"action"`
+	logHeader
+}
+
+// eventLine is a differential or event line: columns then action last.
+type eventLine struct {
+	logHeader
+	Columns map[string]string `json:"columns"`
+	Action  string            `json:"action"`
 }
 
 // asciiTime is osquery's getAsciiTime ("Mon May  2 22:27:32 2016 UTC").
@@ -366,15 +364,14 @@ func asciiTime(t int64) string { return time.Unix(t, 0).UTC().Format("Mon Jan _2
 
 // writeResults diffs one execution's rows against the previous ones and writes the lines osquery would log.
 func writeResults(w io.Writer, r *queryResults, it logItem, rows []map[string]string) (int, error) {
-	dec := map[string]string{"host_uuid": it.host.uuid, "hostname": it.host.hostname}
+	head := logHeader{Name: it.name, HostIdentifier: it.host.identifier, CalendarTime: asciiTime(it.time),
+		UnixTime: it.time, Decorations: map[string]string{"host_uuid": it.host.uuid, "hostname": it.host.hostname}}
 	enc := json.NewEncoder(w)
 	if it.snapshot {
 		if rows == nil {
 			rows = []map[string]string{}
 		}
-		return 1, enc.Encode(resultLine{Snapshot: rows, Action: "snapshot", Name: it.name,
-			HostIdentifier: it.host.identifier, CalendarTime: asciiTime(it.time), UnixTime: it.time,
-			Decorations: dec})
+		return 1, enc.Encode(resultLine{Snapshot: rows, Action: "snapshot", logHeader: head})
 	}
 	var added, removed []map[string]string
 	switch {
@@ -401,15 +398,14 @@ func writeResults(w io.Writer, r *queryResults, it logItem, rows []map[string]st
 	if !it.removed {
 		removed = nil
 	}
+	head.Counter = r.counter
 	n := 0
 	for _, group := range []struct {
 		action string
 		rows   []map[string]string
 	}{{"removed", removed}, {"added", added}} {
 		for _, row := range group.rows {
-			if err := enc.Encode(eventLine{Name: it.name, HostIdentifier: it.host.identifier,
-				CalendarTime: asciiTime(it.time), UnixTime: it.time, Counter: r.counter, Decorations: dec,
-				Columns: row, Action: group.action}); err != nil {
+			if err := enc.Encode(eventLine{logHeader: head, Columns: row, Action: group.action}); err != nil {
 				return n, err
 			}
 			n++

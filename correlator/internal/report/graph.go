@@ -149,8 +149,12 @@ func Build(v *Alert) Graph {
 			lines = append(lines, fmt.Sprintf("pid %d", v.ExecPID))
 		}
 		lines = append(lines, fmt.Sprintf("%s, %d run(s)", clock(v.ExecTime), v.Executions))
+		how := execHow(v.Evidence)
+		if how != "" {
+			lines = append(lines, how)
+		}
 		add(Node{ID: "exec", Kind: KindExec, Label: baseName(v.ArtifactPath), Lines: lines,
-			Detail: fmt.Sprintf("execution of %s\npid: %s\nfirst run: %s\nruns: %d", v.ArtifactPath, pidText(v.ExecPID), stamp(v.ExecTime), v.Executions),
+			Detail: fmt.Sprintf("execution of %s\npid: %s\nfirst run: %s\nruns: %d%s", v.ArtifactPath, pidText(v.ExecPID), stamp(v.ExecTime), v.Executions, prefixed("\nhow: ", how)),
 			Col:    cc + 2})
 		link("artifact", "exec", evidenceLabel(v.Evidence, "exec:"), false)
 		last, lastCol = "exec", cc+2
@@ -185,15 +189,27 @@ func Build(v *Alert) Graph {
 		link(last, "conn", why, true)
 	}
 
+	// Gap nodes of the whole lineage hang below the compiler, under its follow-ups and connection.
+	row := 1 + len(v.Followups)
+	if v.Connections > 0 && v.ConnOrigin != vocab.OriginArtifact {
+		row++
+	}
 	if gaps[vocab.GapLineageTruncated] {
-		row := 1 + len(v.Followups)
-		if v.Connections > 0 && v.ConnOrigin != vocab.OriginArtifact {
-			row++
-		}
 		add(Node{ID: "truncated", Kind: KindGap, Label: "more not followed", Lines: []string{vocab.GapLineageTruncated}, Missing: true,
 			Detail: "the process tree was cut to bound the work (lineage_truncated): executions, follow-ups or connections may be missing",
 			Col:    cc + 1, Row: row})
 		link("compiler", "truncated", vocab.GapLineageTruncated, true)
+		row++
+	}
+	for i, gp := range v.Gaps { // ids are ours, never telemetry text: they go into attributes unescaped
+		table, ok := strings.CutPrefix(gp, vocab.GapSourceFailedPrefix)
+		if !ok {
+			continue
+		}
+		id := add(Node{ID: fmt.Sprintf("failed%d", i), Kind: KindGap, Label: "source failed", Lines: []string{table}, Missing: true,
+			Detail: "the query on " + table + " failed: the links it would give are missing (" + gp + ")", Col: cc + 1, Row: row})
+		link("compiler", id, gp, true)
+		row++
 	}
 
 	for _, n := range g.Nodes {
@@ -291,6 +307,27 @@ func evidenceLabel(ev []string, prefixes ...string) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// execHow says how the artifact was run when it was not started from its own path: through a proxy
+// (exec:proxy:rundll32) or loaded as a module (exec:image_load).
+func execHow(ev []string) string {
+	for _, e := range ev {
+		if proxy, ok := strings.CutPrefix(e, vocab.EvidenceExecProxyPrefix); ok {
+			return "via " + proxy
+		}
+		if e == vocab.EvidenceExecImageLoad {
+			return "loaded as a module"
+		}
+	}
+	return ""
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 // gapWords lists which of the named gaps the row has.

@@ -317,3 +317,56 @@ func TestHTMLHostRisk(t *testing.T) {
 		t.Error("no link from a host risk row to a lineage section")
 	}
 }
+
+// TestBuildProxyAndFailedSource: an artifact run through a proxy or loaded as a module says how on its
+// execution node, and every failed source is a dashed node of its own below the compiler.
+func TestBuildProxyAndFailedSource(t *testing.T) {
+	base := Alert{Host: "ws-01", Parent: Proc{Name: "winword.exe", PID: 10}, Compiler: Proc{Name: "csc.exe", PID: 11},
+		ArtifactPath: `C:\Users\a\AppData\Local\Temp\x.dll`, ArtifactWritten: true, Executions: 1, ExecPID: 12}
+	tests := []struct {
+		name     string
+		evidence []string
+		gaps     []string
+		execLine string   // last line of the exec node
+		failed   []string // tables of the source-failed nodes, in order
+	}{
+		{name: "proxy", evidence: []string{"write:process_guid", "exec:proxy:rundll32"}, execLine: "via rundll32"},
+		{name: "image load", evidence: []string{"write:process_guid", "exec:image_load"}, execLine: "loaded as a module"},
+		{name: "direct", evidence: []string{"write:process_guid", "exec:path"}, execLine: "time unknown, 1 run(s)"},
+		{name: "failed sources", evidence: []string{"exec:path"}, gaps: []string{"lineage_truncated", "source_failed:socket_events", `source_failed:"><script>`},
+			execLine: "time unknown, 1 run(s)", failed: []string{"socket_events", `"><script>`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := base
+			v.Evidence, v.Gaps = tt.evidence, tt.gaps
+			g := Build(&v)
+			exec, ok := g.Node("exec")
+			if !ok || exec.Lines[len(exec.Lines)-1] != tt.execLine {
+				t.Errorf("exec node %+v, want last line %q", exec, tt.execLine)
+			}
+			var failed []string
+			rows := map[int]bool{}
+			for _, n := range g.Nodes {
+				if n.Kind == KindGap {
+					if rows[n.Row] {
+						t.Errorf("two gap nodes on row %d", n.Row)
+					}
+					rows[n.Row] = true
+				}
+				if n.Label == "source failed" {
+					failed = append(failed, n.Lines[0])
+					if !n.Missing || strings.ContainsAny(n.ID, `"<>`) {
+						t.Errorf("failed-source node %+v: want dashed, with an id of ours", n)
+					}
+				}
+			}
+			if !slices.Equal(failed, tt.failed) {
+				t.Errorf("failed sources %q, want %q", failed, tt.failed)
+			}
+			if svg := SVG(g, "g0"); strings.Contains(svg, "<script>") {
+				t.Errorf("telemetry text reached the SVG unescaped")
+			}
+		})
+	}
+}
