@@ -110,19 +110,11 @@ func TestSetOtherFormatKeepsNativeAndRemovesSpool(t *testing.T) {
 	} else if fi, err := os.Stat(files[0]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("spool %v mode %v, want 0600", err, fi.Mode())
 	}
-	var docs, natives []string
-	if err := s.Each(nil, func(_ *Entry, doc, native []byte) error {
-		docs = append(docs, string(doc))
-		var a alert.Alert
-		if err := json.Unmarshal(native, &a); err != nil {
-			return err
-		}
-		natives = append(natives, a.AlertID)
-		return nil
-	}); err != nil {
+	var docs []string
+	if err := s.Each(nil, func(_ *Entry, doc, _ []byte) error { docs = append(docs, string(doc)); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(docs, []string{"L1@NETWORK\n", "L2@COMPILE\n"}) || !slices.Equal(natives, []string{"L1@network", "L2@compile"}) {
+	if natives := nativeIDs(t, s); !slices.Equal(docs, []string{"L1@NETWORK\n", "L2@COMPILE\n"}) || !slices.Equal(natives, []string{"L1@network", "L2@compile"}) {
 		t.Errorf("docs %q natives %q", docs, natives)
 	}
 	stop := errors.New("stop")
@@ -162,20 +154,6 @@ func TestSetAddAfterOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ids := func() []string {
-		var got []string
-		if err := s.Each(nil, func(e *Entry, doc, _ []byte) error {
-			var a alert.Alert
-			if err := json.Unmarshal(doc, &a); err != nil {
-				return err
-			}
-			got = append(got, a.AlertID)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
 	for i, step := range []struct {
 		add  *alert.Alert
 		want []string
@@ -187,8 +165,26 @@ func TestSetAddAfterOutput(t *testing.T) {
 		if err := s.Add(step.add); err != nil {
 			t.Fatal(err)
 		}
-		if got := ids(); !slices.Equal(got, step.want) {
+		if got := nativeIDs(t, s); !slices.Equal(got, step.want) {
 			t.Errorf("step %d: output %v, want %v", i, got, step.want)
 		}
 	}
+}
+
+// nativeIDs returns the alert ids of the set's native documents, in
+// output order.
+func nativeIDs(t *testing.T, s *Set) []string {
+	t.Helper()
+	var ids []string
+	if err := s.Each(nil, func(_ *Entry, _, native []byte) error {
+		var a alert.Alert
+		if err := json.Unmarshal(native, &a); err != nil {
+			return err
+		}
+		ids = append(ids, a.AlertID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
