@@ -3,12 +3,14 @@
 // the input is read, and writes them sorted when it is done.
 //
 // Memory holds one small fixed-size entry per lineage or host (ranking
-// fields and where the document is). The documents are encoded when they
-// are kept and appended to the spool: its first MemLimit bytes (32 MiB by
+// fields and where the document is). A lineage's document is encoded when
+// it is kept and appended to the spool: its first MemLimit bytes (32 MiB by
 // default) in memory, the rest in a file (mode 0600, in the directory
 // given, by default $TMPDIR, created only when needed and removed by
-// Close). An alert storm therefore costs disk in proportion to the alerts
-// kept, not memory; the Go heap holds no alert once it is encoded.
+// Close). A host's risk alert, one per host, is held as it is and encoded
+// for the output. An alert storm therefore costs disk in proportion to the
+// alerts kept, not memory; the Go heap holds no lineage alert once it is
+// encoded.
 package batch
 
 import (
@@ -81,6 +83,10 @@ type Entry struct {
 	Rank
 	off        int64 // spool offset of the output document
 	n, nNative int32 // lengths of the output and native documents
+	// host is a kept host risk alert: one per host, so held as it is and
+	// encoded only for the output (a host re-alerts at each band, and the
+	// documents it would spool are mostly superseded).
+	host *alert.Alert
 }
 
 // Set is the kept evaluations. It is not safe for concurrent use.
@@ -99,6 +105,7 @@ type Set struct {
 	encode   alert.Encoder
 	native   bool
 	buf      []byte
+	hbuf     []byte // host alerts' documents, encoded for the output
 }
 
 // Options say how documents are encoded.
@@ -221,32 +228,23 @@ func (s *Set) Add(a *alert.Alert) error {
 	if ok && !r.Above(s.entries[i].Rank) {
 		return nil
 	}
-	var err error
-	s.buf = s.buf[:0]
-	if s.encode == nil {
-		s.buf, err = alert.AppendJSON(s.buf, a)
+	var e Entry
+	if a.Kind == alert.KindHostRisk {
+		e = Entry{Rank: r, host: a}
 	} else {
-		var doc []byte
-		if doc, err = s.encode(a); err == nil {
-			s.buf = append(s.buf, doc...)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	n := len(s.buf)
-	if s.native {
-		if s.buf, err = alert.AppendJSON(s.buf, a); err != nil {
+		var err error
+		var n int
+		if s.buf, n, err = s.encodeAll(s.buf[:0], a); err != nil {
 			return err
 		}
-	}
-	off, err := s.spool(s.buf)
-	if err != nil {
-		return err
-	}
-	e := Entry{Rank: r, off: off, n: int32(n), nNative: int32(len(s.buf) - n)}
-	if s.encode == nil {
-		e.nNative = e.n
+		off, err := s.spool(s.buf)
+		if err != nil {
+			return err
+		}
+		e = Entry{Rank: r, off: off, n: int32(n), nNative: int32(len(s.buf) - n)}
+		if !s.native {
+			e.nNative = e.n
+		}
 	}
 	if ok {
 		e.LineageID = s.entries[i].LineageID
@@ -258,6 +256,27 @@ func (s *Set) Add(a *alert.Alert) error {
 		s.entries = append(s.entries, e)
 	}
 	return nil
+}
+
+// encodeAll appends a's output document and, when the set keeps them
+// apart, its native JSON; n is the output document's length.
+func (s *Set) encodeAll(dst []byte, a *alert.Alert) (b []byte, n int, err error) {
+	if s.encode == nil {
+		dst, err = alert.AppendJSON(dst, a)
+	} else {
+		var doc []byte
+		if doc, err = s.encode(a); err == nil {
+			dst = append(dst, doc...)
+		}
+	}
+	if err != nil {
+		return dst, 0, err
+	}
+	n = len(dst)
+	if s.native {
+		dst, err = alert.AppendJSON(dst, a)
+	}
+	return dst, n, err
 }
 
 // Each calls fn, in output order, for every entry keep accepts (nil: all),
@@ -285,6 +304,21 @@ func (s *Set) Each(keep func(*Entry) bool, fn func(e *Entry, doc, native []byte)
 	slices.SortFunc(order, func(a, b int32) int { return Compare(s.entries[a].Rank, s.entries[b].Rank) })
 	for _, i := range order {
 		e := &s.entries[i]
+		if e.host != nil {
+			b, n, err := s.encodeAll(s.hbuf[:0], e.host)
+			s.hbuf = b
+			if err != nil {
+				return err
+			}
+			native := b[:n]
+			if s.native {
+				native = b[n:]
+			}
+			if err := fn(e, b[:n], native); err != nil {
+				return err
+			}
+			continue
+		}
 		size := int(e.n)
 		if s.native {
 			size += int(e.nNative)
