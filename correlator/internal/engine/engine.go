@@ -207,7 +207,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		next.AlertStage = max(next.Stage, prior.AlertStage)
 		next.AlertBand = max(next.Band, prior.AlertBand)
 	}
-	e.State.SetLineage(rec.LineageID, next)
+	e.State.setLineage(rec.LineageID, next, seen)
 	// The alert shows every column: decode the rest of the row when it is
 	// returned.
 	full := out.Emit || e.KeepBelow || (suppressed && res.Alert)
