@@ -117,8 +117,8 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	eng.KeepBelow = *all || db != nil
 	eng.ReuseAlert = true // kept.Add encodes every alert at once
 	// One evaluation per lineage (and per alerting host) is kept, encoded
-	// as it is kept into a spool file; memory holds a small entry per
-	// lineage, not the alerts.
+	// as it is kept into the spool (memory, then a temporary file); memory
+	// holds a small entry per lineage, not the alerts.
 	kept, err := batch.New(batch.Options{Encode: format.encoder(), Native: db != nil})
 	if err != nil {
 		return err
