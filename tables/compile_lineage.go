@@ -62,7 +62,48 @@ func compileLineageTable(logger hclog.Logger, q Querier, opts Options, cache *st
 
 func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
 	now := t.opts.Now()
-	return t.cache.do(timeKey(qc), now, func() ([]map[string]string, error) { return t.compute(ctx, qc, now) })
+	rows, err := t.cache.do(timeKey(qc), now, func() ([]map[string]string, error) { return t.compute(ctx, qc, now) })
+	if err != nil {
+		return nil, err
+	}
+	return matchingRows(rows, qc), nil
+}
+
+// matchingRows keeps the rows that satisfy the equality constraints on TEXT columns osquery passed: an IN list
+// or a join makes osquery call generate once per value (--extensions_default_index), and each call then carries
+// only its own rows instead of the whole result. SQLite compares a TEXT column with = exactly as strings, and
+// re-applies every constraint to the rows it gets, so this drops nothing it would keep; other constraints are
+// left to SQLite. The rows are shared with the statement cache and are not modified.
+func matchingRows(rows []map[string]string, qc table.QueryContext) []map[string]string {
+	type eq struct{ col, val string }
+	var eqs []eq
+	for col, cl := range qc.Constraints {
+		if cl.Affinity != table.ColumnTypeText {
+			continue
+		}
+		for _, c := range cl.Constraints {
+			if c.Operator == table.OperatorEquals {
+				eqs = append(eqs, eq{col, c.Expression})
+			}
+		}
+	}
+	if len(eqs) == 0 {
+		return rows
+	}
+	out := make([]map[string]string, 0, len(rows))
+	for _, r := range rows {
+		keep := true
+		for _, e := range eqs {
+			if v, ok := r[e.col]; !ok || v != e.val {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // compute builds the lineages for the time bounds of qc.

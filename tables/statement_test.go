@@ -48,10 +48,13 @@ func TestOneLineageComputationPerStatement(t *testing.T) {
 	cases := []struct {
 		name, sql string
 		generates int64
+		// rowsPerPlain is how many times the plain query's rows the generates return in all: each call of an
+		// IN list or a join carries only the rows of its value (the join's outer scan carries all of them).
+		rowsPerPlain int64
 	}{
-		{"in_list", plain + " WHERE stage IN ('compile', 'written', 'executed', 'network')", 4},
+		{"in_list", plain + " WHERE stage IN ('compile', 'written', 'executed', 'network')", 4, 1},
 		{"join", "SELECT c.lineage_id, c.stage FROM (SELECT DISTINCT compiler_name AS n FROM compile_lineage) AS x " +
-			"CROSS JOIN compile_lineage AS c ON c.compiler_name = x.n", -1},
+			"CROSS JOIN compile_lineage AS c ON c.compiler_name = x.n", -1, 2},
 	}
 	for _, variant := range []struct {
 		name    string
@@ -80,6 +83,9 @@ func TestOneLineageComputationPerStatement(t *testing.T) {
 			}
 			if c.generates > 0 && st.Generates != c.generates || st.Generates < 2 {
 				t.Errorf("%s %s: %d generates, want %d (one per IN value or outer row, as osquery)", variant.name, c.name, st.Generates, c.generates)
+			}
+			if st.GeneratedRows != c.rowsPerPlain*base.GeneratedRows {
+				t.Errorf("%s %s: generates returned %d rows, want %d x %d", variant.name, c.name, st.GeneratedRows, c.rowsPerPlain, base.GeneratedRows)
 			}
 			computations := st.Queries / base.Queries
 			wantComp := int64(1)

@@ -23,6 +23,8 @@ type fakeCore struct {
 	coreNanos  atomic.Int64
 	queries    atomic.Int64
 	generates  atomic.Int64
+	// generatedRows counts the rows extension generates returned.
+	generatedRows atomic.Int64
 
 	mu         sync.Mutex
 	nextUUID   gen.ExtensionRouteUUID

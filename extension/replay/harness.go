@@ -74,8 +74,9 @@ type Stats struct {
 	// CoreTime is the time the fake core spent running those queries in SQLite: what osquery
 	// itself would spend, as opposed to the extension's own work.
 	CoreTime time.Duration
-	// Generates counts the generate calls the core made to extension tables.
-	Generates int64
+	// Generates counts the generate calls the core made to extension tables, GeneratedRows the rows they
+	// returned.
+	Generates, GeneratedRows int64
 	// EventRowsScanned counts the rows event tables handed to SQLite (each scan's time range), and
 	// EventColumnReads the column values SQLite read from them (one xColumn call each): the work the
 	// queries ask of osquery's event store, independent of the machine's speed.
@@ -394,7 +395,7 @@ func (h *Harness) Now() int64 { return h.daemon.now.Load() }
 // Stats returns the counts of queries and rows the extension got through the Thrift query API.
 func (h *Harness) Stats() Stats {
 	return Stats{Queries: h.core.queries.Load(), RowsServed: h.core.rowsServed.Load(),
-		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load(),
+		CoreTime: time.Duration(h.core.coreNanos.Load()), Generates: h.core.generates.Load(), GeneratedRows: h.core.generatedRows.Load(),
 		EventRowsScanned: h.daemon.scanned.Load(), EventColumnReads: h.daemon.reads.Load()}
 }
 
@@ -404,6 +405,7 @@ func (h *Harness) ResetStats() {
 	h.core.rowsServed.Store(0)
 	h.core.coreNanos.Store(0)
 	h.core.generates.Store(0)
+	h.core.generatedRows.Store(0)
 	h.daemon.scanned.Store(0)
 	h.daemon.reads.Store(0)
 }

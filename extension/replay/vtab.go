@@ -744,5 +744,6 @@ func (h *Harness) generate(table, ctxJSON string) ([]map[string]string, error) {
 	if resp.Status.Code != 0 {
 		return nil, fmt.Errorf("%s: %s", table, resp.Status.Message)
 	}
+	h.core.generatedRows.Add(int64(len(resp.Response)))
 	return resp.Response, nil
 }
