@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/batch"
 	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
 	"github.com/compilelineage/compile-lineage/correlator/internal/report"
 	"github.com/compilelineage/compile-lineage/correlator/internal/server"
@@ -111,8 +112,8 @@ func evaluateFiles(ctx context.Context, c *common, files []string, stdin io.Read
 	eng.KeepBelow = true
 	latest := map[string]*alert.Alert{}
 	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {
-		if p, ok := latest[alertKey(a)]; !ok || rankAbove(a, p) {
-			latest[alertKey(a)] = a
+		if p, ok := latest[batch.Key(a)]; !ok || rankAbove(a, p) {
+			latest[batch.Key(a)] = a
 		}
 		return nil
 	})

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"cmp"
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
+	"github.com/compilelineage/compile-lineage/correlator/internal/batch"
 	"github.com/compilelineage/compile-lineage/correlator/internal/engine"
 	"github.com/compilelineage/compile-lineage/correlator/internal/resultlog"
 	"github.com/compilelineage/compile-lineage/correlator/internal/state"
@@ -113,18 +115,21 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// Below-threshold evaluations are kept only where they are used: for
 	// --all, and for explain through the state store.
 	eng.KeepBelow = *all || db != nil
-	latest := map[string]*alert.Alert{}
+	eng.ReuseAlert = true // kept.Add encodes every alert at once
+	// One evaluation per lineage (and per alerting host) is kept, encoded
+	// as it is kept into the spool (memory, then a temporary file); memory
+	// holds a small entry per lineage, not the alerts.
+	kept, err := batch.New(batch.Options{Encode: format.encoder(), Native: db != nil})
+	if err != nil {
+		return err
+	}
+	defer kept.Close()
 	suppressed := map[string]bool{}
 	rd := engine.NewReader(eng, dl, func(a *alert.Alert) error {
-		if a.Suppressed {
-			suppressed[a.LineageID] = true
+		if a.Suppressed && !suppressed[a.LineageID] {
+			suppressed[strings.Clone(a.LineageID)] = true
 		}
-		key := alertKey(a)
-		if p, ok := latest[key]; ok && !rankAbove(a, p) {
-			return nil
-		}
-		latest[key] = a
-		return nil
+		return kept.Add(a)
 	})
 	rd.MaxLine = c.maxLine
 	for _, f := range files {
@@ -136,27 +141,36 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 
-	out := make([]*alert.Alert, 0, len(latest))
-	for _, a := range latest {
-		if *all || (!a.BelowThreshold && !a.Suppressed) {
-			out = append(out, a)
-		}
-	}
-	sortAlerts(out)
 	if db != nil {
-		if err := db.Commit(st.Drain(), nil, latestSlice(latest)); err != nil {
+		explain := func(put func(string, []byte) error) error {
+			return kept.Each(func(e *batch.Entry) bool { return e.Kind != alert.KindHostRisk }, func(e *batch.Entry, _, native []byte) error {
+				return put(e.LineageID, native)
+			})
+		}
+		if err := db.CommitBatch(state.Batch{Changes: st.Drain(), ExplainDocs: explain}); err != nil {
 			return err
 		}
 	}
-	w := alert.NewWriterSink(stdout)
-	w.Encode = format.encoder()
-	for _, a := range out {
-		if err := w.Send(ctx, a); err != nil {
-			return fmt.Errorf("write alerts: %w", err)
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	printed := 0
+	err = kept.Each(func(e *batch.Entry) bool { return *all || (!e.BelowThreshold && !e.Suppressed) }, func(_ *batch.Entry, doc, _ []byte) error {
+		printed++
+		if _, err := w.Write(doc); err != nil {
+			return err
 		}
+		if len(doc) == 0 || doc[len(doc)-1] != '\n' {
+			return w.WriteByte('\n')
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write alerts: %w", err)
 	}
 	if !*quiet {
-		sum := summary{Inputs: files, Lines: rd.Stats, Rows: eng.Stats, DeadLetters: dl.n.Load(), AlertsPrinted: len(out), ExceptionMatches: st.ExceptionHits()}
+		sum := summary{Inputs: files, Lines: rd.Stats, Rows: eng.Stats, DeadLetters: dl.n.Load(), AlertsPrinted: printed, ExceptionMatches: st.ExceptionHits()}
 		for id := range suppressed {
 			sum.Suppressed = append(sum.Suppressed, id)
 		}
@@ -170,51 +184,12 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return nil
 }
 
-// alertKey is what batch mode keeps one alert per: the lineage, or the
-// host for host risk alerts.
-func alertKey(a *alert.Alert) string {
-	if a.Kind == alert.KindHostRisk {
-		return "host:" + a.HostUUID + "|" + a.Host
-	}
-	return a.LineageID
-}
-
 // rankAbove reports whether a should replace b as the lineage's alert.
-func rankAbove(a, b *alert.Alert) bool {
-	if !a.BelowThreshold && !a.Suppressed && (b.BelowThreshold || b.Suppressed) {
-		return true
-	}
-	if a.Score != b.Score {
-		return a.Score > b.Score
-	}
-	return true // same score: the later row wins
-}
+func rankAbove(a, b *alert.Alert) bool { return batch.RankOf(a).Above(batch.RankOf(b)) }
 
+// sortAlerts puts alerts in the order `score` prints them.
 func sortAlerts(out []*alert.Alert) {
-	slices.SortFunc(out, func(a, b *alert.Alert) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		// Lineage alerts before the host alerts they add up to.
-		if c := cmp.Compare(b.Kind, a.Kind); c != 0 { // "lineage" sorts after "host_risk"
-			return c
-		}
-		if c := cmp.Compare(a.LineageID, b.LineageID); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.AlertID, b.AlertID)
-	})
-}
-
-func latestSlice(m map[string]*alert.Alert) []*alert.Alert {
-	out := make([]*alert.Alert, 0, len(m))
-	for _, a := range m {
-		if a.Kind != alert.KindHostRisk {
-			out = append(out, a)
-		}
-	}
-	sortAlerts(out)
-	return out
+	slices.SortFunc(out, func(a, b *alert.Alert) int { return batch.Compare(batch.RankOf(a), batch.RankOf(b)) })
 }
 
 func readInput(rd *engine.Reader, name string, stdin io.Reader) error {

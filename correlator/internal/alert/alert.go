@@ -5,7 +5,6 @@ package alert
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,8 +91,20 @@ type Alert struct {
 	Suppressed     bool           `json:"suppressed,omitempty"`
 	BelowThreshold bool           `json:"below_threshold,omitempty"`
 	Realert        bool           `json:"realert,omitempty"`
-	HostRisk       *HostRisk      `json:"host_risk,omitempty"`
+	// NotRaised marks an evaluation above the threshold that the engine did
+	// not raise: the lineage already alerted at this stage and band (for
+	// example the same lineage logged again by another pack query with other
+	// columns). It is returned for explain and --all only, never delivered.
+	NotRaised bool      `json:"-"`
+	HostRisk  *HostRisk `json:"host_risk,omitempty"`
 	lineage.Record
+}
+
+// Raised reports whether a is an alert to deliver: above the threshold,
+// not suppressed by an exception, and raised by the engine (new, or an
+// escalation of stage or band).
+func (a *Alert) Raised() bool {
+	return !a.BelowThreshold && !a.Suppressed && !a.NotRaised
 }
 
 // Sink receives alerts.
@@ -117,15 +128,13 @@ type WriterSink struct {
 func NewWriterSink(w io.Writer) *WriterSink { return &WriterSink{w: w} }
 
 // Marshal encodes an alert as one JSON line (without HTML escaping, so
-// "a > b" ancestry stays readable).
+// "a > b" ancestry stays readable); see AppendJSON.
 func Marshal(a *Alert) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a); err != nil {
-		return nil, fmt.Errorf("encode alert %s: %w", a.LineageID, err)
+	b, err := AppendJSON(make([]byte, 0, 4096), a)
+	if err != nil {
+		return nil, err
 	}
-	return buf.Bytes(), nil
+	return append(b, '\n'), nil
 }
 
 // Send writes one JSON line.

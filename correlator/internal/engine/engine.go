@@ -58,6 +58,10 @@ type Engine struct {
 	// (flagged), for --all and explain. Lineages an exception suppressed
 	// are always returned, flagged, so they are counted.
 	KeepBelow bool
+	// ReuseAlert makes Process return its lineage alert in one struct it
+	// overwrites on the next call, for callers that encode each alert at
+	// once (batch score). Host risk alerts are always new.
+	ReuseAlert bool
 	// Retention is how long a lineage is remembered after its latest row
 	// (by row time) before it is pruned; 0 means DefaultRetention.
 	Retention time.Duration
@@ -67,8 +71,10 @@ type Engine struct {
 	// fleet-wide (several correlators sharing one fleet; see internal/kafka).
 	Fleet FleetRarity
 
-	newest  int64 // latest row time seen
-	sinceGC int   // lineage rows since the last prune
+	reused  alert.Alert    // the alert ReuseAlert returns
+	reasons []score.Reason // and its reasons' room
+	newest  int64          // latest row time seen
+	sinceGC int            // lineage rows since the last prune
 }
 
 // FleetRarity decides whether a lineage is the first in the fleet to show a
@@ -91,7 +97,8 @@ type Output struct {
 // Process handles one row. input names the file and line (for the alert).
 func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 	e.Stats.Rows++
-	kind := lineage.Classify(row.Columns)
+	cols := lineage.Scan(row.Columns)
+	kind := cols.Kind()
 	if kind == lineage.KindOther {
 		e.Stats.OtherRows++
 		return Output{}, nil
@@ -106,7 +113,7 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		return Output{}, nil
 	}
 	host := row.Host
-	rec, _ := lineage.ScoringFields(host.Key(), row.Columns)
+	rec, _ := cols.ScoringFields(host.Key())
 	if rec.LineageID == "" {
 		e.Stats.BadRows++
 		return Output{}, ErrNoLineageID
@@ -200,23 +207,34 @@ func (e *Engine) Process(row *resultlog.Row, input string) (Output, error) {
 		next.AlertStage = max(next.Stage, prior.AlertStage)
 		next.AlertBand = max(next.Band, prior.AlertBand)
 	}
-	e.State.SetLineage(rec.LineageID, next)
+	e.State.setLineage(rec.LineageID, next, seen)
+	// The alert shows every column: decode the rest of the row when it is
+	// returned.
+	full := out.Emit || e.KeepBelow || (suppressed && res.Alert)
+	quick := res
+	if full {
+		cols.Complete(&rec)
+		if e.ReuseAlert {
+			res = score.EvaluateInto(e.Policy, &rec, role, rar, e.reasons)
+			e.reasons = res.Reasons
+		} else {
+			res = score.Evaluate(e.Policy, &rec, role, rar)
+		}
+	}
 	if !suppressed {
 		hr := hostRow{key: host.Key(), name: host.Name(), uuid: host.UUID, identifier: host.Identifier, hostname: host.Hostname}
-		if out.Host = e.hostRisk(hr, &rec, role, res, seenAt); out.Host != nil {
+		if out.Host = e.hostRisk(hr, &rec, role, quick, res.Techniques, res.Tactics, seenAt); out.Host != nil {
 			e.Stats.HostAlerts++
 		}
 	}
-	if !out.Emit && !e.KeepBelow && !(suppressed && res.Alert) {
+	if !full {
 		return out, nil
 	}
-	// The alert shows every column: decode the rest of the row now.
-	lineage.Complete(&rec, row.Columns)
-	res = score.Evaluate(e.Policy, &rec, role, rar)
 	a := e.build(row, input, &rec, role, res)
 	a.AlertID = alertID(rec.LineageID, rec.Stage, res.Severity)
 	a.BelowThreshold = !res.Alert
 	a.Realert = realert
+	a.NotRaised = res.Alert && !suppressed && !out.Emit
 	switch {
 	case m.Applied != nil:
 		a.Exception = note(m.Applied, true, "applied")
@@ -253,7 +271,11 @@ func (e *Engine) build(row *resultlog.Row, input string, rec *lineage.Record, ro
 	if t == 0 {
 		t = row.UnixTime
 	}
-	a := &alert.Alert{
+	a := &e.reused
+	if !e.ReuseAlert {
+		a = new(alert.Alert)
+	}
+	*a = alert.Alert{
 		Kind:           alert.KindLineage,
 		Time:           time.Unix(t, 0).UTC().Format(time.RFC3339),
 		Host:           row.Host.Name(),

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,5 +191,51 @@ func TestRetentionPrunesOldLineages(t *testing.T) {
 	ch := e.State.Drain()
 	if !slices.Contains(ch.Deleted, "old") || e.Stats.Pruned != 2 {
 		t.Errorf("deleted %v, pruned %d; want old and new pruned", ch.Deleted, e.Stats.Pruned)
+	}
+}
+
+// TestReuseAlertEncodesTheSame runs the test logs through an engine that
+// reuses its alert and reasons and one that does not, encoding every alert
+// as it is returned (as batch score does): the documents are the same.
+func TestReuseAlertEncodesTheSame(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../testdata/*.jsonl")
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.Contains(f, ".golden.") })
+	if err != nil || len(files) < 3 {
+		t.Fatalf("test logs %v: %v", files, err)
+	}
+	run := func(reuse bool) []string {
+		e := newEngine(t, "host,role\nws-0042,user_endpoint\n", nil)
+		e.KeepBelow, e.ReuseAlert = true, reuse
+		var docs []string
+		rd := NewReader(e, nil, func(a *alert.Alert) error {
+			b, err := alert.Marshal(a)
+			docs = append(docs, string(b))
+			return err
+		})
+		for _, name := range files {
+			f, err := os.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = rd.ReadAll(name, f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return docs
+	}
+	fresh, reused := run(false), run(true)
+	if len(fresh) < 10 {
+		t.Fatalf("only %d alerts from %v", len(fresh), files)
+	}
+	if !slices.Equal(fresh, reused) {
+		for i := range min(len(fresh), len(reused)) {
+			if fresh[i] != reused[i] {
+				t.Fatalf("alert %d differs with ReuseAlert:\n%s\n%s", i, reused[i], fresh[i])
+			}
+		}
+		t.Fatalf("%d alerts with ReuseAlert, %d without", len(reused), len(fresh))
 	}
 }

@@ -45,7 +45,9 @@ func (h *HostRisk) sum() float64 {
 
 // hostRisk adds a scored lineage to its host's window and returns a host
 // alert when the window sum reaches a band above the episode's last one.
-func (e *Engine) hostRisk(row hostRow, rec *lineage.Record, role score.Role, res score.Result, at int64) *alert.Alert {
+// techniques and tactics are the lineage's when already known (nil: they
+// are derived here).
+func (e *Engine) hostRisk(row hostRow, rec *lineage.Record, role score.Role, res score.Result, techniques, tactics []string, at int64) *alert.Alert {
 	hp := &e.Policy.HostRisk
 	if res.Score < hp.MinLineageScore {
 		return nil
@@ -58,8 +60,11 @@ func (e *Engine) hostRisk(row hostRow, rec *lineage.Record, role score.Role, res
 	window := int64(hp.Window.Duration / time.Second)
 	h.Entries = slices.DeleteFunc(h.Entries, func(x RiskEntry) bool { return x.Time <= at-window })
 	i := slices.IndexFunc(h.Entries, func(x RiskEntry) bool { return x.LineageID == rec.LineageID })
+	if techniques == nil {
+		techniques, tactics = score.Techniques(e.Policy, rec), score.Tactics(rec)
+	}
 	entry := RiskEntry{LineageID: strings.Clone(rec.LineageID), Score: res.Score, Severity: res.Severity, Stage: rec.Stage, Time: at,
-		Techniques: score.Techniques(e.Policy, rec), Tactics: score.Tactics(rec)}
+		Techniques: techniques, Tactics: tactics}
 	switch {
 	case i < 0:
 		h.Entries = append(h.Entries, entry)

@@ -118,7 +118,13 @@ func (s *State) Lineage(id string) (Prior, bool) {
 // SetLineage records a lineage. A new id is copied, so the state does not
 // keep the row it came from alive.
 func (s *State) SetLineage(id string, p Prior) {
-	if _, ok := s.lineages[id]; !ok {
+	_, known := s.lineages[id]
+	s.setLineage(id, p, known)
+}
+
+// setLineage is SetLineage for a caller that knows whether id is held.
+func (s *State) setLineage(id string, p Prior, known bool) {
+	if !known {
 		id = strings.Clone(id)
 	}
 	s.lineages[id] = p

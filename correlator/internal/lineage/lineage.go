@@ -92,36 +92,65 @@ const (
 
 // Classify reports the shape of a row without allocating.
 func Classify(c resultlog.Columns) Kind {
+	r := Scan(c)
+	return r.Kind()
+}
+
+// Row is a row whose column names have been looked up once, for Kind,
+// ScoringFields and Complete.
+type Row struct {
+	c     resultlog.Columns
+	codes [64]uint8 // column code of the first 64 columns
+	kind  Kind
+}
+
+// Scan looks up the row's column names.
+func Scan(c resultlog.Columns) Row {
+	r := Row{c: c}
 	var id, name, stage, fallback, path bool
 	for i := range c.Len() {
-		switch string(c.KeyBytes(i)) {
-		case vocab.ColLineageID:
+		code := columnCode(c.KeyBytes(i))
+		if i < len(r.codes) {
+			r.codes[i] = code
+		}
+		switch code {
+		case fLineageID:
 			id = true
-		case vocab.ColCompilerName:
+		case fCompilerName:
 			name = true
-		case vocab.ColStage:
+		case fStage:
 			stage = true
-		case vocab.ColFallback:
+		case fFallback:
 			fallback = true
-		case vocab.ColCompilerPath:
+		case fCompilerPath:
 			path = true
 		}
 	}
 	switch {
 	case id && name && stage:
-		return KindLineage
+		r.kind = KindLineage
 	case !id && fallback && path:
-		return KindFallback
-	default:
-		return KindOther
+		r.kind = KindFallback
 	}
+	return r
+}
+
+// Kind is the row's shape.
+func (row *Row) Kind() Kind { return row.kind }
+
+func (row *Row) code(i int) uint8 {
+	if i < len(row.codes) {
+		return row.codes[i]
+	}
+	return columnCode(row.c.KeyBytes(i))
 }
 
 // FromRow builds a Record from a compile_lineage or fallback row. ok is
 // false for any other row. hostKey is used to derive fallback lineage ids.
 // All string values share one allocation.
 func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
-	return fromRow(hostKey, c, false)
+	r := Scan(c)
+	return r.record(hostKey, false)
 }
 
 // ScoringFields is FromRow without the columns only an alert shows (command
@@ -130,8 +159,12 @@ func FromRow(hostKey string, c resultlog.Columns) (Record, bool) {
 // exceptions read, for rows that will mostly not alert. FromRow gives the
 // whole record.
 func ScoringFields(hostKey string, c resultlog.Columns) (Record, bool) {
-	return fromRow(hostKey, c, true)
+	r := Scan(c)
+	return r.ScoringFields(hostKey)
 }
+
+// ScoringFields is the package's ScoringFields over a scanned row.
+func (row *Row) ScoringFields(hostKey string) (Record, bool) { return row.record(hostKey, true) }
 
 // displayOnly marks the string fields ScoringFields leaves empty.
 var displayOnly = [numStringFields]bool{
@@ -143,25 +176,27 @@ var displayOnly = [numStringFields]bool{
 // Complete fills in the columns ScoringFields left out, decoding only
 // those, so that r equals FromRow's record.
 func Complete(r *Record, c resultlog.Columns) {
-	d := decoder{c: c, display: true}
-	for i := range c.Len() {
-		d.set(r, i)
-	}
+	row := Scan(c)
+	row.Complete(r)
+}
+
+// Complete is the package's Complete over a scanned row.
+func (row *Row) Complete(r *Record) {
+	d := decoder{row: *row, display: true}
+	d.decode(r)
 	d.finish(r)
 	r.TelemetryGaps = SplitList(r.gaps)
 	r.reasons, r.gaps = "", ""
 }
 
-func fromRow(hostKey string, c resultlog.Columns, scoring bool) (Record, bool) {
-	kind := Classify(c)
+func (row *Row) record(hostKey string, scoring bool) (Record, bool) {
+	kind := row.kind
 	if kind == KindOther {
 		return Record{}, false
 	}
 	var r Record
-	d := decoder{c: c, scoring: scoring}
-	for i := range c.Len() {
-		d.set(&r, i)
-	}
+	d := decoder{row: *row, scoring: scoring}
+	d.decode(&r)
 	d.finish(&r)
 	r.CompilerName = strings.ToLower(r.CompilerName)
 	r.ParentName = strings.ToLower(r.ParentName)
@@ -217,43 +252,43 @@ const (
 // decoder copies the string values of a row into one buffer; finish turns
 // it into one string and points the record's fields into it.
 type decoder struct {
-	c       resultlog.Columns
-	scoring bool             // skip the displayOnly fields
-	display bool             // decode only the displayOnly fields (Complete)
-	sb      *strings.Builder // its String() hands out the buffer without a copy
-	scratch []byte
+	row     Row
+	scoring bool            // skip the displayOnly fields
+	display bool            // decode only the displayOnly fields (Complete)
+	sb      strings.Builder // the values back to back; String() does not copy
+	scratch [512]byte       // unescaping room for a value
 	span    [numStringFields][2]int32
 	has     [numStringFields]bool
+}
+
+// decode sizes the buffer for every string this decode keeps (raw lengths:
+// unescaping only shortens), then sets the record's fields.
+func (d *decoder) decode(r *Record) {
+	c := d.row.c
+	total := 0
+	for j := range c.Len() {
+		if g := d.row.code(j); g < numStringFields && d.wants(int(g)) {
+			total += c.RawLen(j)
+		}
+	}
+	d.sb.Grow(total)
+	for i := range c.Len() {
+		d.set(r, i)
+	}
 }
 
 func (d *decoder) str(f, i int) {
 	if !d.wants(f) {
 		return
 	}
-	if d.sb == nil {
-		// One buffer sized for every string this decode keeps (raw
-		// lengths: unescaping only shortens).
-		total := 0
-		for j := range d.c.Len() {
-			if g := stringField(d.c.KeyBytes(j)); g >= 0 && d.wants(g) {
-				total += d.c.RawLen(j)
-			}
-		}
-		d.sb = &strings.Builder{}
-		d.sb.Grow(total)
-	}
 	a := d.sb.Len()
-	d.scratch = d.c.AppendValue(d.scratch[:0], i)
-	d.sb.Write(d.scratch)
+	d.sb.Write(d.row.c.AppendValue(d.scratch[:0], i))
 	d.span[f] = [2]int32{int32(a), int32(d.sb.Len())}
 	d.has[f] = true
 }
 
 func (d *decoder) finish(r *Record) {
-	var arena string
-	if d.sb != nil {
-		arena = d.sb.String()
-	}
+	arena := d.sb.String()
 	get := func(f int) string {
 		if !d.has[f] {
 			return ""
@@ -303,8 +338,26 @@ func (d *decoder) finish(r *Record) {
 	r.Fallback = get(fFallback)
 }
 
-// stringField returns the string field of a column name, or -1.
-func stringField(key []byte) int {
+// Codes of the integer and flag columns, after the string fields; codeOther
+// is any other column.
+const (
+	cTime = numStringFields + iota
+	cCompilerPID
+	cParentPID
+	cArtifactWritten
+	cArtifactWrittenTime
+	cExecutions
+	cFirstExecPID
+	cFirstExecTime
+	cConnections
+	cFirstRemotePort
+	cSuspicious
+	codeOther = 255
+)
+
+// columnCode returns the field code of a column name (a switch over the
+// key bytes compiles to comparisons without allocation).
+func columnCode(key []byte) uint8 {
 	switch string(key) {
 	case vocab.ColLineageID:
 		return fLineageID
@@ -356,8 +409,30 @@ func stringField(key []byte) int {
 		return fTelemetryGaps
 	case vocab.ColFallback:
 		return fFallback
+	case vocab.ColTime:
+		return cTime
+	case vocab.ColCompilerPID:
+		return cCompilerPID
+	case vocab.ColParentPID:
+		return cParentPID
+	case vocab.ColArtifactWritten:
+		return cArtifactWritten
+	case vocab.ColArtifactWrittenTime:
+		return cArtifactWrittenTime
+	case vocab.ColExecutions:
+		return cExecutions
+	case vocab.ColFirstExecPID:
+		return cFirstExecPID
+	case vocab.ColFirstExecTime:
+		return cFirstExecTime
+	case vocab.ColConnections:
+		return cConnections
+	case vocab.ColFirstRemotePort:
+		return cFirstRemotePort
+	case vocab.ColSuspicious:
+		return cSuspicious
 	}
-	return -1
+	return codeOther
 }
 
 func (d *decoder) wants(f int) bool {
@@ -365,34 +440,37 @@ func (d *decoder) wants(f int) bool {
 }
 
 func (d *decoder) set(r *Record, i int) {
-	c := d.c
-	if f := stringField(c.KeyBytes(i)); f >= 0 {
-		d.str(f, i)
+	code := d.row.code(i)
+	if code < numStringFields {
+		d.str(int(code), i)
 		return
 	}
-	// A switch over the key bytes compiles to comparisons without allocation.
-	switch string(c.KeyBytes(i)) {
-	case vocab.ColTime:
+	if d.display {
+		return // Complete decodes strings only
+	}
+	c := d.row.c
+	switch code {
+	case cTime:
 		r.Time = c.Int(i)
-	case vocab.ColCompilerPID:
+	case cCompilerPID:
 		r.CompilerPID = c.Int(i)
-	case vocab.ColParentPID:
+	case cParentPID:
 		r.ParentPID = c.Int(i)
-	case vocab.ColArtifactWritten:
+	case cArtifactWritten:
 		r.ArtifactWritten = c.Int(i) != 0
-	case vocab.ColArtifactWrittenTime:
+	case cArtifactWrittenTime:
 		r.ArtifactWrittenTime = c.Int(i)
-	case vocab.ColExecutions:
+	case cExecutions:
 		r.Executions = c.Int(i)
-	case vocab.ColFirstExecPID:
+	case cFirstExecPID:
 		r.FirstExecPID = c.Int(i)
-	case vocab.ColFirstExecTime:
+	case cFirstExecTime:
 		r.FirstExecTime = c.Int(i)
-	case vocab.ColConnections:
+	case cConnections:
 		r.Connections = c.Int(i)
-	case vocab.ColFirstRemotePort:
+	case cFirstRemotePort:
 		r.FirstRemotePort = c.Int(i)
-	case vocab.ColSuspicious:
+	case cSuspicious:
 		r.Suspicious = c.Int(i) != 0
 	}
 }

@@ -59,7 +59,7 @@ func (p *Pipeline) reader(source string) *engine.Reader {
 				return nil
 			}
 			p.explain[a.LineageID] = a
-			if !a.BelowThreshold && !a.Suppressed {
+			if a.Raised() {
 				p.outbox = append(p.outbox, a)
 			}
 			return nil

@@ -91,7 +91,7 @@ func expected(t *testing.T, lines []string) []string {
 	e := newEngine(t)
 	var ids []string
 	rd := engine.NewReader(e, nil, func(a *alert.Alert) error {
-		if !a.BelowThreshold && !a.Suppressed {
+		if a.Raised() {
 			ids = append(ids, deliveredID(a))
 		}
 		return nil
@@ -269,5 +269,90 @@ func TestFollowPicksUpAppendsAndRotationWhileRunning(t *testing.T) {
 	slices.Sort(w)
 	if !slices.Equal(got, w) {
 		t.Errorf("delivered %v, want %v", got, w)
+	}
+}
+
+// packRow is one compile_lineage result line as a pack query logs it: the
+// query's name and only the columns that query selects (the shipped pack's
+// queries select different columns of the same lineage).
+func packRow(query, stage, reasons string, cols ...string) string {
+	all := map[string]string{
+		"lineage_id": "L-same", "time": "1764000000", "compiler_name": "csc.exe", "compiler_path": `C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\csc.exe`,
+		"parent_name": "winword.exe", "parent_class": "office", "output_path": `C:\\Users\\a\\AppData\\Local\\Temp\\x.dll`,
+		"ancestry": "explorer.exe > winword.exe > csc.exe", "executions": map[bool]string{true: "1", false: "0"}[stage != "compile" && stage != "written"],
+		"connections": map[bool]string{true: "1", false: "0"}[stage == "network"], "connection_origin": map[bool]string{true: "artifact", false: ""}[stage == "network"],
+		"stage": stage, "reasons": reasons,
+	}
+	var b strings.Builder
+	for i, c := range append([]string{"lineage_id", "time", "compiler_name", "stage", "reasons"}, cols...) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%q", c, all[c])
+	}
+	return fmt.Sprintf(`{"name":"pack_compile_after_delivery_%s","hostIdentifier":"ws-100","unixTime":1764000000,"decorations":{"host_uuid":"u-ws-100","hostname":"ws-100"},"columns":{%s},"action":"added"}`, query, strings.ReplaceAll(b.String(), `\\\\`, `\\`))
+}
+
+// TestOneAlertPerEscalationWhateverTheQuery logs one lineage through three
+// pack queries with different columns: the pipeline (the `run` path)
+// delivers one alert per stage or band, not one per query.
+func TestOneAlertPerEscalationWhateverTheQuery(t *testing.T) {
+	t.Parallel()
+	executed := []string{"parent_name", "parent_class", "output_path", "executions"}
+	network := []string{"parent_name", "parent_class", "output_path", "executions", "connections", "connection_origin"}
+	baseline := []string{"compiler_path", "parent_name", "parent_class", "ancestry", "output_path"}
+	three := func(stage, reasons string) []string {
+		return []string{
+			packRow("compile_artifact_executed", stage, reasons, executed...),
+			packRow("compile_artifact_network", stage, reasons, network...),
+			packRow("compile_baseline", stage, reasons, baseline...),
+		}
+	}
+	cases := []struct {
+		name      string
+		lines     []string
+		want      []string // delivered stages, in order
+		notRaised int64    // rows re-scored (other columns) but not raised
+	}{
+		{"three queries, same columns that matter", three("written", "parent_office;temp_output"), []string{"written"}, 0},
+		{"three queries, different columns", three("network", "parent_office;temp_output"), []string{"network"}, 2},
+		{"then a stage escalation", append(three("written", "parent_office;temp_output"), three("network", "parent_office;temp_output")...),
+			[]string{"written", "network"}, 2},
+		{"then a band escalation", append(three("compile", ""), three("compile", "parent_office;temp_output")...),
+			[]string{"compile", "compile"}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := state.Open(filepath.Join(t.TempDir(), "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			rec := &recorder{}
+			e := newEngine(t)
+			p := New(e, db, rec, &resultlog.DeadLetterMemory{}, 0, nil)
+			for i, l := range tc.lines { // one post per line, as osqueryd's logger writes them over time
+				if err := p.Lines("tls", [][]byte{[]byte(l)}); err != nil {
+					t.Fatalf("line %d: %v", i+1, err)
+				}
+			}
+			var got []string
+			for _, id := range rec.ids {
+				f := strings.Split(id, "/")
+				if f[0] != alert.KindLineage || f[1] != "L-same" {
+					t.Errorf("delivered %s, want only lineage L-same", id)
+					continue
+				}
+				got = append(got, f[2])
+			}
+			if !slices.Equal(got, tc.want) || len(slices.Compact(slices.Clone(rec.ids))) != len(rec.ids) {
+				t.Errorf("delivered %v, want one alert per escalation: %v", rec.ids, tc.want)
+			}
+			st := e.Stats
+			if st.NotRaised != tc.notRaised || st.Alerts != 1 || st.Realerts != int64(len(tc.want)-1) || st.Unchanged+st.NotRaised+st.Alerts+st.Realerts != int64(len(tc.lines)) {
+				t.Errorf("stats %+v, want %d not raised, 1 alert, %d re-alerts", st, tc.notRaised, len(tc.want)-1)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package resultlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -467,5 +468,23 @@ func TestColumnsIntAndAppendValue(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpecialInWord checks the eight-byte test against the byte table for
+// every byte value at every position, among plain and high bytes.
+func TestSpecialInWord(t *testing.T) {
+	t.Parallel()
+	for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, '!', '#', '[', ']'} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				want := strSpecial[c] || strSpecial[fill]
+				if got := specialInWord(binary.LittleEndian.Uint64(w)); got != want {
+					t.Fatalf("word %x: special %v, want %v", w, got, want)
+				}
+			}
+		}
 	}
 }

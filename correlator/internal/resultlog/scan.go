@@ -1,6 +1,7 @@
 package resultlog
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"unicode/utf16"
@@ -80,7 +81,12 @@ func (s *scanner) str() ([]byte, bool, error) {
 	start := s.i
 	esc := false
 	for s.i < len(s.b) {
-		// Skip plain bytes fast; stop at a quote, backslash or control byte.
+		// Skip plain bytes fast, eight at a time while no byte of the word
+		// is special, then one at a time to the quote, backslash or
+		// control byte.
+		for s.i+8 <= len(s.b) && !specialInWord(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+		}
 		for s.i < len(s.b) && !strSpecial[s.b[s.i]] {
 			s.i++
 		}
@@ -131,6 +137,15 @@ var strSpecial = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// specialInWord reports whether any of the eight bytes of w is a quote, a
+// backslash or a control byte (below 0x20): the classic tests for a zero
+// byte and for a byte below n, which are exact about whether one exists.
+func specialInWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (w-0x20*ones)&^w&highs|zero(w^('"'*ones))|zero(w^('\\'*ones)) != 0
+}
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')

@@ -91,19 +91,24 @@ var stageText = map[string]string{
 // Evaluate scores a record for a host role, with one Reason per
 // contribution.
 func Evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
-	return evaluate(p, rec, role, rarity, true)
+	return evaluate(p, rec, role, rarity, true, nil)
+}
+
+// EvaluateInto is Evaluate with the reasons appended to buf[:0], for a
+// caller that is done with the previous result's reasons.
+func EvaluateInto(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, buf []Reason) Result {
+	return evaluate(p, rec, role, rarity, true, buf[:0])
 }
 
 // Quick scores like Evaluate but leaves Reasons, Techniques and Tactics
 // nil: the numbers and the severity (for rows that will not become an
 // alert).
 func Quick(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity) Result {
-	return evaluate(p, rec, role, rarity, false)
+	return evaluate(p, rec, role, rarity, false, nil)
 }
 
-func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, explain bool) Result {
+func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, explain bool, reasons []Reason) Result {
 	var res Result
-	var reasons []Reason
 	rp, roleName := p.Role(role.Name)
 	label := role.Label
 	if label == "" {
@@ -113,7 +118,9 @@ func evaluate(p *policy.Policy, rec *lineage.Record, role Role, rarity Rarity, e
 	y := rp.PriorBits()
 	prev := Scale(y, h)
 	if explain {
-		reasons = make([]Reason, 0, 10+len(rec.Reasons))
+		if reasons == nil {
+			reasons = make([]Reason, 0, 10+len(rec.Reasons))
+		}
 		reasons = append(reasons, Reason{Code: "role_prior", Points: round2(prev), Bits: y, LR: rp.Prior / (1 - rp.Prior),
 			Detail: "role " + roleName + " (" + label + "): prior " + strconv.FormatFloat(rp.Prior, 'g', -1, 64) + " that a compile here is malicious"})
 	}

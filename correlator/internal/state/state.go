@@ -6,6 +6,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -79,7 +80,10 @@ type Batch struct {
 	Changes engine.Changes
 	Offsets map[string]Offset
 	Explain []*alert.Alert // latest evaluation per lineage
-	Outbox  []*alert.Alert // alerts to deliver
+	// ExplainDocs, when set, also gives latest evaluations, already encoded
+	// as native JSON (alert.AppendJSON), through put.
+	ExplainDocs func(put func(lineageID string, doc []byte) error) error
+	Outbox      []*alert.Alert // alerts to deliver
 }
 
 // Commit writes a batch in one transaction.
@@ -158,6 +162,12 @@ func (d *DB) CommitBatch(b Batch) error {
 				return err
 			}
 			if err := eb.Put([]byte(a.LineageID), v); err != nil {
+				return err
+			}
+		}
+		if b.ExplainDocs != nil {
+			// bbolt keeps the value until the commit: copy the caller's bytes.
+			if err := b.ExplainDocs(func(id string, doc []byte) error { return eb.Put([]byte(id), bytes.Clone(doc)) }); err != nil {
 				return err
 			}
 		}
