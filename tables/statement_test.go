@@ -132,6 +132,7 @@ func BenchmarkStageINList(b *testing.B) {
 				st := h.Stats()
 				b.ReportMetric(float64(st.Generates)/float64(b.N), "generates/op")
 				b.ReportMetric(float64(st.Queries)/float64(b.N), "core_queries/op")
+				b.ReportMetric(float64(st.GeneratedRows)/float64(b.N), "generated_rows/op")
 			})
 		}
 	}
