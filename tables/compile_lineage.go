@@ -71,9 +71,10 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 
 // matchingRows keeps the rows that satisfy the equality constraints on TEXT columns osquery passed: an IN list
 // or a join makes osquery call generate once per value (--extensions_default_index), and each call then carries
-// only its own rows instead of the whole result. SQLite compares a TEXT column with = exactly as strings, and
-// re-applies every constraint to the rows it gets, so this drops nothing it would keep; other constraints are
-// left to SQLite. The rows are shared with the statement cache and are not modified.
+// only its own rows instead of the whole result. SQLite compares a TEXT column with a text value by = exactly as
+// strings, and re-applies every constraint to the rows it gets, so this drops nothing it would keep; a value
+// that reads as a number is left to SQLite (joined with a numeric column, '0123' = 123 holds there), as are
+// all other constraints. The rows are shared with the statement cache and are not modified.
 func matchingRows(rows []map[string]string, qc table.QueryContext) []map[string]string {
 	type eq struct{ col, val string }
 	var eqs []eq
@@ -82,7 +83,7 @@ func matchingRows(rows []map[string]string, qc table.QueryContext) []map[string]
 			continue
 		}
 		for _, c := range cl.Constraints {
-			if c.Operator == table.OperatorEquals {
+			if _, err := strconv.ParseFloat(strings.TrimSpace(c.Expression), 64); c.Operator == table.OperatorEquals && err != nil {
 				eqs = append(eqs, eq{col, c.Expression})
 			}
 		}

@@ -30,6 +30,7 @@ func TestMatchingRows(t *testing.T) {
 			"lineage_id": text(table.OperatorEquals, "b")}, "b"},
 		{"missing column", map[string]table.ConstraintList{"reasons": text(table.OperatorEquals, "x")}, ""},
 		{"LIKE left to SQLite", map[string]table.ConstraintList{"stage": text(table.OperatorLike, "w%")}, "a,b,c"},
+		{"number left to SQLite", map[string]table.ConstraintList{"stage": text(table.OperatorEquals, "123")}, "a,b,c"},
 		{"integer left to SQLite", map[string]table.ConstraintList{"executions": {Affinity: table.ColumnTypeInteger,
 			Constraints: []table.Constraint{{Operator: table.OperatorEquals, Expression: "1.0"}}}}, "a,b,c"},
 	} {
