@@ -69,21 +69,27 @@ func (t *compileLineage) generate(ctx context.Context, qc table.QueryContext) ([
 	return matchingRows(rows, qc), nil
 }
 
-// matchingRows keeps the rows that satisfy the equality constraints on TEXT columns osquery passed: an IN list
-// or a join makes osquery call generate once per value (--extensions_default_index), and each call then carries
-// only its own rows instead of the whole result. SQLite compares a TEXT column with a text value by = exactly as
-// strings, and re-applies every constraint to the rows it gets, so this drops nothing it would keep; a value
-// that reads as a number is left to SQLite (joined with a numeric column, '0123' = 123 holds there), as are
-// all other constraints. The rows are shared with the statement cache and are not modified.
+// closedColumns are the columns whose values are a fixed set of lower-case words (stage, platform, ...): the
+// ones an IN list names, and the only ones matchingRows filters on.
+var closedColumns = map[string]bool{vocab.ColStage: true, vocab.ColPlatform: true, vocab.ColSource: true,
+	vocab.ColParentClass: true, vocab.ColOutputSource: true, vocab.ColConnectionOrigin: true}
+
+// matchingRows keeps the rows that can satisfy the equality constraints osquery passed on the closed-vocabulary
+// columns: an IN list such as `stage IN ('written', 'executed')` makes osquery call generate once per value
+// (--extensions_default_index), and each call then carries only its own rows instead of the whole result. The
+// test ignores case, so it keeps every row SQLite's = could keep under the BINARY or NOCASE collation (a join
+// with a NOCASE column compares that way), and SQLite re-applies every constraint to the rows it gets; all
+// other constraints and columns are left to SQLite. The rows are shared with the statement cache and are not
+// modified.
 func matchingRows(rows []map[string]string, qc table.QueryContext) []map[string]string {
 	type eq struct{ col, val string }
 	var eqs []eq
 	for col, cl := range qc.Constraints {
-		if cl.Affinity != table.ColumnTypeText {
+		if !closedColumns[col] {
 			continue
 		}
 		for _, c := range cl.Constraints {
-			if _, err := strconv.ParseFloat(strings.TrimSpace(c.Expression), 64); c.Operator == table.OperatorEquals && err != nil {
+			if c.Operator == table.OperatorEquals {
 				eqs = append(eqs, eq{col, c.Expression})
 			}
 		}
@@ -95,7 +101,7 @@ func matchingRows(rows []map[string]string, qc table.QueryContext) []map[string]
 	for _, r := range rows {
 		keep := true
 		for _, e := range eqs {
-			if v, ok := r[e.col]; !ok || v != e.val {
+			if v, ok := r[e.col]; !ok || !strings.EqualFold(v, e.val) {
 				keep = false
 				break
 			}

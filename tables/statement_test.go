@@ -48,8 +48,9 @@ func TestOneLineageComputationPerStatement(t *testing.T) {
 	cases := []struct {
 		name, sql string
 		generates int64
-		// rowsPerPlain is how many times the plain query's rows the generates return in all: each call of an
-		// IN list or a join carries only the rows of its value (the join's outer scan carries all of them).
+		// rowsPerPlain is how many times the plain query's rows the generates return in all: each call of the
+		// IN list carries only the rows of its stage; the join is on compiler_name, not a closed-vocabulary
+		// column, so both its calls (the outer scan and one per compiler name, here one) carry every row.
 		rowsPerPlain int64
 	}{
 		{"in_list", plain + " WHERE stage IN ('compile', 'written', 'executed', 'network')", 4, 1},
