@@ -68,6 +68,17 @@ func syntheticLog() ([]byte, int) {
 }
 
 func benchEngine(b *testing.B) *Engine {
+	var csv strings.Builder
+	csv.WriteString("host,role\n")
+	roleNames := []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
+	for h := 0; h < benchHosts; h += 3 {
+		fmt.Fprintf(&csv, "host-%05d,%s\n", h, roleNames[h%len(roleNames)])
+	}
+	return engineWithRoles(b, csv.String())
+}
+
+// engineWithRoles is an engine on the default policy with the roles of a roles CSV.
+func engineWithRoles(b *testing.B, csv string) *Engine {
 	b.Helper()
 	p, err := policy.Default()
 	if err != nil {
@@ -78,13 +89,7 @@ func benchEngine(b *testing.B) *Engine {
 		known = append(known, r)
 	}
 	res := roles.New(known, p.DefaultRole, p.MostImportant)
-	var csv strings.Builder
-	csv.WriteString("host,role\n")
-	roleNames := []string{"user_endpoint", "developer_workstation", "build_server", "server", "domain_controller"}
-	for h := 0; h < benchHosts; h += 3 {
-		fmt.Fprintf(&csv, "host-%05d,%s\n", h, roleNames[h%len(roleNames)])
-	}
-	if err := res.LoadCSV("bench.csv", strings.NewReader(csv.String())); err != nil {
+	if err := res.LoadCSV("bench.csv", strings.NewReader(csv)); err != nil {
 		b.Fatal(err)
 	}
 	return &Engine{Policy: p, Roles: res, State: NewState(false), Now: func() time.Time { return time.Unix(1764000000, 0) }}

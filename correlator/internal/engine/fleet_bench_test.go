@@ -14,8 +14,6 @@ import (
 
 	"github.com/compilelineage/compile-lineage/correlator/internal/alert"
 	"github.com/compilelineage/compile-lineage/correlator/internal/batch"
-	"github.com/compilelineage/compile-lineage/correlator/internal/policy"
-	"github.com/compilelineage/compile-lineage/correlator/internal/roles"
 )
 
 // The two shapes of 200,000 result-log lines from 10,000 hosts:
@@ -107,16 +105,6 @@ func shapes() (fleet, storm []byte) {
 // shapeEngine gives hosts 0-4999 the developer workstation role, 5000-7999
 // build server, 8000-9499 user endpoint and 9500-9999 server.
 func shapeEngine(b *testing.B) *Engine {
-	b.Helper()
-	p, err := policy.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var known []string
-	for r := range p.Roles {
-		known = append(known, r)
-	}
-	res := roles.New(known, p.DefaultRole, p.MostImportant)
 	var csv strings.Builder
 	csv.WriteString("host,role\n")
 	for h := range shapeHosts {
@@ -131,10 +119,7 @@ func shapeEngine(b *testing.B) *Engine {
 		}
 		fmt.Fprintf(&csv, "host-%05d,%s\n", h, role)
 	}
-	if err := res.LoadCSV("bench.csv", strings.NewReader(csv.String())); err != nil {
-		b.Fatal(err)
-	}
-	return &Engine{Policy: p, Roles: res, State: NewState(false), Now: func() time.Time { return time.Unix(1764000000, 0) }}
+	return engineWithRoles(b, csv.String())
 }
 
 // benchScore runs the batch score path over data as `correlator score`
